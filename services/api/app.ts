@@ -1,0 +1,106 @@
+// Builds the database node's fastify app: validation, error envelope, metrics, tenant hook, one plugin per route group.
+import fs from 'node:fs/promises';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { NodeConfig } from '../../shared/config/config.js';
+import type { Embedder } from '../../shared/embed/embedder.js';
+import { HttpError, installErrorHandling } from '../../shared/http/errors.js';
+import { installValidation } from '../../shared/http/validation.js';
+import { createNodeMetrics } from '../../shared/metrics/metrics.js';
+import { TenantManager } from '../../shared/store/tenant-manager.js';
+import { TENANT_ID_PATTERN } from '../../shared/store/tenant-id.js';
+import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';
+import type { ApiContext } from './context.js';
+import { schemas } from './schemas.js';
+import entityRoutes from './routes/entities.js';
+import healthRoutes from './routes/health.js';
+import momentRoutes from './routes/moments.js';
+import resourceRoutes from './routes/resources.js';
+import searchRoutes from './routes/search.js';
+import tenantRoutes from './routes/tenant.js';
+
+export interface ApiOptions {
+  embedder: Embedder;
+  /** pino logger options or false; tokens and authorization headers are always redacted. */
+  logger?: boolean | { level: string };
+}
+
+export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<FastifyInstance> {
+  await fs.mkdir(cfg.dataDir, { recursive: true });
+  const tenants = new TenantManager({
+    dataDir: cfg.dataDir,
+    embedder: opts.embedder,
+    openMax: cfg.tenantsOpenMax,
+    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch },
+    vectorCheckpointOps: cfg.vectorCheckpointOps,
+    syncWrites: cfg.syncWrites,
+    limits: { ...DEFAULT_LIMITS, traversalNodesMax: cfg.traversalNodesMax, contentCharsMax: cfg.contentCharsMax },
+  });
+  const metrics = createNodeMetrics({ tier: cfg.tier, openTenants: () => tenants.openCount, activeTenants: () => tenants.activeCount() });
+  const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg) };
+
+  const logger =
+    opts.logger === false
+      ? false
+      : {
+          level: typeof opts.logger === 'object' ? opts.logger.level : cfg.logLevel,
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'],
+        };
+  const app = Fastify({
+    logger,
+    bodyLimit: cfg.bodySizeBytesMax,
+    // requests are logged at debug from onResponse (with route and tenant), not twice at info per request
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+  });
+  app.decorate('ctx', ctx);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Percolate-TS database node', version: '0.1.0' },
+      components: { securitySchemes: {} },
+    },
+  });
+  installValidation(app);
+  installErrorHandling(app);
+  app.decorateRequest('tenant', '');
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, seconds);
+    req.log.debug({ route, tenant: req.tenant || undefined, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  let ready = false;
+  await app.register(healthRoutes, { ctx, isReady: () => ready });
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        const tenant = req.headers['x-tenant-id'];
+        if (typeof tenant !== 'string' || tenant.length === 0) throw new HttpError(400, 'missing_tenant', 'the X-Tenant-ID header is required');
+        if (!TENANT_ID_PATTERN.test(tenant)) {
+          throw new HttpError(400, 'invalid_tenant', 'X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$');
+        }
+        req.tenant = tenant;
+      });
+      await api.register(resourceRoutes, { ctx });
+      await api.register(entityRoutes, { ctx });
+      await api.register(momentRoutes, { ctx });
+      await api.register(searchRoutes, { ctx });
+      await api.register(tenantRoutes, { ctx });
+    },
+    { prefix: '/api/v1' },
+  );
+  app.addHook('onReady', async () => {
+    ready = true;
+  });
+  app.addHook('preClose', async () => {
+    ready = false;
+  });
+  app.addHook('onClose', async () => {
+    await tenants.close();
+  });
+  return app;
+}

@@ -1,0 +1,42 @@
+// What every route plugin of the database node receives: configuration, the tenant manager, metrics, schemas.
+import type { FastifyRequest } from 'fastify';
+import type { NodeConfig } from '../../shared/config/config.js';
+import type { NodeMetrics } from '../../shared/metrics/metrics.js';
+import type { TenantManager } from '../../shared/store/tenant-manager.js';
+import type { TenantStore } from '../../shared/store/tenant-store.js';
+import type { Schemas } from './schemas.js';
+
+export interface ApiContext {
+  cfg: NodeConfig;
+  tenants: TenantManager;
+  metrics: NodeMetrics;
+  schemas: Schemas;
+}
+
+export interface RouteOptions {
+  ctx: ApiContext;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenant: string;
+  }
+  interface FastifyInstance {
+    ctx: ApiContext;
+  }
+}
+
+/** Runs `fn` with the request's tenant store; `create` only for writes, so reads never create tenants. */
+export function withStore<T>(ctx: ApiContext, req: FastifyRequest, create: boolean, fn: (store: TenantStore) => Promise<T>): Promise<T> {
+  return ctx.tenants.use(req.tenant, create, fn);
+}
+
+/** Accepts `{"<field>": [...]}` or one bare object. */
+export function batchItems<T>(body: unknown, field: string): T[] {
+  const b = body as Record<string, unknown>;
+  return Array.isArray(b[field]) ? (b[field] as T[]) : [body as T];
+}
+
+export function elapsedMs(startNs: bigint): number {
+  return Number(process.hrtime.bigint() - startNs) / 1e6;
+}

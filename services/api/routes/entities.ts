@@ -1,0 +1,104 @@
+// /api/v1/entities: merge-upserts, lookup by natural key, fuzzy match, neighbourhood traversal, delete.
+import type { FastifyInstance } from 'fastify';
+import { RemError, invalid } from '../../../shared/rem/errors.js';
+import type { Entity, EntityInput } from '../../../shared/rem/types.js';
+import { deleteEntity, fuzzyEntities, lookupEntities, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
+import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { idParams } from '../schemas.js';
+
+const RECORD = { type: 'object', additionalProperties: true } as const;
+
+export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const s = ctx.schemas;
+
+  app.post(
+    '/entities',
+    { schema: { summary: 'Upsert entities (properties and edges merge)', body: s.entityBatch, response: { 201: s.idsResponse } } },
+    async (req, reply) => {
+      const inputs = batchItems<EntityInput>(req.body, 'entities');
+      const ids = await withStore(ctx, req, true, (store) => putEntities(store, inputs));
+      ctx.metrics.writes.inc({ kind: 'entities', op: 'put' }, ids.length);
+      return reply.code(201).send({ ids, count: ids.length });
+    },
+  );
+
+  app.get('/entities/:id', { schema: { summary: 'Get an entity', params: idParams, response: { 200: RECORD } } }, async (req) => {
+    const { id } = req.params as { id: string };
+    const e = await withStore(ctx, req, false, (store) => store.get<Entity>('entities', id));
+    if (!e) throw new RemError('not_found', `entity ${id} not found`);
+    return e;
+  });
+
+  app.get(
+    '/entities',
+    {
+      schema: {
+        summary: 'Look up entities by natural key (key, type) or fuzzy text (fuzzy)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            key: { type: 'string', minLength: 1, maxLength: 512 },
+            type: { type: 'string', minLength: 1, maxLength: 128 },
+            fuzzy: { type: 'string', minLength: 1, maxLength: 512 },
+            threshold: { type: 'number', minimum: 0, maximum: 1 },
+            limit: s.limit,
+          },
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { key?: string; type?: string; fuzzy?: string; threshold?: number; limit: number };
+      const started = process.hrtime.bigint();
+      if (q.key !== undefined) {
+        const results = await withStore(ctx, req, false, (store) => lookupEntities(store, q.key!, q.type, q.limit));
+        return { results, took_ms: elapsedMs(started) };
+      }
+      if (q.fuzzy !== undefined) {
+        const { hits, truncated } = await withStore(ctx, req, false, (store) =>
+          fuzzyEntities(store, q.fuzzy!, { limit: q.limit, threshold: q.threshold }),
+        );
+        const results = hits.map((h) => ({ ...h.entity, score: h.score, match: h.match, matched: h.matched }));
+        return { results, truncated, took_ms: elapsedMs(started) };
+      }
+      throw invalid('pass key (with optional type) or fuzzy');
+    },
+  );
+
+  app.get(
+    '/entities/:id/neighbors',
+    {
+      schema: {
+        summary: 'Breadth-first neighbourhood of an entity',
+        params: idParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            depth: { type: 'integer', minimum: 1, maximum: 5, default: 1 },
+            direction: { type: 'string', enum: ['out', 'in', 'both'], default: 'both' },
+            rel: { type: 'string', minLength: 1, maxLength: 128 },
+            limit: { type: 'integer', minimum: 1, maximum: ctx.cfg.traversalNodesMax },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const q = req.query as { depth: number; direction: Direction; rel?: string; limit?: number };
+      const started = process.hrtime.bigint();
+      const n = await withStore(ctx, req, false, (store) =>
+        neighbors(store, id, { depth: q.depth, direction: q.direction, rel: q.rel, nodesMax: q.limit }),
+      );
+      return { ...n, took_ms: elapsedMs(started) };
+    },
+  );
+
+  app.delete('/entities/:id', { schema: { summary: 'Delete an entity', params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const deleted = await withStore(ctx, req, false, (store) => deleteEntity(store, id));
+    if (!deleted) throw new RemError('not_found', `entity ${id} not found`);
+    ctx.metrics.writes.inc({ kind: 'entities', op: 'delete' });
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,71 @@
+// /api/v1/moments: upserts, newest-first listing with time, type and tag filters, read, delete.
+import type { FastifyInstance } from 'fastify';
+import { RemError } from '../../../shared/rem/errors.js';
+import type { Moment, MomentInput } from '../../../shared/rem/types.js';
+import { parseTime } from '../../../shared/rem/validate.js';
+import { deleteMoment, listMoments, putMoments } from '../../../shared/store/moments.js';
+import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { idParams } from '../schemas.js';
+
+const RECORD = { type: 'object', additionalProperties: true } as const;
+
+export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const s = ctx.schemas;
+
+  app.post(
+    '/moments',
+    { schema: { summary: 'Upsert moments', body: s.momentBatch, response: { 201: s.idsResponse } } },
+    async (req, reply) => {
+      const inputs = batchItems<MomentInput>(req.body, 'moments');
+      const ids = await withStore(ctx, req, true, (store) => putMoments(store, inputs));
+      ctx.metrics.writes.inc({ kind: 'moments', op: 'put' }, ids.length);
+      return reply.code(201).send({ ids, count: ids.length });
+    },
+  );
+
+  app.get(
+    '/moments',
+    {
+      schema: {
+        summary: 'Moments newest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            from: { type: 'string', maxLength: 64 },
+            to: { type: 'string', maxLength: 64 },
+            type: { type: 'string', minLength: 1, maxLength: 128 },
+            tag: { type: 'string', minLength: 1, maxLength: 1024 },
+            limit: s.limit,
+            cursor: { type: 'string', maxLength: 8192 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { from?: string; to?: string; type?: string; tag?: string; limit: number; cursor?: string };
+      const started = process.hrtime.bigint();
+      const fromMs = q.from !== undefined ? parseTime(q.from, 'from') : undefined;
+      const toMs = q.to !== undefined ? parseTime(q.to, 'to') : undefined;
+      const page = await withStore(ctx, req, false, (store) =>
+        listMoments(store, { fromMs, toMs, type: q.type, tag: q.tag, limit: q.limit, cursor: q.cursor }),
+      );
+      return { results: page.items, next_cursor: page.next_cursor, truncated: page.truncated, took_ms: elapsedMs(started) };
+    },
+  );
+
+  app.get('/moments/:id', { schema: { summary: 'Get a moment', params: idParams, response: { 200: RECORD } } }, async (req) => {
+    const { id } = req.params as { id: string };
+    const m = await withStore(ctx, req, false, (store) => store.get<Moment>('moments', id));
+    if (!m) throw new RemError('not_found', `moment ${id} not found`);
+    return m;
+  });
+
+  app.delete('/moments/:id', { schema: { summary: 'Delete a moment', params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const deleted = await withStore(ctx, req, false, (store) => deleteMoment(store, id));
+    if (!deleted) throw new RemError('not_found', `moment ${id} not found`);
+    ctx.metrics.writes.inc({ kind: 'moments', op: 'delete' });
+    return reply.code(204).send();
+  });
+}

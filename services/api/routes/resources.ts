@@ -1,0 +1,86 @@
+// /api/v1/resources: write, read, delete, search (with `query`) and list in uri order (without).
+import type { FastifyInstance } from 'fastify';
+import { RemError } from '../../../shared/rem/errors.js';
+import type { Resource, ResourceInput } from '../../../shared/rem/types.js';
+import { search, type SearchMode } from '../../../shared/index/search.js';
+import { deleteResource, listResources, putResources } from '../../../shared/store/resources.js';
+import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { idParams } from '../schemas.js';
+
+const RECORD = { type: 'object', additionalProperties: true } as const;
+
+export default async function resourceRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const s = ctx.schemas;
+
+  app.post(
+    '/resources',
+    { schema: { summary: 'Upsert resources (1..batch max)', body: s.resourceBatch, response: { 201: s.idsResponse } } },
+    async (req, reply) => {
+      const inputs = batchItems<ResourceInput>(req.body, 'resources');
+      const ids = await withStore(ctx, req, true, (store) => putResources(store, inputs));
+      ctx.metrics.writes.inc({ kind: 'resources', op: 'put' }, ids.length);
+      return reply.code(201).send({ ids, count: ids.length });
+    },
+  );
+
+  app.get('/resources/:id', { schema: { summary: 'Get a resource', params: idParams, response: { 200: RECORD } } }, async (req) => {
+    const { id } = req.params as { id: string };
+    const r = await withStore(ctx, req, false, (store) => store.get<Resource>('resources', id));
+    if (!r) throw new RemError('not_found', `resource ${id} not found`);
+    return r;
+  });
+
+  app.delete('/resources/:id', { schema: { summary: 'Delete a resource', params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const deleted = await withStore(ctx, req, false, (store) => deleteResource(store, id));
+    if (!deleted) throw new RemError('not_found', `resource ${id} not found`);
+    ctx.metrics.writes.inc({ kind: 'resources', op: 'delete' });
+    return reply.code(204).send();
+  });
+
+  app.get(
+    '/resources',
+    {
+      schema: {
+        summary: 'Search resources (with query) or list them in uri order (without)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            query: { type: 'string', minLength: 1, maxLength: 4096 },
+            limit: s.limit,
+            mode: s.mode,
+            uri_prefix: { type: 'string', maxLength: 2048 },
+            cursor: { type: 'string', maxLength: 8192 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { query?: string; limit: number; mode: SearchMode; uri_prefix?: string; cursor?: string };
+      const started = process.hrtime.bigint();
+      if (q.query === undefined) {
+        const page = await withStore(ctx, req, false, (store) =>
+          listResources(store, { uriPrefix: q.uri_prefix, cursor: q.cursor, limit: q.limit }),
+        );
+        return { results: page.items, next_cursor: page.next_cursor, took_ms: elapsedMs(started) };
+      }
+      const hits = await withStore(ctx, req, false, (store) =>
+        search(store, {
+          query: q.query!,
+          kinds: ['resources'],
+          mode: q.mode,
+          limit: q.limit,
+          filters: q.uri_prefix !== undefined ? { uri_prefix: q.uri_prefix } : undefined,
+        }),
+      );
+      const tookMs = elapsedMs(started);
+      ctx.metrics.searchDuration.observe({ mode: q.mode }, tookMs / 1000);
+      const results = hits.map((h) => {
+        const r = h.record as Resource;
+        return { id: r.id, uri: r.uri, name: r.name, content: r.content, chunk_ordinal: r.chunk_ordinal, metadata: r.metadata, score: h.score };
+      });
+      return { results, mode: q.mode, took_ms: tookMs };
+    },
+  );
+}

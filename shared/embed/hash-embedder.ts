@@ -1,0 +1,60 @@
+// The default offline embedder: feature hashing of words, word bigrams and character trigrams into 384 signed
+// buckets, sublinear term weighting, L2-normalised. Deterministic and model-free, therefore LEXICAL: it finds texts
+// that share words and spellings, not paraphrases. Use the transformers.js embedder for semantic similarity.
+import { l2normalize, type Embedder } from './embedder.js';
+import { words } from '../rem/text.js';
+
+/** 32-bit FNV-1a over UTF-16 code units, with a seed so the sign and the bucket come from independent hashes. */
+function fnv1a(s: string, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // final avalanche (murmur3 fmix32) so near-identical strings spread across buckets
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const WORD_WEIGHT = 1.0;
+const BIGRAM_WEIGHT = 0.7;
+const TRIGRAM_WEIGHT = 0.35;
+
+export class HashEmbedder implements Embedder {
+  readonly id = 'hash-ngram-v1';
+  readonly dimension: number;
+
+  constructor(dimension = 384) {
+    this.dimension = dimension;
+  }
+
+  embedOne(text: string): Float32Array {
+    const counts = new Map<string, number>();
+    const add = (feature: string, weight: number) => counts.set(feature, (counts.get(feature) ?? 0) + weight);
+    const ws = words(text);
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i]!;
+      add('w:' + w, WORD_WEIGHT);
+      if (i + 1 < ws.length) add('b:' + w + ' ' + ws[i + 1], BIGRAM_WEIGHT);
+      const padded = '<' + w + '>';
+      for (let j = 0; j + 3 <= padded.length; j++) add('c:' + padded.slice(j, j + 3), TRIGRAM_WEIGHT);
+    }
+    const v = new Float32Array(this.dimension);
+    for (const [feature, weight] of counts) {
+      const h = fnv1a(feature, 0);
+      const sign = fnv1a(feature, 0x9e3779b9) & 1 ? 1 : -1;
+      // sublinear tf: repeated words count, but not linearly
+      const bucket = h % this.dimension;
+      v[bucket] = v[bucket]! + sign * Math.log1p(weight);
+    }
+    return l2normalize(v);
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    return texts.map((t) => this.embedOne(t));
+  }
+}

@@ -1,0 +1,81 @@
+// The error envelope `{"error":{"code","message"}}` and the mapping from engine and fastify errors to status codes.
+// Bad input must end as a 4xx with a code; only genuine faults are 500s (and are logged).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RemError, type RemErrorCode } from '../rem/errors.js';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const REM_STATUS: Record<RemErrorCode, number> = {
+  invalid_request: 400,
+  invalid_tenant: 400,
+  tenant_not_found: 404,
+  not_found: 404,
+  invalid_embedding: 400,
+  embedder_mismatch: 409,
+  batch_too_large: 413,
+  limit_exceeded: 400,
+  conflict: 409,
+};
+
+const FASTIFY_CODES: Record<string, [number, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid_content_length'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json'],
+};
+
+export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof RemError) return new HttpError(REM_STATUS[err.code], err.code, err.message, err.details);
+  const e = err as FastifyError & { code?: string };
+  if (e && typeof e === 'object') {
+    if (e.code === 'embedder_mismatch') return new HttpError(409, 'embedder_mismatch', e.message);
+    if (e.validation) {
+      // drop ajv's summary errors of if/then/else and anyOf, which say nothing about the field at fault
+      const specific = e.validation.filter((v) => v.keyword !== 'if' && v.keyword !== 'anyOf');
+      const errors = specific.length > 0 ? specific : e.validation;
+      const first = errors[0];
+      const where = e.validationContext ?? 'request';
+      const path = first?.instancePath ? `${where}${first.instancePath.replace(/\//g, '.')}` : where;
+      const message = first ? `${path} ${first.message ?? 'is invalid'}` : e.message;
+      return new HttpError(400, 'invalid_request', message, errors.slice(0, 5).map((v) => ({ path: v.instancePath, message: v.message })));
+    }
+    const known = e.code ? FASTIFY_CODES[e.code] : undefined;
+    if (known) return new HttpError(known[0], known[1], e.message);
+    if (e instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message))) return new HttpError(400, 'invalid_json', 'body is not valid JSON');
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return new HttpError(e.statusCode, (e.code ?? 'bad_request').toLowerCase(), e.message);
+    }
+  }
+  return new HttpError(500, 'internal_error', 'internal error');
+}
+
+/** Installs the error and not-found handlers that speak the error envelope. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const h = toHttpError(err);
+    if (h.statusCode >= 500) req.log.error({ err }, 'request failed');
+    void reply.code(h.statusCode).type('application/json').send(errorBody(h.code, h.message, h.details));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody('route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+}

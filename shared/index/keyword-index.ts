@@ -1,0 +1,194 @@
+// BM25 keyword index for one kind of one tenant, stored in the tenant's LevelDB.
+//
+// Postings are keyed `term \0 impact \0 id` where `impact` orders a term's postings by their BM25 term weight at
+// index time (best first). A query reads at most `postingsPerTermMax` postings per term and scores them exactly with
+// the current statistics, so rare terms are exact and very common terms (whose idf is near zero) cost a bounded read.
+import type { AbstractBatchOperation } from 'abstract-level';
+import { terms as toTerms } from '../rem/text.js';
+import type { StringSublevel } from './vector-index.js';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type JsonSublevel<V> = import('abstract-level').AbstractSublevel<any, any, string, V>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type BatchOp = AbstractBatchOperation<any, any, any>;
+
+const K1 = 1.2;
+const B = 0.75;
+const QUERY_TERMS_MAX = 32;
+
+export interface KeywordStats {
+  docs: number;
+  totalLen: number;
+}
+
+interface DocEntry {
+  /** Posting keys written for this document, so an update or delete removes exactly them. */
+  keys: string[];
+  dl: number;
+}
+
+export interface KeywordIndexOptions {
+  kind: string;
+  postings: StringSublevel;
+  docs: JsonSublevel<DocEntry>;
+  df: StringSublevel;
+  meta: JsonSublevel<unknown>;
+  postingsPerTermMax: number;
+}
+
+export interface KeywordHit {
+  id: string;
+  score: number;
+}
+
+/** Changes computed for a batch; `apply` publishes them to the in-memory caches once the batch has committed. */
+export interface KeywordPending {
+  ops: BatchOp[];
+  apply(): void;
+}
+
+function impactKey(tf: number, dl: number, avgdl: number): string {
+  const w = (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * dl) / Math.max(avgdl, 1)));
+  const q = Math.min(99_999, Math.round(w * 10_000));
+  return (99_999 - q).toString().padStart(5, '0');
+}
+
+export class KeywordIndex {
+  private stats: KeywordStats = { docs: 0, totalLen: 0 };
+  private readonly dfCache = new Map<string, number>();
+  private readonly statsKey: string;
+
+  constructor(private readonly opts: KeywordIndexOptions) {
+    this.statsKey = `kwstats:${opts.kind}`;
+  }
+
+  async load(): Promise<void> {
+    const s = (await this.opts.meta.get(this.statsKey)) as KeywordStats | undefined;
+    if (s) this.stats = s;
+  }
+
+  get docCount(): number {
+    return this.stats.docs;
+  }
+
+  private async dfOf(termList: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const missing: string[] = [];
+    for (const t of termList) {
+      const c = this.dfCache.get(t);
+      if (c === undefined) missing.push(t);
+      else out.set(t, c);
+    }
+    if (missing.length > 0) {
+      const vals = await this.opts.df.getMany(missing);
+      missing.forEach((t, i) => {
+        const n = vals[i] === undefined ? 0 : Number(vals[i]);
+        this.dfCache.set(t, n);
+        out.set(t, n);
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Batch operations that make the index reflect `docs` (text per id; `null` text removes the document).
+   * The caller serialises writers per tenant and must call `apply()` only after the batch committed.
+   */
+  async prepare(docs: ReadonlyArray<{ id: string; text: string | null }>): Promise<KeywordPending> {
+    const ops: BatchOp[] = [];
+    const olds = await this.opts.docs.getMany(docs.map((d) => d.id));
+    const stats = { ...this.stats };
+    const dfDelta = new Map<string, number>();
+    const bump = (t: string, d: number) => dfDelta.set(t, (dfDelta.get(t) ?? 0) + d);
+    const avgdl = stats.docs > 0 ? stats.totalLen / stats.docs : 0;
+
+    docs.forEach((doc, i) => {
+      const old = olds[i];
+      if (old) {
+        for (const key of old.keys) {
+          ops.push({ type: 'del', sublevel: this.opts.postings, key });
+          bump(key.slice(0, key.indexOf('\u0000')), -1);
+        }
+        stats.docs -= 1;
+        stats.totalLen -= old.dl;
+      }
+      if (doc.text === null) {
+        if (old) ops.push({ type: 'del', sublevel: this.opts.docs, key: doc.id });
+        return;
+      }
+      const tokens = toTerms(doc.text);
+      const tf = new Map<string, number>();
+      for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+      const dl = tokens.length;
+      const keys: string[] = [];
+      for (const [t, n] of tf) {
+        const key = `${t}\u0000${impactKey(n, dl, avgdl || dl)}\u0000${doc.id}`;
+        keys.push(key);
+        ops.push({ type: 'put', sublevel: this.opts.postings, key, value: `${n}:${dl}` });
+        bump(t, 1);
+      }
+      ops.push({ type: 'put', sublevel: this.opts.docs, key: doc.id, value: { keys, dl } });
+      stats.docs += 1;
+      stats.totalLen += dl;
+    });
+
+    const touched = [...dfDelta.keys()];
+    const current = await this.dfOf(touched);
+    const nextDf = new Map<string, number>();
+    for (const t of touched) {
+      const n = Math.max(0, (current.get(t) ?? 0) + (dfDelta.get(t) ?? 0));
+      nextDf.set(t, n);
+      if (n === 0) ops.push({ type: 'del', sublevel: this.opts.df, key: t });
+      else ops.push({ type: 'put', sublevel: this.opts.df, key: t, value: String(n) });
+    }
+    ops.push({ type: 'put', sublevel: this.opts.meta, key: this.statsKey, value: stats });
+    return {
+      ops,
+      apply: () => {
+        this.stats = stats;
+        for (const [t, n] of nextDf) this.dfCache.set(t, n);
+      },
+    };
+  }
+
+  /** Top `limit` documents by BM25 over the query's terms. */
+  async search(query: string, limit: number): Promise<KeywordHit[]> {
+    const qterms = [...new Set(toTerms(query))].slice(0, QUERY_TERMS_MAX);
+    if (qterms.length === 0 || this.stats.docs === 0 || limit <= 0) return [];
+    const df = await this.dfOf(qterms);
+    const n = this.stats.docs;
+    const avgdl = this.stats.totalLen / n;
+    const scores = new Map<string, number>();
+    await Promise.all(
+      qterms.map(async (t) => {
+        const d = df.get(t) ?? 0;
+        if (d === 0) return;
+        const idf = Math.log(1 + (n - d + 0.5) / (d + 0.5));
+        const it = this.opts.postings.iterator({ gt: `${t}\u0000`, lt: `${t}\u0001`, limit: this.opts.postingsPerTermMax });
+        try {
+          for (;;) {
+            const entries = await it.nextv(1000);
+            if (entries.length === 0) break;
+            for (const [key, value] of entries) {
+              const sep = value.indexOf(':');
+              const tf = Number(value.slice(0, sep));
+              const dl = Number(value.slice(sep + 1));
+              const id = key.slice(key.lastIndexOf('\u0000') + 1);
+              const w = (idf * (tf * (K1 + 1))) / (tf + K1 * (1 - B + (B * dl) / avgdl));
+              scores.set(id, (scores.get(id) ?? 0) + w);
+            }
+          }
+        } finally {
+          await it.close();
+        }
+      }),
+    );
+    return topK(scores, limit);
+  }
+}
+
+export function topK(scores: Map<string, number>, k: number): KeywordHit[] {
+  const all: KeywordHit[] = [];
+  for (const [id, score] of scores) all.push({ id, score });
+  all.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+  return all.slice(0, k);
+}

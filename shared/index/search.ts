@@ -1,0 +1,195 @@
+// Search over one tenant: vector (HNSW), keyword (BM25) or hybrid (reciprocal rank fusion), with filters.
+//
+// Filters that a secondary index can answer (resource uri prefix, moment time range) first gather candidate ids:
+// a small candidate set is scored exactly (brute force over its vectors), a larger one filters inside the HNSW walk.
+// Remaining predicates (metadata equality, other time fields) are checked on the hydrated records, widening the
+// candidate pool until `limit` results pass or the pool is exhausted.
+import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
+import { parseTime } from '../rem/validate.js';
+import { HIGH, MOMENT_TIME_PREFIX, RESOURCE_URI_PREFIX, momentTimeBound } from '../store/keys.js';
+import type { TenantStore } from '../store/tenant-store.js';
+import { reciprocalRankFusion } from './fusion.js';
+import { bufferToVector } from './vector-index.js';
+
+export type SearchMode = 'vector' | 'keyword' | 'hybrid';
+export const SEARCH_MODES: readonly SearchMode[] = ['hybrid', 'vector', 'keyword'];
+
+export type Scalar = string | number | boolean | null;
+
+export interface SearchFilters {
+  /** Resources whose uri starts with this (other kinds have no uri and are excluded). */
+  uri_prefix?: string;
+  /** Equality on metadata (resources, moments) or properties (entities). */
+  metadata?: Record<string, Scalar>;
+  /** Time range (RFC 3339) on moments' start_time, resources' created_at, entities' updated_at. */
+  from?: string;
+  to?: string;
+}
+
+export interface SearchRequest {
+  query: string;
+  kinds: readonly RemKind[];
+  mode: SearchMode;
+  limit: number;
+  filters?: SearchFilters;
+  /** HNSW ef for this query (defaults to the index's efSearch). */
+  ef?: number;
+}
+
+export interface SearchHit<R = RemRecord> {
+  kind: RemKind;
+  id: string;
+  score: number;
+  record: R;
+}
+
+/** Sets below this size are scored exactly instead of walking the graph with a filter. */
+const EXACT_CANDIDATES_MAX = 2000;
+const POOL_MAX = 4096;
+
+interface Plan {
+  /** Candidate ids from a secondary index, or undefined when no index applies (or too many to collect). */
+  candidates?: Set<string>;
+  predicate: (r: RemRecord) => boolean;
+  /** True when no record of this kind can match. */
+  empty: boolean;
+}
+
+function timeOf(kind: RemKind, r: RemRecord): string {
+  if (kind === 'moments') return (r as Moment).start_time;
+  if (kind === 'entities') return (r as Entity).updated_at;
+  return (r as Resource).created_at;
+}
+
+function metadataOf(kind: RemKind, r: RemRecord): Record<string, unknown> {
+  return kind === 'entities' ? (r as Entity).properties : (r as Resource | Moment).metadata;
+}
+
+async function collect(store: TenantStore, gte: string, lt: string, max: number): Promise<Set<string> | undefined> {
+  const ids = await store.idx.values({ gte, lt, limit: max + 1 }).all();
+  return ids.length > max ? undefined : new Set(ids);
+}
+
+async function plan(store: TenantStore, kind: RemKind, f: SearchFilters | undefined): Promise<Plan> {
+  if (!f) return { predicate: () => true, empty: false };
+  const fromMs = f.from !== undefined ? parseTime(f.from, 'filters.from') : undefined;
+  const toMs = f.to !== undefined ? parseTime(f.to, 'filters.to') : undefined;
+  const meta = f.metadata ? Object.entries(f.metadata) : [];
+  if (f.uri_prefix !== undefined && kind !== 'resources') return { predicate: () => false, empty: true };
+  const predicate = (r: RemRecord) => {
+    if (f.uri_prefix !== undefined && !(r as Resource).uri.startsWith(f.uri_prefix)) return false;
+    if (fromMs !== undefined || toMs !== undefined) {
+      const t = Date.parse(timeOf(kind, r));
+      if (fromMs !== undefined && t < fromMs) return false;
+      if (toMs !== undefined && t > toMs) return false;
+    }
+    const m = metadataOf(kind, r);
+    for (const [k, v] of meta) if (m[k] !== v) return false;
+    return true;
+  };
+  let candidates: Set<string> | undefined;
+  const max = store.limits.filterCandidatesMax;
+  if (kind === 'resources' && f.uri_prefix !== undefined) {
+    candidates = await collect(store, RESOURCE_URI_PREFIX + f.uri_prefix, RESOURCE_URI_PREFIX + f.uri_prefix + HIGH, max);
+  } else if (kind === 'moments' && (fromMs !== undefined || toMs !== undefined)) {
+    const gte = fromMs !== undefined ? momentTimeBound(fromMs) : MOMENT_TIME_PREFIX;
+    const lt = toMs !== undefined ? momentTimeBound(toMs + 1) : MOMENT_TIME_PREFIX + HIGH;
+    candidates = await collect(store, gte, lt, max);
+  }
+  return { candidates, predicate, empty: candidates !== undefined && candidates.size === 0 };
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function norm(a: Float32Array): number {
+  return Math.sqrt(dot(a, a));
+}
+
+/** Hydrates hits in order, dropping ids whose record vanished or fails the predicate. */
+async function hydrate(
+  store: TenantStore,
+  kind: RemKind,
+  hits: readonly { id: string; score: number }[],
+  predicate: (r: RemRecord) => boolean,
+): Promise<SearchHit[]> {
+  const records = await store.getMany<RemRecord>(kind, hits.map((h) => h.id));
+  const out: SearchHit[] = [];
+  hits.forEach((h, i) => {
+    const r = records[i];
+    if (r && predicate(r)) out.push({ kind, id: h.id, score: h.score, record: r });
+  });
+  return out;
+}
+
+async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, limit: number, p: Plan, ef?: number): Promise<SearchHit[]> {
+  const vi = store.kinds[kind].vectors;
+  // a query with no features (empty or only punctuation) has no direction to compare against
+  if (norm(q) === 0) return [];
+  if (p.candidates && p.candidates.size <= EXACT_CANDIDATES_MAX) {
+    const ids = [...p.candidates];
+    const bufs = await store.kinds[kind].vectorStore.getMany(ids);
+    const qn = norm(q) || 1;
+    const scored: { id: string; score: number }[] = [];
+    ids.forEach((id, i) => {
+      const b = bufs[i];
+      if (!b) return;
+      const v = bufferToVector(b);
+      scored.push({ id, score: dot(q, v) / (qn * (norm(v) || 1)) });
+    });
+    scored.sort((a, b) => b.score - a.score);
+    const out: SearchHit[] = [];
+    for (let start = 0; start < scored.length && out.length < limit; start += limit * 2) {
+      out.push(...(await hydrate(store, kind, scored.slice(start, start + limit * 2), p.predicate)));
+    }
+    return out.slice(0, limit);
+  }
+  const accept = p.candidates ? (id: string) => p.candidates!.has(id) : undefined;
+  let k = limit;
+  for (;;) {
+    const hits = vi.search(q, k, ef, accept);
+    const out = await hydrate(store, kind, hits, p.predicate);
+    if (out.length >= limit || hits.length < k || k >= POOL_MAX) return out.slice(0, limit);
+    k = Math.min(POOL_MAX, k * 4);
+  }
+}
+
+async function keywordSearch(store: TenantStore, kind: RemKind, query: string, limit: number, p: Plan): Promise<SearchHit[]> {
+  const kw = store.kinds[kind].keyword;
+  let k = limit;
+  for (;;) {
+    let hits = await kw.search(query, k);
+    const exhausted = hits.length < k;
+    if (p.candidates) hits = hits.filter((h) => p.candidates!.has(h.id));
+    const out = await hydrate(store, kind, hits, p.predicate);
+    if (out.length >= limit || exhausted || k >= POOL_MAX) return out.slice(0, limit);
+    k = Math.min(POOL_MAX, k * 4);
+  }
+}
+
+async function searchKind(store: TenantStore, kind: RemKind, req: SearchRequest, qvec: Float32Array | undefined): Promise<SearchHit[]> {
+  const p = await plan(store, kind, req.filters);
+  if (p.empty) return [];
+  if (req.mode === 'vector') return vectorSearch(store, kind, qvec!, req.limit, p, req.ef);
+  if (req.mode === 'keyword') return keywordSearch(store, kind, req.query, req.limit, p);
+  // hybrid: fuse a deeper list from each side so items ranked well by only one still surface
+  const depth = Math.max(req.limit * 2, 20);
+  const [v, k] = await Promise.all([vectorSearch(store, kind, qvec!, depth, p, req.ef), keywordSearch(store, kind, req.query, depth, p)]);
+  const records = new Map<string, RemRecord>();
+  for (const h of [...v, ...k]) records.set(h.id, h.record);
+  return reciprocalRankFusion([v, k])
+    .slice(0, req.limit)
+    .map((f) => ({ kind, id: f.id, score: f.score, record: records.get(f.id)! }));
+}
+
+/** Ranked hits across the requested kinds (scores are comparable within one mode). */
+export async function search(store: TenantStore, req: SearchRequest): Promise<SearchHit[]> {
+  const qvec = req.mode === 'keyword' ? undefined : (await store.embedTexts([req.query]))[0];
+  const perKind = await Promise.all(req.kinds.map((kind) => searchKind(store, kind, req, qvec)));
+  const all = perKind.flat();
+  all.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+  return all.slice(0, req.limit);
+}

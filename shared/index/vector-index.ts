@@ -1,0 +1,294 @@
+// A persisted HNSW index (hnswlib-node, cosine) for one kind of one tenant.
+//
+// The LevelDB store is the source of truth: every vector lives in the store keyed by record id, and every index
+// mutation is also appended to a log in the SAME write batch as the record. The HNSW graph on disk is a checkpoint
+// (a directory `vidx-<kind>-<seq>` holding the graph and the label map, made visible by one atomic rename). On open we
+// load the newest checkpoint and replay the log after its sequence, re-reading each logged id's current vector from
+// the store, so a crash anywhere between the batch and a checkpoint neither loses nor duplicates a vector.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import hnswlib from 'hnswlib-node';
+import type { AbstractSublevel } from 'abstract-level';
+
+type HNSW = InstanceType<typeof hnswlib.HierarchicalNSW>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type BufferSublevel = AbstractSublevel<any, any, string, Buffer>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StringSublevel = AbstractSublevel<any, any, string, string>;
+
+export interface VectorIndexOptions {
+  dir: string;
+  kind: string;
+  dimension: number;
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+  /** Store vectors by record id (source of truth). */
+  vectors: BufferSublevel;
+  /** Mutation log: zero-padded sequence -> record id. */
+  log: StringSublevel;
+}
+
+export interface VectorHit {
+  id: string;
+  /** Cosine similarity in [-1, 1]. */
+  score: number;
+}
+
+interface LabelFile {
+  seq: number;
+  nextLabel: number;
+  deleted: number;
+  dimension: number;
+  /** [id, label] pairs of live vectors. */
+  labels: [string, number][];
+}
+
+const INITIAL_CAPACITY = 1024;
+const SEQ_WIDTH = 16;
+
+export function seqKey(seq: number): string {
+  return seq.toString().padStart(SEQ_WIDTH, '0');
+}
+
+export function vectorToBuffer(v: Float32Array | number[]): Buffer {
+  const f = v instanceof Float32Array ? v : Float32Array.from(v);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+}
+
+export function bufferToVector(b: Uint8Array): Float32Array {
+  // copy: LevelDB buffers may be unaligned slices of a larger allocation
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return new Float32Array(copy.buffer);
+}
+
+export class VectorIndex {
+  readonly kind: string;
+  readonly dimension: number;
+  private index!: HNSW;
+  private labelOf = new Map<string, number>();
+  private idOf = new Map<number, string>();
+  private nextLabel = 0;
+  private deleted = 0;
+  /** Sequence of the last logged mutation, and of the last checkpoint. */
+  private seq = 0;
+  private checkpointSeq = 0;
+  /** Set after a rebuild from the store: the graph differs from every checkpoint on disk. */
+  private rebuilt = false;
+  private readonly opts: VectorIndexOptions;
+
+  private constructor(opts: VectorIndexOptions) {
+    this.opts = opts;
+    this.kind = opts.kind;
+    this.dimension = opts.dimension;
+  }
+
+  static async open(opts: VectorIndexOptions): Promise<VectorIndex> {
+    const vi = new VectorIndex(opts);
+    await vi.load();
+    return vi;
+  }
+
+  get size(): number {
+    return this.labelOf.size;
+  }
+
+  /** Mutations logged since the last checkpoint. */
+  get pendingOps(): number {
+    return this.seq - this.checkpointSeq + (this.rebuilt ? 1 : 0);
+  }
+
+  has(id: string): boolean {
+    return this.labelOf.has(id);
+  }
+
+  /** Allocates the next log sequence for a batch that puts or deletes the vector of `id`. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** Applies a committed put to the in-memory graph (called after the LevelDB batch succeeded). */
+  applyPut(id: string, vector: Float32Array | number[]): void {
+    const point = Array.isArray(vector) ? vector : Array.from(vector);
+    const existing = this.labelOf.get(id);
+    if (existing !== undefined) {
+      this.index.addPoint(point, existing);
+      return;
+    }
+    const label = this.nextLabel++;
+    if (this.deleted > 0) {
+      // reuse the slot of a deleted element instead of growing the graph forever
+      this.index.addPoint(point, label, true);
+      this.deleted--;
+    } else {
+      this.ensureCapacity(this.index.getCurrentCount() + 1);
+      this.index.addPoint(point, label);
+    }
+    this.labelOf.set(id, label);
+    this.idOf.set(label, id);
+  }
+
+  applyDelete(id: string): void {
+    const label = this.labelOf.get(id);
+    if (label === undefined) return;
+    this.index.markDelete(label);
+    this.deleted++;
+    this.labelOf.delete(id);
+    this.idOf.delete(label);
+  }
+
+  /**
+   * k nearest live vectors. `accept` filters by record id inside the graph walk (hnswlib's filter callback), so a
+   * selective filter still returns k results when they exist.
+   */
+  search(query: Float32Array | number[], k: number, ef?: number, accept?: (id: string) => boolean): VectorHit[] {
+    if (this.labelOf.size === 0 || k <= 0) return [];
+    const kk = Math.min(k, this.labelOf.size, this.index.getMaxElements());
+    this.index.setEf(Math.max(ef ?? this.opts.efSearch, kk));
+    const point = Array.isArray(query) ? query : Array.from(query);
+    const filter = accept
+      ? (label: number) => {
+          const id = this.idOf.get(label);
+          return id !== undefined && accept(id);
+        }
+      : undefined;
+    const res = this.index.searchKnn(point, kk, filter);
+    const hits: VectorHit[] = [];
+    for (let i = 0; i < res.neighbors.length; i++) {
+      const id = this.idOf.get(res.neighbors[i]!);
+      if (id !== undefined) hits.push({ id, score: 1 - res.distances[i]! });
+    }
+    return hits;
+  }
+
+  /** Writes a checkpoint and trims the log. The caller must hold the tenant's write lock (no concurrent mutation). */
+  async checkpoint(): Promise<void> {
+    if (this.pendingOps === 0) return;
+    const seq = this.seq;
+    const final = path.join(this.opts.dir, `vidx-${this.kind}-${seqKey(seq)}`);
+    const tmp = `${final}.tmp-${process.pid}`;
+    await fs.rm(tmp, { recursive: true, force: true });
+    await fs.mkdir(tmp, { recursive: true });
+    await this.index.writeIndex(path.join(tmp, 'graph.bin'));
+    const labels: LabelFile = {
+      seq,
+      nextLabel: this.nextLabel,
+      deleted: this.deleted,
+      dimension: this.dimension,
+      labels: [...this.labelOf.entries()],
+    };
+    await fs.writeFile(path.join(tmp, 'labels.json'), JSON.stringify(labels));
+    await fs.rename(tmp, final);
+    this.checkpointSeq = seq;
+    this.rebuilt = false;
+    await this.opts.log.clear({ lte: seqKey(seq) });
+    await this.removeCheckpointsExcept(path.basename(final));
+  }
+
+  private async removeCheckpointsExcept(keep: string): Promise<void> {
+    const prefix = `vidx-${this.kind}-`;
+    for (const name of await fs.readdir(this.opts.dir)) {
+      if (name.startsWith(prefix) && name !== keep) await fs.rm(path.join(this.opts.dir, name), { recursive: true, force: true });
+    }
+  }
+
+  private fresh(capacity: number): HNSW {
+    const index = new hnswlib.HierarchicalNSW('cosine', this.dimension);
+    index.initIndex({
+      maxElements: capacity,
+      m: this.opts.m,
+      efConstruction: this.opts.efConstruction,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
+    return index;
+  }
+
+  private ensureCapacity(needed: number): void {
+    const max = this.index.getMaxElements();
+    if (needed <= max) return;
+    let next = max;
+    while (next < needed) next = Math.max(INITIAL_CAPACITY, next * 2);
+    this.index.resizeIndex(next);
+  }
+
+  private async newestCheckpoint(): Promise<string | undefined> {
+    const prefix = `vidx-${this.kind}-`;
+    let names: string[];
+    try {
+      names = await fs.readdir(this.opts.dir);
+    } catch {
+      return undefined;
+    }
+    const done = names.filter((n) => n.startsWith(prefix) && !n.includes('.tmp-')).sort();
+    return done.at(-1);
+  }
+
+  private async load(): Promise<void> {
+    const lastLog = await this.opts.log.keys({ reverse: true, limit: 1 }).all();
+    const lastLogSeq = lastLog[0] ? Number(lastLog[0]) : 0;
+    const name = await this.newestCheckpoint();
+    let loaded = false;
+    if (name) {
+      try {
+        const dir = path.join(this.opts.dir, name);
+        const labels = JSON.parse(await fs.readFile(path.join(dir, 'labels.json'), 'utf8')) as LabelFile;
+        if (labels.dimension !== this.dimension) throw new Error('dimension changed');
+        const index = new hnswlib.HierarchicalNSW('cosine', this.dimension);
+        await index.readIndex(path.join(dir, 'graph.bin'), true);
+        // a log that was trimmed past this checkpoint means the checkpoint is stale: rebuild instead
+        const firstLog = await this.opts.log.keys({ limit: 1 }).all();
+        const firstLogSeq = firstLog[0] ? Number(firstLog[0]) : labels.seq + 1;
+        if (firstLogSeq > labels.seq + 1) throw new Error('log gap after checkpoint');
+        this.index = index;
+        this.nextLabel = labels.nextLabel;
+        this.deleted = labels.deleted;
+        for (const [id, label] of labels.labels) {
+          this.labelOf.set(id, label);
+          this.idOf.set(label, id);
+        }
+        this.seq = this.checkpointSeq = labels.seq;
+        loaded = true;
+      } catch {
+        this.labelOf.clear();
+        this.idOf.clear();
+      }
+    }
+    if (!loaded) {
+      await this.rebuild(Math.max(lastLogSeq, 0));
+      return;
+    }
+    await this.replay();
+    this.seq = Math.max(this.seq, lastLogSeq);
+  }
+
+  /** Re-applies logged mutations after the checkpoint, reading each id's current vector from the store. */
+  private async replay(): Promise<void> {
+    const seen = new Set<string>();
+    for await (const [key, id] of this.opts.log.iterator({ gt: seqKey(this.checkpointSeq) })) {
+      this.seq = Math.max(this.seq, Number(key));
+      seen.add(id);
+    }
+    const ids = [...seen];
+    const vectors = ids.length > 0 ? await this.opts.vectors.getMany(ids) : [];
+    ids.forEach((id, i) => {
+      const buf = vectors[i];
+      if (buf) this.applyPut(id, bufferToVector(buf));
+      else this.applyDelete(id);
+    });
+  }
+
+  /** Builds the graph from every vector in the store (first open, lost or unreadable checkpoint). */
+  private async rebuild(seq: number): Promise<void> {
+    this.labelOf.clear();
+    this.idOf.clear();
+    this.nextLabel = 0;
+    this.deleted = 0;
+    this.index = this.fresh(INITIAL_CAPACITY);
+    for await (const [id, buf] of this.opts.vectors.iterator()) this.applyPut(id, bufferToVector(buf));
+    // the whole log is reflected in the freshly built graph; the next checkpoint records that
+    this.seq = this.checkpointSeq = seq;
+    this.rebuilt = this.labelOf.size > 0 || seq > 0;
+  }
+}

@@ -1,0 +1,62 @@
+// The node's Prometheus metrics (prom-client), in one registry per process so tests can build several apps.
+import client from 'prom-client';
+
+export interface NodeMetrics {
+  registry: client.Registry;
+  httpDuration: client.Histogram<'method' | 'route' | 'status'>;
+  searchDuration: client.Histogram<'mode'>;
+  writes: client.Counter<'kind' | 'op'>;
+  openTenants: client.Gauge;
+  activeTenants: client.Gauge<'tier'>;
+}
+
+export function createNodeMetrics(opts: {
+  tier: string;
+  openTenants: () => number;
+  activeTenants: () => number;
+  defaultMetrics?: boolean;
+}): NodeMetrics {
+  const registry = new client.Registry();
+  if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'percolate_' });
+  const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    httpDuration: new client.Histogram({
+      name: 'percolate_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets,
+      registers: [registry],
+    }),
+    searchDuration: new client.Histogram({
+      name: 'percolate_search_duration_seconds',
+      help: 'Search latency inside the engine by mode',
+      labelNames: ['mode'],
+      buckets,
+      registers: [registry],
+    }),
+    writes: new client.Counter({
+      name: 'percolate_records_written_total',
+      help: 'Records written by kind and operation',
+      labelNames: ['kind', 'op'],
+      registers: [registry],
+    }),
+    openTenants: new client.Gauge({
+      name: 'percolate_open_tenant_stores',
+      help: 'Tenant stores currently open on this node',
+      registers: [registry],
+      collect() {
+        this.set(opts.openTenants());
+      },
+    }),
+    activeTenants: new client.Gauge({
+      name: 'percolate_active_tenants',
+      help: 'Tenants with a request in the last 5 minutes, by tier (KEDA scales database nodes on it)',
+      labelNames: ['tier'],
+      registers: [registry],
+      collect() {
+        this.set({ tier: opts.tier }, opts.activeTenants());
+      },
+    }),
+  };
+}

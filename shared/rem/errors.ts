@@ -1,0 +1,27 @@
+// Engine errors carry a stable machine-readable code; the HTTP layer maps codes to status codes.
+
+export type RemErrorCode =
+  | 'invalid_request'
+  | 'invalid_tenant'
+  | 'tenant_not_found'
+  | 'not_found'
+  | 'invalid_embedding'
+  | 'embedder_mismatch'
+  | 'batch_too_large'
+  | 'limit_exceeded'
+  | 'conflict';
+
+export class RemError extends Error {
+  constructor(
+    readonly code: RemErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'RemError';
+  }
+}
+
+export function invalid(message: string, details?: unknown): RemError {
+  return new RemError('invalid_request', message, details);
+}

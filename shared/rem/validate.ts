@@ -1,0 +1,58 @@
+// Semantic validation shared by every entry point (HTTP, replication, in-process use). The HTTP schemas check shapes;
+// these checks hold for any caller: times are RFC 3339, ranges are ordered, embeddings have the tenant's dimension.
+import { invalid, RemError } from './errors.js';
+import { ID_PATTERN } from './ids.js';
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC 3339 timestamp to epoch ms, or throws `invalid_request` naming the field. */
+export function parseTime(value: unknown, field: string): number {
+  if (typeof value !== 'string' || !RFC3339.test(value)) throw invalid(`${field} must be an RFC 3339 timestamp`);
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw invalid(`${field} is not a valid date`);
+  return ms;
+}
+
+export function checkEmbedding(embedding: unknown, dimension: number, field: string): Float32Array {
+  if (!Array.isArray(embedding) || embedding.length !== dimension) {
+    throw new RemError('invalid_embedding', `${field} must be an array of ${dimension} numbers`);
+  }
+  const v = new Float32Array(dimension);
+  let norm = 0;
+  for (let i = 0; i < dimension; i++) {
+    const x = embedding[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new RemError('invalid_embedding', `${field}[${i}] must be a finite number`);
+    v[i] = x;
+    norm += x * x;
+  }
+  if (norm === 0) throw new RemError('invalid_embedding', `${field} must not be the zero vector`);
+  return v;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function checkText(value: unknown, field: string, maxChars: number, { allowControl = false } = {}): string {
+  if (typeof value !== 'string') throw invalid(`${field} must be a string`);
+  if (value.length > maxChars) throw new RemError('limit_exceeded', `${field} exceeds ${maxChars} characters`);
+  if (!allowControl && CONTROL.test(value)) throw invalid(`${field} must not contain control characters`);
+  return value;
+}
+
+export function checkId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) throw invalid(`${field} must be a 32-character hex id`);
+  return value;
+}
+
+export function checkStringList(value: unknown, field: string, maxItems: number, maxChars: number): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(`${field} must be an array of strings`);
+  if (value.length > maxItems) throw new RemError('limit_exceeded', `${field} has more than ${maxItems} items`);
+  return value.map((v, i) => checkText(v, `${field}[${i}]`, maxChars));
+}
+
+export function checkObject(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`${field} must be an object`);
+  return value as Record<string, unknown>;
+}

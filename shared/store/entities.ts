@@ -1,0 +1,390 @@
+// Entities: mutable graph nodes identified by (type, normalised key). Upserts merge properties field by field
+// (null removes a field) and edges by (rel, to); edges are stored inline and in a reverse index for incoming traversal.
+import { RemError, invalid } from '../rem/errors.js';
+import { ID_PATTERN, entityId } from '../rem/ids.js';
+import { normalizeKey } from '../rem/text.js';
+import type { Edge, EdgeInput, Entity, EntityInput, EntityRef } from '../rem/types.js';
+import { checkEmbedding, checkObject, checkStringList, checkText } from '../rem/validate.js';
+import type { BatchOp } from '../index/keyword-index.js';
+import {
+  ENTITY_NAME_PREFIX,
+  HIGH,
+  SEP,
+  entityKeyAnyType,
+  entityKeyKey,
+  entityKeyPrefix,
+  entityNameKey,
+  reverseEdgeKey,
+} from './keys.js';
+import type { RecordChange, TenantStore } from './tenant-store.js';
+
+export const TYPE_CHARS_MAX = 128;
+export const KEY_CHARS_MAX = 512;
+export const ALIASES_MAX = 100;
+export const EDGES_PER_WRITE_MAX = 1000;
+export const REL_CHARS_MAX = 128;
+
+export function entityText(e: Pick<Entity, 'type' | 'key' | 'name' | 'aliases' | 'properties'>): string {
+  const props: string[] = [];
+  for (const [k, v] of Object.entries(e.properties)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') props.push(`${k} ${v}`);
+  }
+  const name = e.name && e.name !== e.key ? `${e.name} ${e.key}` : e.key;
+  return [name, ...e.aliases, e.type, ...props].join('\n');
+}
+
+function resolveRef(ref: EntityRef, field: string): string {
+  if (typeof ref === 'string') {
+    if (!ID_PATTERN.test(ref)) throw invalid(`${field} must be an entity id (32 hex chars) or {"type","key"}`);
+    return ref;
+  }
+  if (ref === null || typeof ref !== 'object') throw invalid(`${field} must be an entity id or {"type","key"}`);
+  const type = checkText(ref.type, `${field}.type`, TYPE_CHARS_MAX);
+  const key = checkText(ref.key, `${field}.key`, KEY_CHARS_MAX);
+  if (!normalizeKey(type) || !normalizeKey(key)) throw invalid(`${field} type and key must not be blank`);
+  return entityId(type, key);
+}
+
+interface PreparedEdge {
+  rel: string;
+  to: string;
+  properties: Record<string, unknown>;
+  weight: number;
+}
+
+interface Prepared {
+  id: string;
+  input: EntityInput;
+  edges: PreparedEdge[];
+  removes: { rel: string; to: string }[];
+  vector?: Float32Array;
+}
+
+function checkRel(v: unknown, field: string): string {
+  const rel = checkText(v, field, REL_CHARS_MAX);
+  if (rel.length === 0) throw invalid(`${field} must not be empty`);
+  return rel;
+}
+
+function prepare(store: TenantStore, input: EntityInput, i: number): Prepared {
+  const f = `entities[${i}]`;
+  if (input === null || typeof input !== 'object') throw invalid(`${f} must be an object`);
+  const type = checkText(input.type, `${f}.type`, TYPE_CHARS_MAX);
+  const key = checkText(input.key, `${f}.key`, KEY_CHARS_MAX);
+  if (!normalizeKey(type)) throw invalid(`${f}.type must not be blank`);
+  if (!normalizeKey(key)) throw invalid(`${f}.key must not be blank`);
+  if (input.name !== undefined) checkText(input.name, `${f}.name`, KEY_CHARS_MAX);
+  checkStringList(input.aliases, `${f}.aliases`, ALIASES_MAX, KEY_CHARS_MAX);
+  checkObject(input.properties, `${f}.properties`);
+  const edgesIn = input.edges ?? [];
+  const removesIn = input.edges_remove ?? [];
+  if (!Array.isArray(edgesIn) || edgesIn.length > EDGES_PER_WRITE_MAX) throw invalid(`${f}.edges must be an array of at most ${EDGES_PER_WRITE_MAX}`);
+  if (!Array.isArray(removesIn) || removesIn.length > EDGES_PER_WRITE_MAX) {
+    throw invalid(`${f}.edges_remove must be an array of at most ${EDGES_PER_WRITE_MAX}`);
+  }
+  const edges = edgesIn.map((e: EdgeInput, j) => {
+    const ef = `${f}.edges[${j}]`;
+    if (e === null || typeof e !== 'object') throw invalid(`${ef} must be an object`);
+    const weight = e.weight ?? 1;
+    if (typeof weight !== 'number' || !Number.isFinite(weight)) throw invalid(`${ef}.weight must be a finite number`);
+    return { rel: checkRel(e.rel, `${ef}.rel`), to: resolveRef(e.to, `${ef}.to`), properties: checkObject(e.properties, `${ef}.properties`), weight };
+  });
+  const removes = removesIn.map((e, j) => {
+    const ef = `${f}.edges_remove[${j}]`;
+    if (e === null || typeof e !== 'object') throw invalid(`${ef} must be an object`);
+    return { rel: checkRel(e.rel, `${ef}.rel`), to: resolveRef(e.to, `${ef}.to`) };
+  });
+  const p: Prepared = { id: entityId(type, key), input, edges, removes };
+  if (input.embedding !== undefined) p.vector = checkEmbedding(input.embedding, store.dimension, `${f}.embedding`);
+  return p;
+}
+
+/** The merged entity: properties per field (null deletes), aliases unioned, edges upserted by (rel, to) then removed. */
+export function mergeEntity(old: Entity | undefined, p: Prepared, now: string): Entity {
+  const input = p.input;
+  const properties: Record<string, unknown> = { ...(old?.properties ?? {}) };
+  for (const [k, v] of Object.entries(input.properties ?? {})) {
+    if (v === null) delete properties[k];
+    else properties[k] = v;
+  }
+  const aliases = [...(old?.aliases ?? [])];
+  const seen = new Set(aliases.map(normalizeKey));
+  for (const a of input.aliases ?? []) {
+    const n = normalizeKey(a);
+    if (n && !seen.has(n)) {
+      seen.add(n);
+      aliases.push(a);
+    }
+  }
+  const edges = new Map<string, Edge>();
+  for (const e of old?.edges ?? []) edges.set(`${e.rel}${SEP}${e.to}`, e);
+  for (const e of p.edges) {
+    const k = `${e.rel}${SEP}${e.to}`;
+    const prev = edges.get(k);
+    edges.set(k, { rel: e.rel, to: e.to, properties: e.properties, weight: e.weight, created_at: prev?.created_at ?? now });
+  }
+  for (const r of p.removes) edges.delete(`${r.rel}${SEP}${r.to}`);
+  return {
+    id: p.id,
+    type: old?.type ?? input.type,
+    // the first spelling of the key is kept for display; later writes only need to normalise to it
+    key: old?.key ?? input.key,
+    name: input.name ?? old?.name ?? input.key,
+    aliases,
+    properties,
+    edges: [...edges.values()],
+    created_at: old?.created_at ?? now,
+    updated_at: now,
+  };
+}
+
+function nameKeys(e: Entity): Set<string> {
+  const out = new Set<string>();
+  for (const s of [e.key, e.name, ...e.aliases]) {
+    const n = normalizeKey(s);
+    if (n) out.add(entityNameKey(n, e.id));
+  }
+  return out;
+}
+
+/** Index operations that move the entity's secondary and reverse-edge entries from `old` to `next` (null = deleted). */
+function indexOps(store: TenantStore, old: Entity | undefined, next: Entity | null): BatchOp[] {
+  const ops: BatchOp[] = [];
+  const oldNames = old ? nameKeys(old) : new Set<string>();
+  const newNames = next ? nameKeys(next) : new Set<string>();
+  for (const k of oldNames) if (!newNames.has(k)) ops.push({ type: 'del', sublevel: store.idx, key: k });
+  for (const k of newNames) if (!oldNames.has(k)) ops.push({ type: 'put', sublevel: store.idx, key: k, value: next!.id });
+  const id = (next ?? old)!.id;
+  if (!old && next) {
+    ops.push({ type: 'put', sublevel: store.idx, key: entityKeyKey(normalizeKey(next.type), normalizeKey(next.key)), value: id });
+    ops.push({ type: 'put', sublevel: store.idx, key: entityKeyAnyType(normalizeKey(next.key), id), value: id });
+  }
+  if (old && !next) {
+    ops.push({ type: 'del', sublevel: store.idx, key: entityKeyKey(normalizeKey(old.type), normalizeKey(old.key)) });
+    ops.push({ type: 'del', sublevel: store.idx, key: entityKeyAnyType(normalizeKey(old.key), id) });
+  }
+  const oldEdges = new Map((old?.edges ?? []).map((e) => [reverseEdgeKey(e.to, e.rel, id), e.weight]));
+  const newEdges = new Map((next?.edges ?? []).map((e) => [reverseEdgeKey(e.to, e.rel, id), e.weight]));
+  for (const k of oldEdges.keys()) if (!newEdges.has(k)) ops.push({ type: 'del', sublevel: store.reverseEdges, key: k });
+  for (const [k, w] of newEdges) if (oldEdges.get(k) !== w) ops.push({ type: 'put', sublevel: store.reverseEdges, key: k, value: w });
+  return ops;
+}
+
+/** Upserts entities (merging into existing ones); returns ids in input order. Repeated ids merge in order. */
+export async function putEntities(store: TenantStore, inputs: readonly EntityInput[]): Promise<string[]> {
+  const prepared = inputs.map((input, i) => prepare(store, input, i));
+  await store.writeLock.run(async () => {
+    const ids = [...new Set(prepared.map((p) => p.id))];
+    const stored = await store.getMany<Entity>('entities', ids);
+    const before = new Map<string, Entity | undefined>(ids.map((id, i) => [id, stored[i]]));
+    const after = new Map<string, Entity>();
+    const vectors = new Map<string, Float32Array | undefined>();
+    const now = new Date().toISOString();
+    for (const p of prepared) {
+      after.set(p.id, mergeEntity(after.get(p.id) ?? before.get(p.id), p, now));
+      vectors.set(p.id, p.vector ?? vectors.get(p.id));
+    }
+    // embed merged records that brought no explicit embedding and whose text changed (the merged text decides the vector)
+    const unchanged = (id: string) => {
+      const old = before.get(id);
+      return old !== undefined && entityText(old) === entityText(after.get(id)!);
+    };
+    const toEmbed = ids.filter((id) => !vectors.get(id) && !unchanged(id));
+    const embedded = await store.embedTexts(toEmbed.map((id) => entityText(after.get(id)!)));
+    toEmbed.forEach((id, i) => vectors.set(id, embedded[i]));
+    const changes: RecordChange[] = [];
+    const extra: BatchOp[] = [];
+    for (const id of ids) {
+      const next = after.get(id)!;
+      const old = before.get(id);
+      const change: RecordChange = { kind: 'entities', id, record: next, text: entityText(next), existed: !!old };
+      const vector = vectors.get(id);
+      if (vector) change.vector = vector;
+      changes.push(change);
+      extra.push(...indexOps(store, old, next));
+    }
+    await store.commit(changes, extra);
+  });
+  return prepared.map((p) => p.id);
+}
+
+export async function deleteEntity(store: TenantStore, id: string): Promise<boolean> {
+  return store.writeLock.run(async () => {
+    const old = await store.get<Entity>('entities', id);
+    if (!old) return false;
+    await store.commit([{ kind: 'entities', id, record: null, existed: true }], indexOps(store, old, null));
+    return true;
+  });
+}
+
+/** Entities whose natural key matches (case- and space-insensitive), optionally of one type. */
+export async function lookupEntities(store: TenantStore, key: string, type?: string, limit = 100): Promise<Entity[]> {
+  const nkey = normalizeKey(key);
+  if (!nkey) return [];
+  let ids: string[];
+  if (type !== undefined) {
+    const id = await store.idx.get(entityKeyKey(normalizeKey(type), nkey));
+    ids = id ? [id] : [];
+  } else {
+    const prefix = entityKeyPrefix(nkey);
+    ids = await store.idx.values({ gte: prefix, lt: prefix + HIGH, limit }).all();
+  }
+  return (await store.getMany<Entity>('entities', ids)).filter((e): e is Entity => e !== undefined);
+}
+
+function trigrams(s: string): Map<string, number> {
+  const padded = `  ${s} `;
+  const out = new Map<string, number>();
+  for (let i = 0; i + 3 <= padded.length; i++) {
+    const g = padded.slice(i, i + 3);
+    out.set(g, (out.get(g) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** Dice coefficient over character trigrams: 1 for equal strings, tolerant of typos and word order. */
+export function trigramSimilarity(a: string, b: string): number {
+  if (a === b) return 1;
+  const ta = trigrams(a);
+  const tb = trigrams(b);
+  let shared = 0;
+  let total = 0;
+  for (const [g, n] of ta) {
+    total += n;
+    shared += Math.min(n, tb.get(g) ?? 0);
+  }
+  for (const n of tb.values()) total += n;
+  return total === 0 ? 0 : (2 * shared) / total;
+}
+
+export type FuzzyMatch = 'exact' | 'prefix' | 'fuzzy';
+export interface FuzzyHit {
+  entity: Entity;
+  score: number;
+  match: FuzzyMatch;
+  matched: string;
+}
+
+/** Exact, then prefix, then trigram-fuzzy matches on keys, names and aliases; best match per entity, scored in (0, 1]. */
+export async function fuzzyEntities(
+  store: TenantStore,
+  text: string,
+  opts: { limit: number; threshold?: number },
+): Promise<{ hits: FuzzyHit[]; truncated: boolean }> {
+  const q = normalizeKey(text);
+  if (!q) return { hits: [], truncated: false };
+  const threshold = opts.threshold ?? 0.3;
+  const best = new Map<string, { score: number; match: FuzzyMatch; matched: string }>();
+  const offer = (id: string, score: number, match: FuzzyMatch, matched: string) => {
+    const prev = best.get(id);
+    if (!prev || prev.score < score) best.set(id, { score, match, matched });
+  };
+  const nameOf = (key: string) => key.slice(ENTITY_NAME_PREFIX.length, key.lastIndexOf(SEP));
+  // exact and prefix: one range scan starting at the query
+  const from = ENTITY_NAME_PREFIX + q;
+  for await (const [key, id] of store.idx.iterator({ gte: from, lt: from + HIGH, limit: opts.limit * 20 })) {
+    const name = nameOf(key);
+    if (name === q) offer(id, 1, 'exact', name);
+    else offer(id, 0.7 + 0.25 * (q.length / name.length), 'prefix', name);
+  }
+  let truncated = false;
+  if (best.size < opts.limit) {
+    let scanned = 0;
+    for await (const [key, id] of store.idx.iterator({ gte: ENTITY_NAME_PREFIX, lt: ENTITY_NAME_PREFIX + HIGH })) {
+      if (++scanned > store.limits.fuzzyScanMax) {
+        truncated = true;
+        break;
+      }
+      const name = nameOf(key);
+      let sim = trigramSimilarity(q, name);
+      // a query matching one word of a longer name well ("curie" in "marie curie") counts too
+      for (const word of name.split(' ')) if (word !== name) sim = Math.max(sim, 0.9 * trigramSimilarity(q, word));
+      if (sim >= threshold) offer(id, 0.7 * sim, 'fuzzy', name);
+    }
+  }
+  const ranked = [...best.entries()].sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1)).slice(0, opts.limit);
+  const entities = await store.getMany<Entity>('entities', ranked.map(([id]) => id));
+  const hits: FuzzyHit[] = [];
+  ranked.forEach(([, m], i) => {
+    const entity = entities[i];
+    if (entity) hits.push({ entity, ...m });
+  });
+  return { hits, truncated };
+}
+
+export type Direction = 'out' | 'in' | 'both';
+export interface GraphEdge {
+  from: string;
+  rel: string;
+  to: string;
+  weight: number;
+  properties?: Record<string, unknown>;
+}
+export interface Neighborhood {
+  nodes: (Entity & { depth: number })[];
+  edges: GraphEdge[];
+  truncated: boolean;
+}
+
+/** Breadth-first neighbourhood up to `depth` hops, bounded by `nodesMax` visited nodes. */
+export async function neighbors(
+  store: TenantStore,
+  startId: string,
+  opts: { depth: number; direction: Direction; rel?: string; nodesMax?: number },
+): Promise<Neighborhood> {
+  const nodesMax = Math.min(opts.nodesMax ?? store.limits.traversalNodesMax, store.limits.traversalNodesMax);
+  const start = await store.get<Entity>('entities', startId);
+  if (!start) throw new RemError('not_found', `entity ${startId} not found`);
+  const depthOf = new Map<string, number>([[startId, 0]]);
+  const records = new Map<string, Entity>([[startId, start]]);
+  const edges = new Map<string, GraphEdge>();
+  let frontier = [startId];
+  let truncated = false;
+  const visit = (id: string, depth: number, next: string[]) => {
+    if (depthOf.has(id)) return;
+    if (depthOf.size >= nodesMax) {
+      truncated = true;
+      return;
+    }
+    depthOf.set(id, depth);
+    next.push(id);
+  };
+  for (let d = 1; d <= opts.depth && frontier.length > 0 && !truncated; d++) {
+    const next: string[] = [];
+    const missing = frontier.filter((id) => !records.has(id));
+    const fetched = await store.getMany<Entity>('entities', missing);
+    missing.forEach((id, i) => fetched[i] && records.set(id, fetched[i]!));
+    for (const id of frontier) {
+      if (opts.direction !== 'in') {
+        for (const e of records.get(id)?.edges ?? []) {
+          if (opts.rel !== undefined && e.rel !== opts.rel) continue;
+          edges.set(`${id}${SEP}${e.rel}${SEP}${e.to}`, { from: id, rel: e.rel, to: e.to, weight: e.weight, properties: e.properties });
+          visit(e.to, d, next);
+        }
+      }
+      if (opts.direction !== 'out') {
+        const prefix = opts.rel !== undefined ? `${id}${SEP}${opts.rel}${SEP}` : `${id}${SEP}`;
+        for await (const [key, weight] of store.reverseEdges.iterator({ gte: prefix, lt: prefix + HIGH, limit: nodesMax })) {
+          const [, rel, from] = key.split(SEP) as [string, string, string];
+          edges.set(`${from}${SEP}${rel}${SEP}${id}`, { from, rel, to: id, weight });
+          visit(from, d, next);
+        }
+      }
+      if (truncated) break;
+    }
+    frontier = next;
+  }
+  const pending = [...depthOf.keys()].filter((id) => !records.has(id));
+  const rest = await store.getMany<Entity>('entities', pending);
+  pending.forEach((id, i) => rest[i] && records.set(id, rest[i]!));
+  const nodes: (Entity & { depth: number })[] = [];
+  for (const [id, depth] of depthOf) {
+    const r = records.get(id);
+    if (r) nodes.push({ ...r, depth });
+  }
+  // incoming edges carry no properties in the reverse index; fill them from the source record when we have it
+  for (const e of edges.values()) {
+    if (!e.properties) e.properties = records.get(e.from)?.edges.find((x) => x.rel === e.rel && x.to === e.to)?.properties ?? {};
+  }
+  return { nodes, edges: [...edges.values()], truncated };
+}

@@ -1,0 +1,312 @@
+// One tenant's store: a classic-level database with sublevels for the three REM kinds, their secondary indexes,
+// vectors and keyword postings, plus one HNSW graph per kind. Every write is one atomic LevelDB batch that carries the
+// record, its index entries and the vector log entry; in-memory structures change only after the batch committed.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import type { Embedder } from '../embed/embedder.js';
+import { EmbedderMismatchError } from '../embed/embedder.js';
+import { RemError } from '../rem/errors.js';
+import type { RemKind } from '../rem/types.js';
+import { REM_KINDS } from '../rem/types.js';
+import { KeywordIndex, type BatchOp } from '../index/keyword-index.js';
+import { VectorIndex, seqKey, vectorToBuffer, type BufferSublevel, type StringSublevel } from '../index/vector-index.js';
+import { Mutex } from './mutex.js';
+import { tenantDir } from './tenant-id.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonSublevel<V = any> = import('abstract-level').AbstractSublevel<any, any, string, V>;
+
+export interface StoreLimits {
+  /** Postings read per query term (bounds keyword query cost on very common terms). */
+  postingsPerTermMax: number;
+  /** Nodes a traversal may visit. */
+  traversalNodesMax: number;
+  /** Keys scanned by a fuzzy entity match. */
+  fuzzyScanMax: number;
+  /** Candidate ids gathered from a secondary index to pre-filter a vector search. */
+  filterCandidatesMax: number;
+  contentCharsMax: number;
+}
+
+export interface TenantStoreOptions {
+  dataDir: string;
+  tenant: string;
+  embedder: Embedder;
+  hnsw: { m: number; efConstruction: number; efSearch: number };
+  vectorCheckpointOps: number;
+  syncWrites: boolean;
+  limits: StoreLimits;
+  /** Create the tenant when it does not exist yet (writes); reads pass false. */
+  create: boolean;
+}
+
+export const DEFAULT_LIMITS: StoreLimits = {
+  postingsPerTermMax: 2000,
+  traversalNodesMax: 10_000,
+  fuzzyScanMax: 50_000,
+  filterCandidatesMax: 20_000,
+  contentCharsMax: 1_000_000,
+};
+
+export interface TenantMeta {
+  tenant: string;
+  embedder: { id: string; dimension: number };
+  created_at: string;
+}
+
+export interface KindParts {
+  records: JsonSublevel;
+  vectors: VectorIndex;
+  vectorStore: BufferSublevel;
+  vectorLog: StringSublevel;
+  keyword: KeywordIndex;
+}
+
+/** One record change inside a commit: `record: null` deletes. */
+export interface RecordChange {
+  kind: RemKind;
+  id: string;
+  record: object | null;
+  /** Text for the keyword index (ignored on delete). */
+  text?: string;
+  /** Vector to store (ignored on delete). */
+  vector?: Float32Array;
+  existed: boolean;
+}
+
+const SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
+
+export class TenantStore {
+  readonly tenant: string;
+  readonly dir: string;
+  readonly embedder: Embedder;
+  readonly limits: StoreLimits;
+  readonly db: ClassicLevel<string, unknown>;
+  readonly meta: JsonSublevel;
+  /** Secondary indexes (entity keys and names, resource uris, moment times). */
+  readonly idx: JsonSublevel<string>;
+  readonly reverseEdges: JsonSublevel<number>;
+  readonly kinds = {} as Record<RemKind, KindParts>;
+  readonly writeLock = new Mutex();
+  private counts: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
+  private readonly opts: TenantStoreOptions;
+  private closed = false;
+  private checkpointing: Promise<void> | undefined;
+
+  private constructor(opts: TenantStoreOptions, dir: string) {
+    this.opts = opts;
+    this.tenant = opts.tenant;
+    this.dir = dir;
+    this.embedder = opts.embedder;
+    this.limits = opts.limits;
+    this.db = new ClassicLevel<string, unknown>(path.join(dir, 'db'), { valueEncoding: 'json' });
+    this.meta = this.db.sublevel<string, unknown>('meta', { valueEncoding: 'json' });
+    this.idx = this.db.sublevel<string, string>('idx', { valueEncoding: 'utf8' });
+    this.reverseEdges = this.db.sublevel<string, number>('redge', { valueEncoding: 'json' });
+  }
+
+  static async exists(dataDir: string, tenant: string): Promise<boolean> {
+    try {
+      await fs.access(path.join(tenantDir(dataDir, tenant), 'db', 'CURRENT'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  static async open(opts: TenantStoreOptions): Promise<TenantStore> {
+    const dir = tenantDir(opts.dataDir, opts.tenant);
+    if (!opts.create && !(await TenantStore.exists(opts.dataDir, opts.tenant))) {
+      throw new RemError('tenant_not_found', `tenant '${opts.tenant}' does not exist`);
+    }
+    await fs.mkdir(dir, { recursive: true });
+    const store = new TenantStore(opts, dir);
+    try {
+      await store.db.open();
+      await store.init();
+    } catch (err) {
+      await store.db.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+
+  private async init(): Promise<void> {
+    let meta = (await this.meta.get('tenant')) as TenantMeta | undefined;
+    if (!meta) {
+      meta = {
+        tenant: this.tenant,
+        embedder: { id: this.embedder.id, dimension: this.embedder.dimension },
+        created_at: new Date().toISOString(),
+      };
+      await this.meta.put('tenant', meta);
+    } else if (meta.embedder.id !== this.embedder.id || meta.embedder.dimension !== this.embedder.dimension) {
+      throw new EmbedderMismatchError(
+        `tenant '${this.tenant}' was written with embedder ${meta.embedder.id} (${meta.embedder.dimension} dimensions); ` +
+          `this node runs ${this.embedder.id} (${this.embedder.dimension}). Configure the same embedder or re-embed the tenant.`,
+      );
+    }
+    for (const kind of REM_KINDS) {
+      const s = SHORT[kind];
+      const records = this.db.sublevel<string, object>(s, { valueEncoding: 'json' });
+      const vectorStore = this.db.sublevel<string, Buffer>(`v-${s}`, { valueEncoding: 'buffer' });
+      const vectorLog = this.db.sublevel<string, string>(`vlog-${s}`, { valueEncoding: 'utf8' });
+      const keyword = new KeywordIndex({
+        kind,
+        postings: this.db.sublevel<string, string>(`kw-${s}`, { valueEncoding: 'utf8' }),
+        docs: this.db.sublevel(`kwdoc-${s}`, { valueEncoding: 'json' }),
+        df: this.db.sublevel<string, string>(`kwdf-${s}`, { valueEncoding: 'utf8' }),
+        meta: this.meta,
+        postingsPerTermMax: this.limits.postingsPerTermMax,
+      });
+      await keyword.load();
+      const vectors = await VectorIndex.open({
+        dir: this.dir,
+        kind: s,
+        dimension: this.embedder.dimension,
+        m: this.opts.hnsw.m,
+        efConstruction: this.opts.hnsw.efConstruction,
+        efSearch: this.opts.hnsw.efSearch,
+        vectors: vectorStore,
+        log: vectorLog,
+      });
+      this.kinds[kind] = { records, vectors, vectorStore, vectorLog, keyword };
+      this.counts[kind] = ((await this.meta.get(`count:${kind}`)) as number | undefined) ?? 0;
+    }
+  }
+
+  get dimension(): number {
+    return this.embedder.dimension;
+  }
+
+  count(kind: RemKind): number {
+    return this.counts[kind];
+  }
+
+  async get<T>(kind: RemKind, id: string): Promise<T | undefined> {
+    return (await this.kinds[kind].records.get(id)) as T | undefined;
+  }
+
+  async getMany<T>(kind: RemKind, ids: readonly string[]): Promise<(T | undefined)[]> {
+    if (ids.length === 0) return [];
+    return (await this.kinds[kind].records.getMany(ids as string[])) as (T | undefined)[];
+  }
+
+  /**
+   * Commits record changes and their index entries in one batch, then publishes them to the in-memory indexes.
+   * Callers hold `writeLock` (they read before they write) and pass changes with distinct ids per kind.
+   */
+  async commit(changes: readonly RecordChange[], extraOps: readonly BatchOp[] = []): Promise<void> {
+    this.assertOpen();
+    const ops: BatchOp[] = [...extraOps];
+    const pendings = [];
+    const countDelta: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
+    for (const kind of REM_KINDS) {
+      const mine = changes.filter((c) => c.kind === kind);
+      if (mine.length === 0) continue;
+      const parts = this.kinds[kind];
+      const pending = await parts.keyword.prepare(mine.map((c) => ({ id: c.id, text: c.record ? (c.text ?? '') : null })));
+      ops.push(...pending.ops);
+      pendings.push(pending);
+      for (const c of mine) {
+        if (c.record) {
+          ops.push({ type: 'put', sublevel: parts.records, key: c.id, value: c.record });
+          if (c.vector) {
+            ops.push({ type: 'put', sublevel: parts.vectorStore, key: c.id, value: vectorToBuffer(c.vector) });
+            ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(parts.vectors.nextSeq()), value: c.id });
+          }
+          if (!c.existed) countDelta[kind]++;
+        } else {
+          ops.push({ type: 'del', sublevel: parts.records, key: c.id });
+          ops.push({ type: 'del', sublevel: parts.vectorStore, key: c.id });
+          ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(parts.vectors.nextSeq()), value: c.id });
+          if (c.existed) countDelta[kind]--;
+        }
+      }
+      if (countDelta[kind] !== 0) {
+        ops.push({ type: 'put', sublevel: this.meta, key: `count:${kind}`, value: this.counts[kind] + countDelta[kind] });
+      }
+    }
+    await this.db.batch(ops, { sync: this.opts.syncWrites });
+    for (const p of pendings) p.apply();
+    for (const c of changes) {
+      const v = this.kinds[c.kind].vectors;
+      if (!c.record) v.applyDelete(c.id);
+      else if (c.vector) v.applyPut(c.id, c.vector);
+    }
+    for (const kind of REM_KINDS) this.counts[kind] += countDelta[kind];
+    this.maybeCheckpoint();
+  }
+
+  /** Checkpoints vector indexes in the background once enough mutations accumulated (bounds replay at open). */
+  private maybeCheckpoint(): void {
+    if (this.checkpointing) return;
+    const due = REM_KINDS.some((k) => this.kinds[k].vectors.pendingOps >= this.opts.vectorCheckpointOps);
+    if (!due) return;
+    this.checkpointing = this.writeLock
+      .run(() => this.checkpointAll())
+      .catch(() => undefined)
+      .finally(() => {
+        this.checkpointing = undefined;
+      });
+  }
+
+  private async checkpointAll(): Promise<void> {
+    for (const kind of REM_KINDS) await this.kinds[kind].vectors.checkpoint();
+  }
+
+  async embedTexts(texts: string[]): Promise<Float32Array[]> {
+    if (texts.length === 0) return [];
+    return this.embedder.embed(texts);
+  }
+
+  async sizeOnDiskBytes(): Promise<number> {
+    let total = 0;
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+        const p = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(p);
+        else if (entry.isFile()) total += (await fs.stat(p)).size;
+      }
+    };
+    await walk(this.dir).catch(() => undefined);
+    return total;
+  }
+
+  async info(): Promise<{
+    tenant: string;
+    counts: Record<RemKind, number>;
+    size_bytes: number;
+    embedder: { id: string; dimension: number };
+    created_at: string;
+  }> {
+    const meta = (await this.meta.get('tenant')) as TenantMeta;
+    return {
+      tenant: this.tenant,
+      counts: { ...this.counts },
+      size_bytes: await this.sizeOnDiskBytes(),
+      embedder: meta.embedder,
+      created_at: meta.created_at,
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`tenant store '${this.tenant}' is closed`);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Checkpoints the vector indexes (so the next open skips replay) and closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.writeLock.run(async () => {
+      if (this.closed) return;
+      await this.checkpointAll().catch(() => undefined);
+      this.closed = true;
+      await this.db.close();
+    });
+  }
+}
