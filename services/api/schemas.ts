@@ -152,10 +152,10 @@ export function schemas(cfg: NodeConfig) {
     filters,
     searchBody: {
       type: 'object',
-      required: ['query'],
       additionalProperties: false,
       properties: {
         query: { type: 'string', minLength: 1, maxLength: 4096 },
+        vector: embedding,
         kinds: {
           type: 'array',
           minItems: 1,

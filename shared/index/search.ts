@@ -5,6 +5,7 @@
 // Remaining predicates (metadata equality, other time fields) are checked on the hydrated records, widening the
 // candidate pool until `limit` results pass or the pool is exhausted.
 import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
+import { RemError, invalid } from '../rem/errors.js';
 import { parseTime } from '../rem/validate.js';
 import { HIGH, MOMENT_TIME_PREFIX, RESOURCE_URI_PREFIX, momentTimeBound } from '../store/keys.js';
 import type { TenantStore } from '../store/tenant-store.js';
@@ -27,7 +28,10 @@ export interface SearchFilters {
 }
 
 export interface SearchRequest {
-  query: string;
+  /** Query text (keyword and hybrid modes need it; vector mode embeds it unless `vector` is given). */
+  query?: string;
+  /** A precomputed query vector of the tenant's dimension (vector and hybrid modes). */
+  vector?: Float32Array;
   kinds: readonly RemKind[];
   mode: SearchMode;
   limit: number;
@@ -174,10 +178,10 @@ async function searchKind(store: TenantStore, kind: RemKind, req: SearchRequest,
   const p = await plan(store, kind, req.filters);
   if (p.empty) return [];
   if (req.mode === 'vector') return vectorSearch(store, kind, qvec!, req.limit, p, req.ef);
-  if (req.mode === 'keyword') return keywordSearch(store, kind, req.query, req.limit, p);
+  if (req.mode === 'keyword') return keywordSearch(store, kind, req.query ?? '', req.limit, p);
   // hybrid: fuse a deeper list from each side so items ranked well by only one still surface
   const depth = Math.max(req.limit * 2, 20);
-  const [v, k] = await Promise.all([vectorSearch(store, kind, qvec!, depth, p, req.ef), keywordSearch(store, kind, req.query, depth, p)]);
+  const [v, k] = await Promise.all([vectorSearch(store, kind, qvec!, depth, p, req.ef), keywordSearch(store, kind, req.query ?? '', depth, p)]);
   const records = new Map<string, RemRecord>();
   for (const h of [...v, ...k]) records.set(h.id, h.record);
   return reciprocalRankFusion([v, k])
@@ -187,7 +191,12 @@ async function searchKind(store: TenantStore, kind: RemKind, req: SearchRequest,
 
 /** Ranked hits across the requested kinds (scores are comparable within one mode). */
 export async function search(store: TenantStore, req: SearchRequest): Promise<SearchHit[]> {
-  const qvec = req.mode === 'keyword' ? undefined : (await store.embedTexts([req.query]))[0];
+  if (req.mode !== 'vector' && !req.query) throw invalid(`${req.mode} search needs query text`);
+  if (req.query === undefined && req.vector === undefined) throw invalid('search needs query text or a vector');
+  if (req.vector && req.vector.length !== store.dimension) {
+    throw new RemError('invalid_embedding', `vector must have ${store.dimension} dimensions`);
+  }
+  const qvec = req.mode === 'keyword' ? undefined : (req.vector ?? (await store.embedTexts([req.query!]))[0]);
   const perKind = await Promise.all(req.kinds.map((kind) => searchKind(store, kind, req, qvec)));
   const all = perKind.flat();
   all.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));

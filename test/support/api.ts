@@ -1,0 +1,56 @@
+// Starts a real database node (fastify listening on a free loopback port) over a temporary data directory.
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type NodeConfig } from '../../shared/config/config.js';
+import { HashEmbedder } from '../../shared/embed/hash-embedder.js';
+import type { Embedder } from '../../shared/embed/embedder.js';
+import { buildApi } from '../../services/api/app.js';
+import { tempDir } from './tmp.js';
+
+export interface TestNode {
+  app: FastifyInstance;
+  url: string;
+  cfg: NodeConfig;
+  dataDir: string;
+  /** fetch against the node with JSON encoding and the tenant header. */
+  call(method: string, path: string, opts?: { tenant?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function startNode(env: Record<string, string> = {}, opts: { embedder?: Embedder; dataDir?: string } = {}): Promise<TestNode> {
+  const tmp = opts.dataDir ? undefined : await tempDir();
+  const dataDir = opts.dataDir ?? tmp!.dir;
+  const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir, PORT: '0', ...env });
+  const app = await buildApi(cfg, { embedder: opts.embedder ?? new HashEmbedder(), logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  if (!addr || typeof addr !== 'object') throw new Error('no address');
+  const url = `http://127.0.0.1:${addr.port}`;
+  return {
+    app,
+    url,
+    cfg,
+    dataDir,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
+      const tenant = o.tenant === undefined ? 'acme' : o.tenant;
+      if (tenant !== null) headers['x-tenant-id'] = tenant;
+      let body: string | undefined;
+      if (o.rawBody !== undefined) body = o.rawBody;
+      else if (o.body !== undefined) body = JSON.stringify(o.body);
+      if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+      const res = await fetch(url + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* keep text */
+      }
+      return { status: res.status, body: parsed as any };
+    },
+    async close() {
+      await app.close();
+      await tmp?.cleanup();
+    },
+  };
+}

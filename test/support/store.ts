@@ -1,0 +1,31 @@
+// Opens tenant stores in-process (no HTTP) over a temporary data directory.
+import { HashEmbedder } from '../../shared/embed/hash-embedder.js';
+import type { Embedder } from '../../shared/embed/embedder.js';
+import { TenantManager } from '../../shared/store/tenant-manager.js';
+import { DEFAULT_LIMITS, TenantStore } from '../../shared/store/tenant-store.js';
+
+export function managerOptions(dataDir: string, over: Partial<ConstructorParameters<typeof TenantManager>[0]> = {}) {
+  return {
+    dataDir,
+    embedder: new HashEmbedder(384) as Embedder,
+    openMax: 8,
+    hnsw: { m: 16, efConstruction: 200, efSearch: 64 },
+    vectorCheckpointOps: 100_000,
+    syncWrites: false,
+    limits: DEFAULT_LIMITS,
+    ...over,
+  };
+}
+
+export function openStore(dataDir: string, tenant = 't1', over: { embedder?: Embedder; vectorCheckpointOps?: number } = {}) {
+  return TenantStore.open({
+    dataDir,
+    tenant,
+    embedder: over.embedder ?? new HashEmbedder(384),
+    hnsw: { m: 16, efConstruction: 200, efSearch: 64 },
+    vectorCheckpointOps: over.vectorCheckpointOps ?? 100_000,
+    syncWrites: false,
+    limits: DEFAULT_LIMITS,
+    create: true,
+  });
+}
