@@ -28,6 +28,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   batch_too_large: 413,
   limit_exceeded: 400,
   conflict: 409,
+  schema_violation: 422,
 };
 
 const FASTIFY_CODES: Record<string, [number, string]> = {

@@ -9,7 +9,8 @@ export type RemErrorCode =
   | 'embedder_mismatch'
   | 'batch_too_large'
   | 'limit_exceeded'
-  | 'conflict';
+  | 'conflict'
+  | 'schema_violation';
 
 export class RemError extends Error {
   constructor(

@@ -197,6 +197,10 @@ export async function putEntities(store: TenantStore, inputs: readonly EntityInp
     for (const id of ids) {
       const next = after.get(id)!;
       const old = before.get(id);
+      for (const hook of store.entityHooks) {
+        await hook.check(next);
+        extra.push(...hook.indexOps(old, next));
+      }
       const change: RecordChange = { kind: 'entities', id, record: next, text: entityText(next), existed: !!old };
       const vector = vectors.get(id);
       if (vector) change.vector = vector;
@@ -212,7 +216,9 @@ export async function deleteEntity(store: TenantStore, id: string): Promise<bool
   return store.writeLock.run(async () => {
     const old = await store.get<Entity>('entities', id);
     if (!old) return false;
-    await store.commit([{ kind: 'entities', id, record: null, existed: true }], indexOps(store, old, null));
+    const extra = indexOps(store, old, null);
+    for (const hook of store.entityHooks) extra.push(...hook.indexOps(old, null));
+    await store.commit([{ kind: 'entities', id, record: null, existed: true }], extra);
     return true;
   });
 }

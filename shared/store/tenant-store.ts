@@ -75,6 +75,15 @@ export interface RecordChange {
   existed: boolean;
 }
 
+/**
+ * Extension point for entity writes (the schema registry): `check` may reject a merged entity before it is written
+ * (throw a RemError), `indexOps` returns extra batch operations that move secondary-index entries from `old` to `next`.
+ */
+export interface EntityWriteHook {
+  check(next: import('../rem/types.js').Entity): void | Promise<void>;
+  indexOps(old: import('../rem/types.js').Entity | undefined, next: import('../rem/types.js').Entity | null): BatchOp[];
+}
+
 const SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
 
 export class TenantStore {
@@ -89,6 +98,8 @@ export class TenantStore {
   readonly reverseEdges: JsonSublevel<number>;
   readonly kinds = {} as Record<RemKind, KindParts>;
   readonly writeLock = new Mutex();
+  /** Hooks run on every entity write and delete, inside the write lock, before the batch. */
+  readonly entityHooks: EntityWriteHook[] = [];
   private counts: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
   private readonly opts: TenantStoreOptions;
   private closed = false;

@@ -1,0 +1,143 @@
+// Real nats-server processes (Debian package) with JetStream, on free loopback ports, for tests and benchmarks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureBinary } from '../../scripts/system-deps.js';
+import { freePort } from './ports.js';
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  monitorPort: number;
+  storeDir: string;
+  /** Stops the process (SIGTERM by default); the store directory stays, so `start()` brings the same server back. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  start(): Promise<void>;
+  readonly running: boolean;
+}
+
+interface Spec {
+  name: string;
+  port: number;
+  monitorPort: number;
+  storeDir: string;
+  cluster?: { name: string; port: number; routes: number[] };
+}
+
+async function waitHealthy(monitorPort: number, timeoutMs: number, needLeader: boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${monitorPort}/jsz`);
+      if (res.ok) {
+        const jsz = (await res.json()) as { meta_cluster?: { leader?: string }; config?: unknown };
+        if (!needLeader || jsz.meta_cluster?.leader) return;
+        last = 'no JetStream meta leader yet';
+      }
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nats-server on monitor port ${monitorPort} not healthy: ${last}`);
+}
+
+function server(spec: Spec, binary: string): NatsServer {
+  let proc: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+  const args = () => {
+    const a = ['-a', '127.0.0.1', '-p', String(spec.port), '-m', String(spec.monitorPort), '-js', '-sd', spec.storeDir, '-n', spec.name];
+    if (spec.cluster) {
+      a.push('--cluster_name', spec.cluster.name, '--cluster', `nats://127.0.0.1:${spec.cluster.port}`);
+      a.push('--routes', spec.cluster.routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
+    }
+    return a;
+  };
+  const handle: NatsServer = {
+    url: `nats://127.0.0.1:${spec.port}`,
+    port: spec.port,
+    monitorPort: spec.monitorPort,
+    storeDir: spec.storeDir,
+    get running() {
+      return proc !== undefined;
+    },
+    async start() {
+      if (proc) return;
+      const p = spawn(binary, args(), { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc = p;
+      let err = '';
+      p.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+      exited = new Promise((resolve) =>
+        p.on('exit', () => {
+          if (proc === p) proc = undefined;
+          resolve();
+        }),
+      );
+      try {
+        await waitHealthy(spec.monitorPort, 20_000, false);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${err}`);
+      }
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (!proc) return;
+      proc.kill(signal);
+      await exited;
+    },
+  };
+  return handle;
+}
+
+async function storeRoot(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'percolate-nats-'));
+}
+
+/** One JetStream-enabled nats-server. */
+export async function startNats(): Promise<NatsServer & { cleanup(): Promise<void> }> {
+  const binary = ensureBinary('nats-server', 'nats-server');
+  const root = await storeRoot();
+  const s = server({ name: 'n1', port: await freePort(), monitorPort: await freePort(), storeDir: root }, binary);
+  await s.start();
+  return Object.assign(s, {
+    async cleanup() {
+      await s.stop();
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  });
+}
+
+/** A JetStream cluster of `size` servers (R3 streams need 3). */
+export async function startNatsCluster(size = 3): Promise<{ servers: NatsServer[]; urls: string; cleanup(): Promise<void> }> {
+  const binary = ensureBinary('nats-server', 'nats-server');
+  const root = await storeRoot();
+  const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const servers: NatsServer[] = [];
+  for (let i = 0; i < size; i++) {
+    const storeDir = path.join(root, `n${i + 1}`);
+    await fs.mkdir(storeDir, { recursive: true });
+    servers.push(
+      server(
+        {
+          name: `n${i + 1}`,
+          port: await freePort(),
+          monitorPort: await freePort(),
+          storeDir,
+          cluster: { name: 'percolate-test', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i) },
+        },
+        binary,
+      ),
+    );
+  }
+  await Promise.all(servers.map((s) => s.start()));
+  await waitHealthy(servers[0]!.monitorPort, 30_000, true);
+  return {
+    servers,
+    urls: servers.map((s) => s.url).join(','),
+    async cleanup() {
+      await Promise.all(servers.map((s) => s.stop()));
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+}
