@@ -10,7 +10,8 @@ export type RemErrorCode =
   | 'batch_too_large'
   | 'limit_exceeded'
   | 'conflict'
-  | 'schema_violation';
+  | 'schema_violation'
+  | 'invalid_query';
 
 export class RemError extends Error {
   constructor(

@@ -32,7 +32,8 @@ export interface Edge {
   to: string;
   properties: Metadata;
   weight: number;
-  created_at: string;
+  /** Time of the edge's last write. */
+  updated_at: string;
 }
 
 export interface Entity {

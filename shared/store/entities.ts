@@ -16,7 +16,10 @@ import {
   entityNameKey,
   reverseEdgeKey,
 } from './keys.js';
-import type { RecordChange, TenantStore } from './tenant-store.js';
+import { coalesceDeltas } from '../replication/entity-crdt.js';
+import { encodeVector, type EntityDelta, type Mutation } from '../replication/ops.js';
+import { deleteLocal, writeLocal } from './apply.js';
+import type { TenantStore } from './tenant-store.js';
 
 export const TYPE_CHARS_MAX = 128;
 export const KEY_CHARS_MAX = 512;
@@ -24,14 +27,7 @@ export const ALIASES_MAX = 100;
 export const EDGES_PER_WRITE_MAX = 1000;
 export const REL_CHARS_MAX = 128;
 
-export function entityText(e: Pick<Entity, 'type' | 'key' | 'name' | 'aliases' | 'properties'>): string {
-  const props: string[] = [];
-  for (const [k, v] of Object.entries(e.properties)) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') props.push(`${k} ${v}`);
-  }
-  const name = e.name && e.name !== e.key ? `${e.name} ${e.key}` : e.key;
-  return [name, ...e.aliases, e.type, ...props].join('\n');
-}
+export { entityText } from '../rem/record-text.js';
 
 function resolveRef(ref: EntityRef, field: string): string {
   if (typeof ref === 'string') {
@@ -45,28 +41,14 @@ function resolveRef(ref: EntityRef, field: string): string {
   return entityId(type, key);
 }
 
-interface PreparedEdge {
-  rel: string;
-  to: string;
-  properties: Record<string, unknown>;
-  weight: number;
-}
-
-interface Prepared {
-  id: string;
-  input: EntityInput;
-  edges: PreparedEdge[];
-  removes: { rel: string; to: string }[];
-  vector?: Float32Array;
-}
-
 function checkRel(v: unknown, field: string): string {
   const rel = checkText(v, field, REL_CHARS_MAX);
   if (rel.length === 0) throw invalid(`${field} must not be empty`);
   return rel;
 }
 
-function prepare(store: TenantStore, input: EntityInput, i: number): Prepared {
+/** Validates one entity input and turns it into a CRDT delta (edge targets resolved to ids). */
+function toDelta(store: TenantStore, input: EntityInput, i: number): { id: string; delta: EntityDelta } {
   const f = `entities[${i}]`;
   if (input === null || typeof input !== 'object') throw invalid(`${f} must be an object`);
   const type = checkText(input.type, `${f}.type`, TYPE_CHARS_MAX);
@@ -74,8 +56,8 @@ function prepare(store: TenantStore, input: EntityInput, i: number): Prepared {
   if (!normalizeKey(type)) throw invalid(`${f}.type must not be blank`);
   if (!normalizeKey(key)) throw invalid(`${f}.key must not be blank`);
   if (input.name !== undefined) checkText(input.name, `${f}.name`, KEY_CHARS_MAX);
-  checkStringList(input.aliases, `${f}.aliases`, ALIASES_MAX, KEY_CHARS_MAX);
-  checkObject(input.properties, `${f}.properties`);
+  const aliases = checkStringList(input.aliases, `${f}.aliases`, ALIASES_MAX, KEY_CHARS_MAX);
+  const properties = checkObject(input.properties, `${f}.properties`);
   const edgesIn = input.edges ?? [];
   const removesIn = input.edges_remove ?? [];
   if (!Array.isArray(edgesIn) || edgesIn.length > EDGES_PER_WRITE_MAX) throw invalid(`${f}.edges must be an array of at most ${EDGES_PER_WRITE_MAX}`);
@@ -94,48 +76,15 @@ function prepare(store: TenantStore, input: EntityInput, i: number): Prepared {
     if (e === null || typeof e !== 'object') throw invalid(`${ef} must be an object`);
     return { rel: checkRel(e.rel, `${ef}.rel`), to: resolveRef(e.to, `${ef}.to`) };
   });
-  const p: Prepared = { id: entityId(type, key), input, edges, removes };
-  if (input.embedding !== undefined) p.vector = checkEmbedding(input.embedding, store.dimension, `${f}.embedding`);
-  return p;
-}
-
-/** The merged entity: properties per field (null deletes), aliases unioned, edges upserted by (rel, to) then removed. */
-export function mergeEntity(old: Entity | undefined, p: Prepared, now: string): Entity {
-  const input = p.input;
-  const properties: Record<string, unknown> = { ...(old?.properties ?? {}) };
-  for (const [k, v] of Object.entries(input.properties ?? {})) {
-    if (v === null) delete properties[k];
-    else properties[k] = v;
-  }
-  const aliases = [...(old?.aliases ?? [])];
-  const seen = new Set(aliases.map(normalizeKey));
-  for (const a of input.aliases ?? []) {
-    const n = normalizeKey(a);
-    if (n && !seen.has(n)) {
-      seen.add(n);
-      aliases.push(a);
-    }
-  }
-  const edges = new Map<string, Edge>();
-  for (const e of old?.edges ?? []) edges.set(`${e.rel}${SEP}${e.to}`, e);
-  for (const e of p.edges) {
-    const k = `${e.rel}${SEP}${e.to}`;
-    const prev = edges.get(k);
-    edges.set(k, { rel: e.rel, to: e.to, properties: e.properties, weight: e.weight, created_at: prev?.created_at ?? now });
-  }
-  for (const r of p.removes) edges.delete(`${r.rel}${SEP}${r.to}`);
-  return {
-    id: p.id,
-    type: old?.type ?? input.type,
-    // the first spelling of the key is kept for display; later writes only need to normalise to it
-    key: old?.key ?? input.key,
-    name: input.name ?? old?.name ?? input.key,
-    aliases,
-    properties,
-    edges: [...edges.values()],
-    created_at: old?.created_at ?? now,
-    updated_at: now,
-  };
+  const raw: EntityDelta = { type, key };
+  if (input.name !== undefined) raw.name = input.name;
+  if (aliases.length) raw.aliases = aliases;
+  if (input.properties !== undefined) raw.properties = properties;
+  if (edges.length) raw.edges = edges;
+  if (removes.length) raw.edges_remove = removes;
+  if (input.embedding !== undefined) raw.embedding = encodeVector(checkEmbedding(input.embedding, store.dimension, `${f}.embedding`));
+  // an edge both added and removed in one input is removed (removal listed last wins)
+  return { id: entityId(type, key), delta: coalesceDeltas({ type, key }, raw) };
 }
 
 function nameKeys(e: Entity): Set<string> {
@@ -148,7 +97,7 @@ function nameKeys(e: Entity): Set<string> {
 }
 
 /** Index operations that move the entity's secondary and reverse-edge entries from `old` to `next` (null = deleted). */
-function indexOps(store: TenantStore, old: Entity | undefined, next: Entity | null): BatchOp[] {
+export function entityIndexOps(store: TenantStore, old: Entity | undefined, next: Entity | null): BatchOp[] {
   const ops: BatchOp[] = [];
   const oldNames = old ? nameKeys(old) : new Set<string>();
   const newNames = next ? nameKeys(next) : new Set<string>();
@@ -172,55 +121,18 @@ function indexOps(store: TenantStore, old: Entity | undefined, next: Entity | nu
 
 /** Upserts entities (merging into existing ones); returns ids in input order. Repeated ids merge in order. */
 export async function putEntities(store: TenantStore, inputs: readonly EntityInput[]): Promise<string[]> {
-  const prepared = inputs.map((input, i) => prepare(store, input, i));
-  await store.writeLock.run(async () => {
-    const ids = [...new Set(prepared.map((p) => p.id))];
-    const stored = await store.getMany<Entity>('entities', ids);
-    const before = new Map<string, Entity | undefined>(ids.map((id, i) => [id, stored[i]]));
-    const after = new Map<string, Entity>();
-    const vectors = new Map<string, Float32Array | undefined>();
-    const now = new Date().toISOString();
-    for (const p of prepared) {
-      after.set(p.id, mergeEntity(after.get(p.id) ?? before.get(p.id), p, now));
-      vectors.set(p.id, p.vector ?? vectors.get(p.id));
-    }
-    // embed merged records that brought no explicit embedding and whose text changed (the merged text decides the vector)
-    const unchanged = (id: string) => {
-      const old = before.get(id);
-      return old !== undefined && entityText(old) === entityText(after.get(id)!);
-    };
-    const toEmbed = ids.filter((id) => !vectors.get(id) && !unchanged(id));
-    const embedded = await store.embedTexts(toEmbed.map((id) => entityText(after.get(id)!)));
-    toEmbed.forEach((id, i) => vectors.set(id, embedded[i]));
-    const changes: RecordChange[] = [];
-    const extra: BatchOp[] = [];
-    for (const id of ids) {
-      const next = after.get(id)!;
-      const old = before.get(id);
-      for (const hook of store.entityHooks) {
-        await hook.check(next);
-        extra.push(...hook.indexOps(old, next));
-      }
-      const change: RecordChange = { kind: 'entities', id, record: next, text: entityText(next), existed: !!old };
-      const vector = vectors.get(id);
-      if (vector) change.vector = vector;
-      changes.push(change);
-      extra.push(...indexOps(store, old, next));
-    }
-    await store.commit(changes, extra);
-  });
+  const prepared = inputs.map((input, i) => toDelta(store, input, i));
+  const deltas = new Map<string, EntityDelta>();
+  for (const p of prepared) {
+    const prev = deltas.get(p.id);
+    deltas.set(p.id, prev ? coalesceDeltas(prev, p.delta) : p.delta);
+  }
+  await writeLocal(store, () => [...deltas].map(([id, delta]): Mutation => ({ type: 'put', kind: 'entities', id, delta })));
   return prepared.map((p) => p.id);
 }
 
 export async function deleteEntity(store: TenantStore, id: string): Promise<boolean> {
-  return store.writeLock.run(async () => {
-    const old = await store.get<Entity>('entities', id);
-    if (!old) return false;
-    const extra = indexOps(store, old, null);
-    for (const hook of store.entityHooks) extra.push(...hook.indexOps(old, null));
-    await store.commit([{ kind: 'entities', id, record: null, existed: true }], extra);
-    return true;
-  });
+  return deleteLocal(store, 'entities', id);
 }
 
 /** Entities whose natural key matches (case- and space-insensitive), optionally of one type. */

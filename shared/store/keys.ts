@@ -36,3 +36,35 @@ export function decodeCursor(cursor: string, prefix: string): string | undefined
   const key = Buffer.from(cursor, 'base64url').toString('utf8');
   return key.startsWith(prefix) ? key : undefined;
 }
+
+/**
+ * Schema-registry secondary indexes: `sidx \0 type \0 field \0 encoded value \0 id` -> id (type normalised).
+ * Values are encoded so that key order is value order within one JSON type: booleans < numbers < strings.
+ */
+export const SCHEMA_INDEX_PREFIX = `sidx${SEP}`;
+export const schemaIndexTypePrefix = (type: string) => `sidx${SEP}${type}${SEP}`;
+export const schemaIndexFieldPrefix = (type: string, field: string) => `sidx${SEP}${type}${SEP}${field}${SEP}`;
+export const schemaIndexKey = (type: string, field: string, encoded: string, id: string) =>
+  `sidx${SEP}${type}${SEP}${field}${SEP}${encoded}${SEP}${id}`;
+/** Longest string value kept in an index key; longer values share their prefix (readers re-check the record). */
+export const INDEX_STRING_CHARS_MAX = 256;
+
+/**
+ * Order-preserving text encoding of an indexable value (`undefined` for values that are not indexed: null, objects).
+ * Numbers: the IEEE-754 bits as 16 hex digits, sign bit flipped for positives and all bits flipped for negatives, so
+ * that lexicographic order is numeric order (ranges work). Strings are kept as they are, truncated.
+ */
+export function encodeIndexValue(v: unknown): string | undefined {
+  if (typeof v === 'boolean') return v ? 'b1' : 'b0';
+  if (typeof v === 'string') return 's' + v.slice(0, INDEX_STRING_CHARS_MAX);
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    const buf = Buffer.alloc(8);
+    buf.writeDoubleBE(v === 0 ? 0 : v);
+    if (buf[0]! & 0x80) for (let i = 0; i < 8; i++) buf[i] = ~buf[i]! & 0xff;
+    else buf[0] = buf[0]! | 0x80;
+    return 'n' + buf.toString('hex');
+  }
+  return undefined;
+}
+/** Exclusive upper bound for every key starting with `prefix` (above any UTF-8 encoded continuation, unlike HIGH). */
+export const prefixEnd = (prefix: string) => `${prefix}\u{10ffff}`;

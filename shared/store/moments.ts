@@ -6,14 +6,15 @@ import { checkEmbedding, checkObject, checkStringList, checkText, parseTime } fr
 import type { BatchOp } from '../index/keyword-index.js';
 import { MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
 import type { ListResult } from './resources.js';
-import type { RecordChange, TenantStore } from './tenant-store.js';
+import { momentText } from '../rem/record-text.js';
+import { encodeVector, type Mutation } from '../replication/ops.js';
+import { deleteLocal, stampTimes, writeLocal } from './apply.js';
+import type { TenantStore } from './tenant-store.js';
 
 export const LIST_ITEMS_MAX = 1000;
 const SHORT_TEXT_MAX = 1024;
 
-export function momentText(m: Pick<Moment, 'name' | 'summary' | 'tags' | 'people'>): string {
-  return [m.name, m.summary, m.tags.join(' '), m.people.join(' ')].filter(Boolean).join('\n');
-}
+export { momentText } from '../rem/record-text.js';
 
 interface Prepared {
   id: string;
@@ -43,7 +44,7 @@ function prepare(store: TenantStore, input: MomentInput, i: number): Prepared {
   return p;
 }
 
-function toRecord(p: Prepared, old: Moment | undefined, now: string): Moment {
+function toRecord(p: Prepared): Moment {
   const i = p.input;
   return {
     id: p.id,
@@ -57,8 +58,8 @@ function toRecord(p: Prepared, old: Moment | undefined, now: string): Moment {
     resource_ids: i.resource_ids ?? [],
     entity_ids: i.entity_ids ?? [],
     metadata: i.metadata ?? {},
-    created_at: old?.created_at ?? now,
-    updated_at: now,
+    created_at: '',
+    updated_at: '',
   };
 }
 
@@ -68,40 +69,31 @@ export async function putMoments(store: TenantStore, inputs: readonly MomentInpu
   const byId = new Map<string, Prepared>();
   for (const p of prepared) byId.set(p.id, p);
   const unique = [...byId.values()];
-  const now = new Date().toISOString();
   const toEmbed = unique.filter((p) => !p.vector);
-  const vectors = await store.embedTexts(toEmbed.map((p) => momentText(toRecord(p, undefined, now))));
+  const vectors = await store.embedTexts(toEmbed.map((p) => momentText(toRecord(p))));
   toEmbed.forEach((p, i) => (p.vector = vectors[i]));
 
-  await store.writeLock.run(async () => {
+  await writeLocal(store, async (hlc) => {
     const existing = await store.getMany<Moment>('moments', unique.map((p) => p.id));
-    const changes: RecordChange[] = [];
-    const extra: BatchOp[] = [];
-    unique.forEach((p, i) => {
-      const old = existing[i];
-      const record = toRecord(p, old, now);
-      changes.push({ kind: 'moments', id: p.id, record, text: momentText(record), vector: p.vector!, existed: !!old });
-      // a moment's identity includes its start time unless it has an explicit id, whose start may move
-      if (old && old.start_time !== record.start_time) {
-        extra.push({ type: 'del', sublevel: store.idx, key: momentTimeKey(Date.parse(old.start_time), p.id) });
-      }
-      extra.push({ type: 'put', sublevel: store.idx, key: momentTimeKey(p.startMs, p.id), value: p.id });
-    });
-    await store.commit(changes, extra);
+    return unique.map(
+      (p, i): Mutation => ({ type: 'put', kind: 'moments', id: p.id, record: stampTimes(toRecord(p), existing[i], hlc), vector: encodeVector(p.vector!) }),
+    );
   });
   return prepared.map((p) => p.id);
 }
 
 export async function deleteMoment(store: TenantStore, id: string): Promise<boolean> {
-  return store.writeLock.run(async () => {
-    const old = await store.get<Moment>('moments', id);
-    if (!old) return false;
-    await store.commit(
-      [{ kind: 'moments', id, record: null, existed: true }],
-      [{ type: 'del', sublevel: store.idx, key: momentTimeKey(Date.parse(old.start_time), id) }],
-    );
-    return true;
-  });
+  return deleteLocal(store, 'moments', id);
+}
+
+/** Secondary-index changes when a moment goes from `old` to `next` (its start time may move with an explicit id). */
+export function momentIndexOps(store: TenantStore, old: Moment | undefined, next: Moment | undefined): BatchOp[] {
+  const ops: BatchOp[] = [];
+  const oldKey = old ? momentTimeKey(Date.parse(old.start_time), old.id) : undefined;
+  const newKey = next ? momentTimeKey(Date.parse(next.start_time), next.id) : undefined;
+  if (oldKey && oldKey !== newKey) ops.push({ type: 'del', sublevel: store.idx, key: oldKey });
+  if (newKey && newKey !== oldKey) ops.push({ type: 'put', sublevel: store.idx, key: newKey, value: next!.id });
+  return ops;
 }
 
 export interface MomentQuery {

@@ -5,15 +5,15 @@ import type { Resource, ResourceInput } from '../rem/types.js';
 import { checkEmbedding, checkObject, checkText } from '../rem/validate.js';
 import type { BatchOp } from '../index/keyword-index.js';
 import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey } from './keys.js';
-import type { RecordChange, TenantStore } from './tenant-store.js';
+import { resourceText } from '../rem/record-text.js';
+export { resourceText } from '../rem/record-text.js';
+import { encodeVector, type Mutation } from '../replication/ops.js';
+import { deleteLocal, stampTimes, writeLocal } from './apply.js';
+import type { TenantStore } from './tenant-store.js';
 
 export const URI_CHARS_MAX = 2048;
 export const NAME_CHARS_MAX = 1024;
 export const CHUNK_ORDINAL_MAX = 1_000_000_000;
-
-export function resourceText(r: Pick<Resource, 'name' | 'content'>): string {
-  return r.name ? `${r.name}\n${r.content}` : r.content;
-}
 
 interface Prepared {
   id: string;
@@ -50,42 +50,41 @@ export async function putResources(store: TenantStore, inputs: readonly Resource
   const vectors = await store.embedTexts(toEmbed.map((p) => resourceText({ name: p.input.name ?? '', content: p.input.content })));
   toEmbed.forEach((p, i) => (p.vector = vectors[i]));
 
-  await store.writeLock.run(async () => {
+  await writeLocal(store, async (hlc) => {
     const existing = await store.getMany<Resource>('resources', unique.map((p) => p.id));
-    const now = new Date().toISOString();
-    const changes: RecordChange[] = [];
-    const extra: BatchOp[] = [];
-    unique.forEach((p, i) => {
+    return unique.map((p, i): Mutation => {
       const old = existing[i];
-      const record: Resource = {
-        id: p.id,
-        uri: p.uri,
-        name: p.input.name ?? old?.name ?? '',
-        content: p.input.content,
-        chunk_ordinal: p.ordinal,
-        metadata: p.input.metadata ?? {},
-        ...(p.input.source ? { source: p.input.source } : {}),
-        created_at: old?.created_at ?? now,
-        updated_at: now,
-      };
-      changes.push({ kind: 'resources', id: p.id, record, text: resourceText(record), vector: p.vector!, existed: !!old });
-      if (!old) extra.push({ type: 'put', sublevel: store.idx, key: resourceUriKey(p.uri, p.ordinal), value: p.id });
+      const record: Resource = stampTimes(
+        {
+          id: p.id,
+          uri: p.uri,
+          name: p.input.name ?? old?.name ?? '',
+          content: p.input.content,
+          chunk_ordinal: p.ordinal,
+          metadata: p.input.metadata ?? {},
+          ...(p.input.source ? { source: p.input.source } : {}),
+          created_at: '',
+          updated_at: '',
+        },
+        old,
+        hlc,
+      );
+      return { type: 'put', kind: 'resources', id: p.id, record, vector: encodeVector(p.vector!) };
     });
-    await store.commit(changes, extra);
   });
   return prepared.map((p) => p.id);
 }
 
 export async function deleteResource(store: TenantStore, id: string): Promise<boolean> {
-  return store.writeLock.run(async () => {
-    const old = await store.get<Resource>('resources', id);
-    if (!old) return false;
-    await store.commit(
-      [{ kind: 'resources', id, record: null, existed: true }],
-      [{ type: 'del', sublevel: store.idx, key: resourceUriKey(old.uri, old.chunk_ordinal) }],
-    );
-    return true;
-  });
+  return deleteLocal(store, 'resources', id);
+}
+
+/** Secondary-index changes when a resource goes from `old` to `next` (either may be absent). */
+export function resourceIndexOps(store: TenantStore, old: Resource | undefined, next: Resource | undefined): BatchOp[] {
+  if (old && next) return [];
+  if (next) return [{ type: 'put', sublevel: store.idx, key: resourceUriKey(next.uri, next.chunk_ordinal), value: next.id }];
+  if (old) return [{ type: 'del', sublevel: store.idx, key: resourceUriKey(old.uri, old.chunk_ordinal) }];
+  return [];
 }
 
 export interface ListResult<T> {

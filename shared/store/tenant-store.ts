@@ -12,6 +12,9 @@ import { REM_KINDS } from '../rem/types.js';
 import { KeywordIndex, type BatchOp } from '../index/keyword-index.js';
 import { VectorIndex, seqKey, vectorToBuffer, type BufferSublevel, type StringSublevel } from '../index/vector-index.js';
 import { Mutex } from './mutex.js';
+import { HybridLogicalClock, hlcMax, isHlc } from '../replication/hlc.js';
+import type { Op } from '../replication/ops.js';
+import { markOutboxPending } from '../replication/outbox.js';
 import { tenantDir } from './tenant-id.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -39,6 +42,21 @@ export interface TenantStoreOptions {
   limits: StoreLimits;
   /** Create the tenant when it does not exist yet (writes); reads pass false. */
   create: boolean;
+  /** Replication settings; without them the store runs standalone (its own clock, no outbox). */
+  replication?: StoreReplication;
+}
+
+export interface StoreReplication {
+  /** The node's clock, shared by all its tenants. */
+  clock: HybridLogicalClock;
+  /** Keep an outbox of local ops for the publisher. */
+  outbox: boolean;
+  /** Largest serialized op; a write above it is split into several ops. */
+  opBytesMax: number;
+  /** Directory of per-tenant "outbox not empty" markers, so a restarted node knows which tenants to drain. */
+  markerDir?: string;
+  /** Called after a batch that added outbox entries (wakes the publisher). */
+  onOutbox?: (tenant: string) => void;
 }
 
 export const DEFAULT_LIMITS: StoreLimits = {
@@ -84,7 +102,7 @@ export interface EntityWriteHook {
   indexOps(old: import('../rem/types.js').Entity | undefined, next: import('../rem/types.js').Entity | null): BatchOp[];
 }
 
-const SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
+export const KIND_SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
 
 export class TenantStore {
   readonly tenant: string;
@@ -96,6 +114,17 @@ export class TenantStore {
   /** Secondary indexes (entity keys and names, resource uris, moment times). */
   readonly idx: JsonSublevel<string>;
   readonly reverseEdges: JsonSublevel<number>;
+  /** Version of every record: its HLC (resources, moments) or its CRDT state (entities). */
+  readonly versions: JsonSublevel;
+  /** Tombstones of deleted resources and moments: HLC of the delete. */
+  readonly tombstones: JsonSublevel<string>;
+  /** Local ops not yet acknowledged by JetStream: zero-padded sequence -> op JSON. */
+  readonly outbox: JsonSublevel<string>;
+  readonly clock: HybridLogicalClock;
+  private outboxSeq = 0;
+  private outboxCount = 0;
+  private hlcHigh: string | undefined;
+  private outboxMarked = false;
   readonly kinds = {} as Record<RemKind, KindParts>;
   readonly writeLock = new Mutex();
   /** Hooks run on every entity write and delete, inside the write lock, before the batch. */
@@ -115,6 +144,33 @@ export class TenantStore {
     this.meta = this.db.sublevel<string, unknown>('meta', { valueEncoding: 'json' });
     this.idx = this.db.sublevel<string, string>('idx', { valueEncoding: 'utf8' });
     this.reverseEdges = this.db.sublevel<string, number>('redge', { valueEncoding: 'json' });
+    this.versions = this.db.sublevel<string, unknown>('ver', { valueEncoding: 'json' });
+    this.tombstones = this.db.sublevel<string, string>('tomb', { valueEncoding: 'utf8' });
+    this.outbox = this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' });
+    this.clock = opts.replication?.clock ?? new HybridLogicalClock('local');
+  }
+
+  get nodeId(): string {
+    return this.clock.node;
+  }
+
+  get replication(): StoreReplication | undefined {
+    return this.opts.replication;
+  }
+
+  /** Highest HLC of any op applied to this tenant. */
+  get hlcMax(): string | undefined {
+    return this.hlcHigh;
+  }
+
+  /** Local ops waiting in the outbox. */
+  get outboxDepth(): number {
+    return this.outboxCount;
+  }
+
+  /** Forgets that the outbox marker exists (the publisher removed it after draining). */
+  clearOutboxMarked(): void {
+    this.outboxMarked = false;
   }
 
   static async exists(dataDir: string, tenant: string): Promise<boolean> {
@@ -158,8 +214,17 @@ export class TenantStore {
           `this node runs ${this.embedder.id} (${this.embedder.dimension}). Configure the same embedder or re-embed the tenant.`,
       );
     }
+    const high = (await this.meta.get('hlc_max')) as string | undefined;
+    if (isHlc(high)) {
+      this.hlcHigh = high;
+      // a clock that stepped back across a restart must still issue timestamps above everything this tenant holds
+      this.clock.observe(high);
+    }
+    const lastOutbox = await this.outbox.keys({ reverse: true, limit: 1 }).all();
+    this.outboxSeq = lastOutbox[0] ? Number(lastOutbox[0]) : 0;
+    for await (const _ of this.outbox.keys()) this.outboxCount++;
     for (const kind of REM_KINDS) {
-      const s = SHORT[kind];
+      const s = KIND_SHORT[kind];
       const records = this.db.sublevel<string, object>(s, { valueEncoding: 'json' });
       const vectorStore = this.db.sublevel<string, Buffer>(`v-${s}`, { valueEncoding: 'buffer' });
       const vectorLog = this.db.sublevel<string, string>(`vlog-${s}`, { valueEncoding: 'utf8' });
@@ -208,9 +273,23 @@ export class TenantStore {
    * Commits record changes and their index entries in one batch, then publishes them to the in-memory indexes.
    * Callers hold `writeLock` (they read before they write) and pass changes with distinct ids per kind.
    */
-  async commit(changes: readonly RecordChange[], extraOps: readonly BatchOp[] = []): Promise<void> {
+  async commit(
+    changes: readonly RecordChange[],
+    extraOps: readonly BatchOp[] = [],
+    repl: { hlcMax?: string; outbox?: readonly Op[] } = {},
+  ): Promise<void> {
     this.assertOpen();
     const ops: BatchOp[] = [...extraOps];
+    const nextHigh = hlcMax(this.hlcHigh, repl.hlcMax);
+    if (nextHigh !== this.hlcHigh) ops.push({ type: 'put', sublevel: this.meta, key: 'hlc_max', value: nextHigh });
+    const outboxOps = this.opts.replication?.outbox ? (repl.outbox ?? []) : [];
+    let seq = this.outboxSeq;
+    for (const op of outboxOps) ops.push({ type: 'put', sublevel: this.outbox, key: seqKey(++seq), value: JSON.stringify(op) });
+    if (outboxOps.length > 0 && !this.outboxMarked && this.opts.replication?.markerDir) {
+      // the marker is written before the batch: a crash in between leaves a marker for an empty outbox, never the reverse
+      await markOutboxPending(this.opts.replication.markerDir, this.tenant);
+      this.outboxMarked = true;
+    }
     const pendings = [];
     const countDelta: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
     for (const kind of REM_KINDS) {
@@ -240,6 +319,9 @@ export class TenantStore {
       }
     }
     await this.db.batch(ops, { sync: this.opts.syncWrites });
+    this.outboxSeq = seq;
+    this.outboxCount += outboxOps.length;
+    this.hlcHigh = nextHigh;
     for (const p of pendings) p.apply();
     for (const c of changes) {
       const v = this.kinds[c.kind].vectors;
@@ -248,6 +330,20 @@ export class TenantStore {
     }
     for (const kind of REM_KINDS) this.counts[kind] += countDelta[kind];
     this.maybeCheckpoint();
+    if (outboxOps.length > 0) this.opts.replication?.onOutbox?.(this.tenant);
+  }
+
+  /** Oldest outbox entries, at most `limit`. */
+  async outboxBatch(limit: number): Promise<{ key: string; op: string }[]> {
+    const entries = await this.outbox.iterator({ limit }).all();
+    return entries.map(([key, op]) => ({ key, op }));
+  }
+
+  /** Removes published outbox entries. */
+  async outboxRemove(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.outbox.batch(keys.map((key) => ({ type: 'del' as const, key })));
+    this.outboxCount = Math.max(0, this.outboxCount - keys.length);
   }
 
   /** Checkpoints vector indexes in the background once enough mutations accumulated (bounds replay at open). */

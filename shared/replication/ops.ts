@@ -1,0 +1,75 @@
+// The one operation format for every mutation, local or replicated. An op carries one HLC timestamp for all of its
+// mutations (one write call), and is what the outbox stores and JetStream carries (`Nats-Msg-Id` = op_id).
+import type { Moment, RemKind, Resource } from '../rem/types.js';
+
+export interface EdgeDelta {
+  rel: string;
+  to: string;
+  properties: Record<string, unknown>;
+  weight: number;
+}
+
+/** An entity upsert as a CRDT delta: every field present is a register write at the op's timestamp. */
+export interface EntityDelta {
+  type: string;
+  key: string;
+  name?: string;
+  aliases?: string[];
+  /** null removes the property */
+  properties?: Record<string, unknown>;
+  edges?: EdgeDelta[];
+  edges_remove?: { rel: string; to: string }[];
+  /** An explicit embedding (base64 float32), or null to go back to the computed one. */
+  embedding?: string | null;
+}
+
+export type Mutation =
+  | { type: 'put'; kind: 'resources'; id: string; record: Resource; vector: string }
+  | { type: 'put'; kind: 'moments'; id: string; record: Moment; vector: string }
+  | { type: 'put'; kind: 'entities'; id: string; delta: EntityDelta }
+  | { type: 'delete'; kind: RemKind; id: string };
+
+export interface Op {
+  v: 1;
+  /** Unique per op: the HLC (unique per node) plus the part number when one write was split across messages. */
+  op_id: string;
+  tenant: string;
+  node: string;
+  hlc: string;
+  mutations: Mutation[];
+}
+
+export function encodeVector(v: Float32Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+}
+
+export function decodeVector(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return new Float32Array(copy.buffer);
+}
+
+/**
+ * Splits one write's mutations into ops of at most `bytesMax` serialized bytes each (NATS payloads are bounded),
+ * all sharing the write's HLC. A single mutation larger than the bound travels alone.
+ */
+export function buildOps(tenant: string, node: string, hlc: string, mutations: Mutation[], bytesMax: number): Op[] {
+  const ops: Op[] = [];
+  let current: Mutation[] = [];
+  let size = 0;
+  const flush = () => {
+    if (current.length === 0) return;
+    ops.push({ v: 1, op_id: `${hlc}#${ops.length}`, tenant, node, hlc, mutations: current });
+    current = [];
+    size = 0;
+  };
+  for (const m of mutations) {
+    const n = Buffer.byteLength(JSON.stringify(m));
+    if (size + n > bytesMax && current.length > 0) flush();
+    current.push(m);
+    size += n;
+  }
+  flush();
+  return ops;
+}

@@ -1,0 +1,208 @@
+// The single write path: local writes and replicated ops are both applied here, in one LevelDB batch per call.
+//
+// Resources and moments are last-writer-wins on the whole record by HLC; a delete leaves a tombstone so an older
+// write that arrives later stays deleted. Entities merge as a CRDT (replication/entity-crdt.ts). Each record's
+// version (its HLC, or the entity's CRDT state) lives in the `ver` sublevel, tombstones in `tomb`. Local writes also
+// put their ops in the outbox, in the same batch, so a write is never acknowledged without its replication record.
+import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
+import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../replication/entity-crdt.js';
+import { hlcIso, hlcMax } from '../replication/hlc.js';
+import { buildOps, decodeVector, type Mutation, type Op } from '../replication/ops.js';
+import type { BatchOp } from '../index/keyword-index.js';
+import { entityText, recordText } from '../rem/record-text.js';
+import { entityIndexOps } from './entities.js';
+import { momentIndexOps } from './moments.js';
+import { resourceIndexOps } from './resources.js';
+import { SEP } from './keys.js';
+import type { RecordChange, TenantStore } from './tenant-store.js';
+import { KIND_SHORT } from './tenant-store.js';
+
+export const versionKey = (kind: RemKind, id: string) => `${KIND_SHORT[kind]}${SEP}${id}`;
+
+interface Touched {
+  kind: RemKind;
+  id: string;
+  oldRecord: RemRecord | undefined;
+  record: RemRecord | undefined;
+  /** resources/moments: HLC of the live record */
+  ver: string | undefined;
+  oldVer: string | undefined;
+  tomb: string | undefined;
+  oldTomb: string | undefined;
+  /** entities: CRDT state */
+  state: EntityState | undefined;
+  oldState: EntityState | undefined;
+  /** new vector for a put (resources/moments carry theirs; entities are embedded from their merged text) */
+  vector: Float32Array | undefined;
+}
+
+export interface ApplyResult {
+  /** Mutations that changed state. */
+  applied: number;
+  /** Mutations already reflected (replays, or older than the current version or tombstone). */
+  skipped: number;
+  hlcMax: string | undefined;
+}
+
+async function load(store: TenantStore, keys: { kind: RemKind; id: string }[]): Promise<Map<string, Touched>> {
+  const out = new Map<string, Touched>();
+  const byKind = new Map<RemKind, string[]>();
+  for (const k of keys) {
+    const mapKey = versionKey(k.kind, k.id);
+    if (out.has(mapKey)) continue;
+    out.set(mapKey, { kind: k.kind, id: k.id } as Touched);
+    byKind.set(k.kind, [...(byKind.get(k.kind) ?? []), k.id]);
+  }
+  for (const [kind, ids] of byKind) {
+    const vkeys = ids.map((id) => versionKey(kind, id));
+    const [records, vers, tombs] = await Promise.all([
+      store.getMany<RemRecord>(kind, ids),
+      store.versions.getMany(vkeys),
+      kind === 'entities' ? Promise.resolve(ids.map(() => undefined)) : store.tombstones.getMany(vkeys),
+    ]);
+    ids.forEach((id, i) => {
+      const t = out.get(vkeys[i]!)!;
+      t.oldRecord = t.record = records[i];
+      if (kind === 'entities') {
+        t.oldState = t.state = vers[i] as EntityState | undefined;
+      } else {
+        t.oldVer = t.ver = vers[i] as string | undefined;
+        t.oldTomb = t.tomb = tombs[i];
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * Applies ops in order (merging into what the store holds) and commits the result in one batch.
+ * The caller holds `store.writeLock`. `local` ops go to the outbox and run the entity write hooks' checks.
+ */
+export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { local: boolean }): Promise<ApplyResult> {
+  const touched = await load(
+    store,
+    ops.flatMap((op) => op.mutations.map((m) => ({ kind: m.kind, id: m.id }))),
+  );
+  let applied = 0;
+  let skipped = 0;
+  let maxHlc: string | undefined;
+  for (const op of ops) {
+    maxHlc = hlcMax(maxHlc, op.hlc);
+    for (const m of op.mutations) {
+      const t = touched.get(versionKey(m.kind, m.id))!;
+      if (m.kind === 'entities') {
+        const before = t.state ?? emptyEntityState();
+        const after = m.type === 'put' ? applyEntityDelta(before, m.delta, op.hlc) : applyEntityDelete(before, op.hlc);
+        if (JSON.stringify(after) === JSON.stringify(before) && t.state !== undefined) skipped++;
+        else applied++;
+        t.state = after;
+        continue;
+      }
+      if (m.type === 'put') {
+        if ((t.ver !== undefined && t.ver >= op.hlc) || (t.tomb !== undefined && t.tomb >= op.hlc)) {
+          skipped++;
+          continue;
+        }
+        t.record = m.record;
+        t.ver = op.hlc;
+        t.tomb = undefined;
+        t.vector = decodeVector(m.vector);
+        applied++;
+      } else {
+        if ((t.ver !== undefined && t.ver > op.hlc) || (t.tomb !== undefined && t.tomb >= op.hlc)) {
+          skipped++;
+          continue;
+        }
+        t.record = undefined;
+        t.ver = undefined;
+        t.tomb = op.hlc;
+        t.vector = undefined;
+        applied++;
+      }
+    }
+  }
+
+  // entities: the view and the vector follow from the merged state
+  const toEmbed: Touched[] = [];
+  for (const t of touched.values()) {
+    if (t.kind !== 'entities' || !t.state) continue;
+    if (t.oldState && JSON.stringify(t.state) === JSON.stringify(t.oldState)) continue; // replay: nothing changed
+    const view = entityView(t.id, t.state);
+    t.record = view;
+    if (!view) continue;
+    if (t.state.emb?.v) t.vector = decodeVector(t.state.emb.v);
+    else if (!t.oldRecord || t.oldState?.emb?.v || entityText(t.oldRecord as Entity) !== entityText(view)) toEmbed.push(t);
+  }
+  if (toEmbed.length > 0) {
+    const vectors = await store.embedTexts(toEmbed.map((t) => entityText(t.record as Entity)));
+    toEmbed.forEach((t, i) => (t.vector = vectors[i]));
+  }
+
+  const changes: RecordChange[] = [];
+  const extra: BatchOp[] = [];
+  for (const t of touched.values()) {
+    const vkey = versionKey(t.kind, t.id);
+    if (t.kind === 'entities') {
+      if (t.state && JSON.stringify(t.state) !== JSON.stringify(t.oldState)) {
+        extra.push({ type: 'put', sublevel: store.versions, key: vkey, value: t.state });
+      }
+      const old = t.oldRecord as Entity | undefined;
+      const next = t.record as Entity | undefined;
+      if (opts.local && next) for (const hook of store.entityHooks) await hook.check(next);
+      extra.push(...entityIndexOps(store, old, next ?? null));
+      for (const hook of store.entityHooks) extra.push(...hook.indexOps(old, next ?? null));
+    } else {
+      if (t.ver !== t.oldVer) {
+        extra.push(t.ver === undefined ? { type: 'del', sublevel: store.versions, key: vkey } : { type: 'put', sublevel: store.versions, key: vkey, value: t.ver });
+      }
+      if (t.tomb !== t.oldTomb) {
+        extra.push(t.tomb === undefined ? { type: 'del', sublevel: store.tombstones, key: vkey } : { type: 'put', sublevel: store.tombstones, key: vkey, value: t.tomb });
+      }
+      if (t.kind === 'resources') extra.push(...resourceIndexOps(store, t.oldRecord as Resource | undefined, t.record as Resource | undefined));
+      else extra.push(...momentIndexOps(store, t.oldRecord as Moment | undefined, t.record as Moment | undefined));
+    }
+    if (t.record) {
+      if (t.record === t.oldRecord) continue;
+      const change: RecordChange = { kind: t.kind, id: t.id, record: t.record, text: recordText(t.kind, t.record), existed: !!t.oldRecord };
+      if (t.vector) change.vector = t.vector;
+      changes.push(change);
+    } else if (t.oldRecord) {
+      changes.push({ kind: t.kind, id: t.id, record: null, existed: true });
+    }
+  }
+  await store.commit(changes, extra, { hlcMax: maxHlc, outbox: opts.local ? ops : [] });
+  return { applied, skipped, hlcMax: maxHlc };
+}
+
+/** Created/updated times of a record written locally at `hlc` (created_at survives updates of the same record). */
+export function stampTimes<T extends { created_at: string; updated_at: string }>(record: T, old: T | undefined, hlc: string): T {
+  record.created_at = old?.created_at ?? hlcIso(hlc);
+  record.updated_at = hlcIso(hlc);
+  return record;
+}
+
+const OP_BYTES_DEFAULT = 512 * 1024;
+
+/**
+ * Runs one local write: takes the tenant's write lock, stamps one HLC, lets `build` turn it into mutations (it may
+ * read current records), and applies them as ops (split by size) through the shared merge path.
+ */
+export async function writeLocal(store: TenantStore, build: (hlc: string) => Promise<Mutation[]> | Mutation[]): Promise<ApplyResult> {
+  return store.writeLock.run(async () => {
+    const hlc = store.clock.now();
+    const mutations = await build(hlc);
+    if (mutations.length === 0) return { applied: 0, skipped: 0, hlcMax: undefined };
+    const ops = buildOps(store.tenant, store.nodeId, hlc, mutations, store.replication?.opBytesMax ?? OP_BYTES_DEFAULT);
+    return applyOps(store, ops, { local: true });
+  });
+}
+
+/** Deletes one record locally; false when it does not exist. */
+export async function deleteLocal(store: TenantStore, kind: RemKind, id: string): Promise<boolean> {
+  let existed = false;
+  await writeLocal(store, async () => {
+    existed = (await store.get(kind, id)) !== undefined;
+    return existed ? [{ type: 'delete', kind, id }] : [];
+  });
+  return existed;
+}
