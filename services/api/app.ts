@@ -1,14 +1,17 @@
 // Builds the database node's fastify app: validation, error envelope, metrics, tenant hook, one plugin per route group.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
-import { HttpError, installErrorHandling } from '../../shared/http/errors.js';
+import { installErrorHandling } from '../../shared/http/errors.js';
+import { tenantFromHeader } from '../../shared/http/tenant.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
+import { HybridLogicalClock } from '../../shared/replication/hlc.js';
+import { Replicator } from '../../shared/replication/replicator.js';
 import { TenantManager } from '../../shared/store/tenant-manager.js';
-import { TENANT_ID_PATTERN } from '../../shared/store/tenant-id.js';
 import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';
 import type { ApiContext } from './context.js';
 import { schemas } from './schemas.js';
@@ -17,6 +20,7 @@ import healthRoutes from './routes/health.js';
 import momentRoutes from './routes/moments.js';
 import resourceRoutes from './routes/resources.js';
 import searchRoutes from './routes/search.js';
+import syncRoutes from './routes/sync.js';
 import tenantRoutes from './routes/tenant.js';
 
 export interface ApiOptions {
@@ -27,7 +31,17 @@ export interface ApiOptions {
 
 export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<FastifyInstance> {
   await fs.mkdir(cfg.dataDir, { recursive: true });
+  const clock = new HybridLogicalClock(cfg.nodeId);
+  const replicated = cfg.natsUrl !== '';
+  let replicator: Replicator | undefined;
   const tenants = new TenantManager({
+    replication: {
+      clock,
+      outbox: replicated,
+      opBytesMax: cfg.opBytesMax,
+      markerDir: path.join(cfg.dataDir, 'outbox-pending'),
+      onOutbox: (tenant) => replicator?.kick(tenant),
+    },
     dataDir: cfg.dataDir,
     embedder: opts.embedder,
     openMax: cfg.tenantsOpenMax,
@@ -36,8 +50,13 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     syncWrites: cfg.syncWrites,
     limits: { ...DEFAULT_LIMITS, traversalNodesMax: cfg.traversalNodesMax, contentCharsMax: cfg.contentCharsMax },
   });
-  const metrics = createNodeMetrics({ tier: cfg.tier, openTenants: () => tenants.openCount, activeTenants: () => tenants.activeCount() });
-  const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg) };
+  const metrics = createNodeMetrics({
+    tier: cfg.tier,
+    openTenants: () => tenants.openCount,
+    activeTenants: () => tenants.activeCount(),
+    outboxDepth: () => tenants.outboxDepth(),
+  });
+  const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
 
   const logger =
     opts.logger === false
@@ -54,6 +73,24 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     requestIdHeader: 'x-request-id',
   });
   app.decorate('ctx', ctx);
+  if (replicated) {
+    replicator = new Replicator({
+      natsUrl: cfg.natsUrl,
+      nodeId: cfg.nodeId,
+      tenants,
+      markerDir: path.join(cfg.dataDir, 'outbox-pending'),
+      streamMaxAgeMs: cfg.syncMaxAgeMs,
+      streamReplicas: cfg.syncReplicas,
+      inflightMax: cfg.syncInflightMax,
+      maxDeliver: cfg.syncMaxDeliver,
+      outboxBatchMax: cfg.outboxBatchMax,
+      ackWaitMs: cfg.syncAckWaitMs,
+      metrics,
+      log: app.log,
+    });
+  } else {
+    app.log.info({ node_id: cfg.nodeId }, 'PERCOLATE_NATS_URL is not set: running standalone, writes are not replicated');
+  }
   await app.register(swagger, {
     openapi: {
       info: { title: 'Percolate-TS database node', version: '0.1.0' },
@@ -78,28 +115,26 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (req) => {
-        const tenant = req.headers['x-tenant-id'];
-        if (typeof tenant !== 'string' || tenant.length === 0) throw new HttpError(400, 'missing_tenant', 'the X-Tenant-ID header is required');
-        if (!TENANT_ID_PATTERN.test(tenant)) {
-          throw new HttpError(400, 'invalid_tenant', 'X-Tenant-ID must match ^[a-z0-9][a-z0-9_-]{0,62}$');
-        }
-        req.tenant = tenant;
+        req.tenant = tenantFromHeader(req.headers['x-tenant-id']);
       });
       await api.register(resourceRoutes, { ctx });
       await api.register(entityRoutes, { ctx });
       await api.register(momentRoutes, { ctx });
       await api.register(searchRoutes, { ctx });
       await api.register(tenantRoutes, { ctx });
+      await api.register(syncRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );
   app.addHook('onReady', async () => {
+    replicator?.start();
     ready = true;
   });
   app.addHook('preClose', async () => {
     ready = false;
   });
   app.addHook('onClose', async () => {
+    await replicator?.stop();
     await tenants.close();
   });
   return app;

@@ -11,6 +11,8 @@ export interface ApiContext {
   tenants: TenantManager;
   metrics: NodeMetrics;
   schemas: Schemas;
+  /** `standalone` without NATS; otherwise the replicator's connection state. */
+  replicationState: () => string;
 }
 
 export interface RouteOptions {

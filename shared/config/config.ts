@@ -1,6 +1,7 @@
 // Typed configuration read from environment variables, with documented defaults and bounds.
 // Every limit the node enforces (bodies, batches, open stores, traversal) comes from here.
 import path from 'node:path';
+import { loadChatConfig, loadQueryConfig, type ChatConfig, type QueryConfig } from './query-config.js';
 
 export interface NodeConfig {
   host: string;
@@ -32,9 +33,28 @@ export interface NodeConfig {
   /** Embedder: `hash` (offline, lexical) or `transformers:<model-id>` with a local model directory. */
   embedder: string;
   modelDir: string;
+  /** NATS servers (comma-separated); empty = standalone, no replication. */
+  natsUrl: string;
+  /** Replication stream retention and replica count. */
+  syncMaxAgeMs: number;
+  syncReplicas: number;
+  /** Replicated ops delivered but not yet acknowledged, at most (consumer max_ack_pending). */
+  syncInflightMax: number;
+  /** Deliveries of one replicated op before it is given up (and counted as an apply error). */
+  syncMaxDeliver: number;
+  /** Redelivery delay for ops delivered but not acknowledged (consumer ack_wait). */
+  syncAckWaitMs: number;
+  /** Outbox entries published per round. */
+  outboxBatchMax: number;
+  /** Largest replicated op in bytes; larger writes are split (NATS max_payload is 1 MiB by default). */
+  opBytesMax: number;
+  /** Bounds of the REM query dialect. */
+  query: QueryConfig;
+  /** Chat: context budget and language-model provider. */
+  chat: ChatConfig;
 }
 
-function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+export function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -44,7 +64,7 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return n;
 }
 
-function boolFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+export function boolFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -53,6 +73,12 @@ function boolFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): bool
 }
 
 export class ConfigError extends Error {}
+
+/** Node ids appear in HLC timestamps and consumer names: letters, digits, _ and - only. */
+function nodeIdFrom(raw: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new ConfigError(`PERCOLATE_NODE_ID must match [A-Za-z0-9_-]{1,64}, got '${raw}'`);
+  return raw;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const dataDir = path.resolve(env.PERCOLATE_DATA_DIR || './data');
@@ -63,7 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     port: intFrom(env, 'PORT', 8080, 0, 65535),
     dataDir,
     tier,
-    nodeId: env.PERCOLATE_NODE_ID || 'node-1',
+    nodeId: nodeIdFrom(env.PERCOLATE_NODE_ID || 'node-1'),
     logLevel: env.LOG_LEVEL || 'info',
     bodySizeBytesMax: intFrom(env, 'PERCOLATE_BODY_BYTES_MAX', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     batchSizeMax: intFrom(env, 'PERCOLATE_BATCH_MAX', 1000, 1, 100_000),
@@ -78,5 +104,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
     embedder: env.PERCOLATE_EMBEDDER || 'hash',
     modelDir: path.resolve(env.PERCOLATE_MODEL_DIR || path.join(dataDir, 'models')),
+    natsUrl: env.PERCOLATE_NATS_URL ?? '',
+    syncMaxAgeMs: intFrom(env, 'PERCOLATE_SYNC_MAX_AGE_S', 7 * 24 * 3600, 60, 10 * 365 * 24 * 3600) * 1000,
+    syncReplicas: intFrom(env, 'PERCOLATE_SYNC_REPLICAS', 1, 1, 5),
+    syncInflightMax: intFrom(env, 'PERCOLATE_SYNC_INFLIGHT_MAX', 1024, 1, 100_000),
+    syncMaxDeliver: intFrom(env, 'PERCOLATE_SYNC_MAX_DELIVER', 20, 1, 10_000),
+    syncAckWaitMs: intFrom(env, 'PERCOLATE_SYNC_ACK_WAIT_MS', 10_000, 1000, 600_000),
+    outboxBatchMax: intFrom(env, 'PERCOLATE_OUTBOX_BATCH_MAX', 256, 1, 10_000),
+    opBytesMax: intFrom(env, 'PERCOLATE_OP_BYTES_MAX', 512 * 1024, 1024, 64 * 1024 * 1024),
+    query: loadQueryConfig(env),
+    chat: loadChatConfig(env),
   };
 }

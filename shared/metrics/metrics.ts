@@ -8,12 +8,18 @@ export interface NodeMetrics {
   writes: client.Counter<'kind' | 'op'>;
   openTenants: client.Gauge;
   activeTenants: client.Gauge<'tier'>;
+  replicationLag: client.Histogram;
+  opsPublished: client.Counter;
+  opsApplied: client.Counter<'result'>;
+  applyErrors: client.Counter;
+  outboxDepth: client.Gauge;
 }
 
 export function createNodeMetrics(opts: {
   tier: string;
   openTenants: () => number;
   activeTenants: () => number;
+  outboxDepth?: () => number;
   defaultMetrics?: boolean;
 }): NodeMetrics {
   const registry = new client.Registry();
@@ -56,6 +62,36 @@ export function createNodeMetrics(opts: {
       registers: [registry],
       collect() {
         this.set({ tier: opts.tier }, opts.activeTenants());
+      },
+    }),
+    replicationLag: new client.Histogram({
+      name: 'percolate_replication_lag_seconds',
+      help: 'Time from an op\'s HLC (its write on the origin node) to its apply on this node',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    opsPublished: new client.Counter({
+      name: 'percolate_replication_ops_published_total',
+      help: 'Ops published to JetStream and acknowledged',
+      registers: [registry],
+    }),
+    opsApplied: new client.Counter({
+      name: 'percolate_replication_ops_applied_total',
+      help: 'Replicated mutations applied (changed state) or skipped (already reflected)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    applyErrors: new client.Counter({
+      name: 'percolate_replication_apply_errors_total',
+      help: 'Replicated ops that failed to apply (malformed, or a store error)',
+      registers: [registry],
+    }),
+    outboxDepth: new client.Gauge({
+      name: 'percolate_replication_outbox_depth',
+      help: 'Local ops waiting in open tenants\' outboxes',
+      registers: [registry],
+      collect() {
+        this.set(opts.outboxDepth?.() ?? 0);
       },
     }),
   };

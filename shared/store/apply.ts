@@ -171,6 +171,8 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
     }
   }
   await store.commit(changes, extra, { hlcMax: maxHlc, outbox: opts.local ? ops : [] });
+  // later local writes must be stamped after everything this node has seen
+  if (!opts.local && maxHlc) store.clock.observe(maxHlc);
   return { applied, skipped, hlcMax: maxHlc };
 }
 

@@ -99,6 +99,7 @@ function nameKeys(e: Entity): Set<string> {
 /** Index operations that move the entity's secondary and reverse-edge entries from `old` to `next` (null = deleted). */
 export function entityIndexOps(store: TenantStore, old: Entity | undefined, next: Entity | null): BatchOp[] {
   const ops: BatchOp[] = [];
+  if (!old && !next) return ops;
   const oldNames = old ? nameKeys(old) : new Set<string>();
   const newNames = next ? nameKeys(next) : new Set<string>();
   for (const k of oldNames) if (!newNames.has(k)) ops.push({ type: 'del', sublevel: store.idx, key: k });

@@ -1,7 +1,7 @@
 // Opens tenant stores on demand and keeps at most `openMax` of them open, closing the least recently used idle one.
 // Callers lease a store with `use(tenant, fn)`; a leased store is never closed underneath them.
 import type { Embedder } from '../embed/embedder.js';
-import { TenantStore, type StoreLimits } from './tenant-store.js';
+import { TenantStore, type StoreLimits, type StoreReplication } from './tenant-store.js';
 import { assertTenantId } from './tenant-id.js';
 
 export interface TenantManagerOptions {
@@ -14,6 +14,8 @@ export interface TenantManagerOptions {
   limits: StoreLimits;
   /** Window for "active" tenants (a request within it), exported for autoscaling. */
   activeWindowMs?: number;
+  /** The node's clock and outbox settings, shared by every tenant store. */
+  replication?: StoreReplication;
 }
 
 interface Slot {
@@ -37,6 +39,13 @@ export class TenantManager {
   get openCount(): number {
     let n = 0;
     for (const s of this.slots.values()) if (s.store) n++;
+    return n;
+  }
+
+  /** Local ops waiting in the outboxes of open tenants. */
+  outboxDepth(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += s.store?.outboxDepth ?? 0;
     return n;
   }
 
@@ -80,9 +89,9 @@ export class TenantManager {
     if (slot.store) return slot.store;
     if (!slot.opening) {
       const closing = this.closingStores.get(tenant);
-      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits } = this.opts;
+      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication } = this.opts;
       slot.opening = (closing ?? Promise.resolve())
-        .then(() => TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create }))
+        .then(() => TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create, replication }))
         .then((store) => {
           slot.store = store;
           this.onLifecycle?.(tenant, 'open');

@@ -15,6 +15,7 @@ import { Mutex } from './mutex.js';
 import { HybridLogicalClock, hlcMax, isHlc } from '../replication/hlc.js';
 import type { Op } from '../replication/ops.js';
 import { markOutboxPending } from '../replication/outbox.js';
+import { attachSchemaRegistry } from './schema-registry.js';
 import { tenantDir } from './tenant-id.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -223,6 +224,11 @@ export class TenantStore {
     const lastOutbox = await this.outbox.keys({ reverse: true, limit: 1 }).all();
     this.outboxSeq = lastOutbox[0] ? Number(lastOutbox[0]) : 0;
     for await (const _ of this.outbox.keys()) this.outboxCount++;
+    // ops left from before a crash or an eviction: wake the publisher once the store is open
+    if (this.outboxCount > 0 && this.opts.replication?.onOutbox) {
+      const kick = this.opts.replication.onOutbox;
+      setImmediate(() => kick(this.tenant));
+    }
     for (const kind of REM_KINDS) {
       const s = KIND_SHORT[kind];
       const records = this.db.sublevel<string, object>(s, { valueEncoding: 'json' });
@@ -250,6 +256,8 @@ export class TenantStore {
       this.kinds[kind] = { records, vectors, vectorStore, vectorLog, keyword };
       this.counts[kind] = ((await this.meta.get(`count:${kind}`)) as number | undefined) ?? 0;
     }
+    // entity schemas of this tenant: validation and secondary indexes on every entity write
+    await attachSchemaRegistry(this);
   }
 
   get dimension(): number {

@@ -6,13 +6,40 @@ import type { Embedder } from '../../shared/embed/embedder.js';
 import { buildApi } from '../../services/api/app.js';
 import { tempDir } from './tmp.js';
 
+export interface CallOptions {
+  tenant?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/** fetch with JSON encoding and the tenant header (`acme` unless given; null sends none). */
+export async function callUrl(url: string, method: string, path: string, o: CallOptions = {}): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { ...(o.headers ?? {}) };
+  const tenant = o.tenant === undefined ? 'acme' : o.tenant;
+  if (tenant !== null) headers['x-tenant-id'] = tenant;
+  let body: string | undefined;
+  if (o.rawBody !== undefined) body = o.rawBody;
+  else if (o.body !== undefined) body = JSON.stringify(o.body);
+  if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  const res = await fetch(url + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* keep text */
+  }
+  return { status: res.status, body: parsed as any };
+}
+
 export interface TestNode {
   app: FastifyInstance;
   url: string;
   cfg: NodeConfig;
   dataDir: string;
   /** fetch against the node with JSON encoding and the tenant header. */
-  call(method: string, path: string, opts?: { tenant?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  call(method: string, path: string, opts?: CallOptions): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
@@ -30,24 +57,7 @@ export async function startNode(env: Record<string, string> = {}, opts: { embedd
     url,
     cfg,
     dataDir,
-    async call(method, path, o = {}) {
-      const headers: Record<string, string> = { ...(o.headers ?? {}) };
-      const tenant = o.tenant === undefined ? 'acme' : o.tenant;
-      if (tenant !== null) headers['x-tenant-id'] = tenant;
-      let body: string | undefined;
-      if (o.rawBody !== undefined) body = o.rawBody;
-      else if (o.body !== undefined) body = JSON.stringify(o.body);
-      if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-      const res = await fetch(url + path, { method, headers, body });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* keep text */
-      }
-      return { status: res.status, body: parsed as any };
-    },
+    call: (method, path, o = {}) => callUrl(url, method, path, o),
     async close() {
       await app.close();
       await tmp?.cleanup();

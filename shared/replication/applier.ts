@@ -1,0 +1,119 @@
+// Applies other nodes' ops from this node's durable JetStream consumer. Messages are taken as they arrive and
+// grouped per tenant into one merge + one LevelDB batch; they are acknowledged only after that batch committed, so
+// a crash redelivers them (and applying twice is harmless). In-flight messages are bounded by max_ack_pending.
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { NodeMetrics } from '../metrics/metrics.js';
+import { RemError } from '../rem/errors.js';
+import { applyOps } from '../store/apply.js';
+import type { TenantManager } from '../store/tenant-manager.js';
+import { hlcWallMs } from './hlc.js';
+import type { Op } from './ops.js';
+import { validateOp } from './validate-op.js';
+
+export interface ApplierOptions {
+  nodeId: string;
+  tenants: TenantManager;
+  /** Messages merged into one batch at most. */
+  batchMax: number;
+  /** Messages pulled ahead of processing at most. */
+  pullMax: number;
+  metrics?: NodeMetrics;
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+const NAK_DELAY_MS = 1000;
+
+export class SyncApplier {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: ApplierOptions) {}
+
+  start(consumer: Consumer): void {
+    this.loop = this.run(consumer).catch((err) => this.o.log?.error({ err: String(err) }, 'replication applier stopped'));
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    // short pull expiry: missed heartbeats after a server failure are noticed in seconds, not the 30 s default
+    this.messages = await consumer.consume({ max_messages: this.o.pullMax, expires: 5_000 });
+    let queue: JsMsg[] = [];
+    for await (const m of this.messages) {
+      queue.push(m);
+      // apply as soon as nothing more is buffered: low latency when idle, large batches when catching up
+      if (this.messages.getPending() === 0 || queue.length >= this.o.batchMax) {
+        const batch = queue;
+        queue = [];
+        await this.applyBatch(batch);
+      }
+    }
+    if (queue.length > 0) await this.applyBatch(queue);
+  }
+
+  private async applyBatch(msgs: JsMsg[]): Promise<void> {
+    const byTenant = new Map<string, { msg: JsMsg; raw: unknown }[]>();
+    for (const msg of msgs) {
+      let raw: unknown;
+      try {
+        raw = msg.json();
+      } catch {
+        this.reject(msg, 'op is not JSON');
+        continue;
+      }
+      const r = raw as { node?: unknown; tenant?: unknown };
+      if (r.node === this.o.nodeId) {
+        msg.ack(); // our own op, already applied when it was written
+        continue;
+      }
+      if (typeof r.tenant !== 'string') {
+        this.reject(msg, 'op has no tenant');
+        continue;
+      }
+      const list = byTenant.get(r.tenant) ?? [];
+      list.push({ msg, raw });
+      byTenant.set(r.tenant, list);
+    }
+    for (const [tenant, items] of byTenant) await this.applyTenant(tenant, items);
+  }
+
+  private async applyTenant(tenant: string, items: { msg: JsMsg; raw: unknown }[]): Promise<void> {
+    try {
+      await this.o.tenants.use(tenant, true, async (store) => {
+        const ops: Op[] = [];
+        const good: JsMsg[] = [];
+        for (const { msg, raw } of items) {
+          try {
+            const op = validateOp(raw, store.dimension);
+            if (op.tenant !== tenant) throw new RemError('invalid_request', 'op tenant does not match its subject');
+            ops.push(op);
+            good.push(msg);
+          } catch (err) {
+            this.reject(msg, String((err as Error).message));
+          }
+        }
+        if (ops.length === 0) return;
+        const result = await store.writeLock.run(() => applyOps(store, ops, { local: false }));
+        const nowMs = Date.now();
+        for (const op of ops) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
+        this.o.metrics?.opsApplied.inc({ result: 'applied' }, result.applied);
+        this.o.metrics?.opsApplied.inc({ result: 'skipped' }, result.skipped);
+        for (const msg of good) msg.ack();
+      });
+    } catch (err) {
+      // a store-level failure (disk, embedder mismatch, invalid tenant id): redeliver later, bounded by max_deliver
+      this.o.metrics?.applyErrors.inc(items.length);
+      this.o.log?.error({ tenant, err: String(err) }, 'replicated ops failed to apply; will be redelivered');
+      for (const { msg } of items) msg.nak(NAK_DELAY_MS);
+    }
+  }
+
+  private reject(msg: JsMsg, reason: string): void {
+    this.o.metrics?.applyErrors.inc();
+    this.o.log?.warn({ subject: msg.subject, seq: msg.seq, reason }, 'malformed replicated op terminated');
+    msg.term(reason);
+  }
+
+  async stop(): Promise<void> {
+    this.messages?.stop();
+    await this.loop;
+  }
+}

@@ -1,0 +1,118 @@
+// Drains tenants' outboxes into JetStream (`percolate.sync.<tenant>`, Nats-Msg-Id = op_id) and deletes entries only
+// after their PubAck. While NATS is unreachable the ops wait in the outbox; drains retry with capped backoff.
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { syncSubject } from '../bus/names.js';
+import type { NodeMetrics } from '../metrics/metrics.js';
+import { RemError } from '../rem/errors.js';
+import type { TenantManager } from '../store/tenant-manager.js';
+import { clearOutboxPending, markOutboxPending, pendingOutboxTenants } from './outbox.js';
+
+export interface PublisherOptions {
+  tenants: TenantManager;
+  markerDir: string;
+  batchMax: number;
+  publishTimeoutMs: number;
+  metrics?: NodeMetrics;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+const OP_ID = /^\{"v":1,"op_id":"([^"]+)"/;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+export function opIdOf(opJson: string): string {
+  const m = OP_ID.exec(opJson);
+  if (!m) throw new Error('outbox entry is not an op');
+  return m[1]!;
+}
+
+export class OutboxPublisher {
+  private js: JetStreamClient | undefined;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Current retry delay per tenant whose last drain failed. */
+  private readonly backoffMs = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly o: PublisherOptions) {}
+
+  /** Publishing starts (or resumes) once a JetStream client is available. */
+  setClient(js: JetStreamClient | undefined): void {
+    this.js = js;
+    if (js) void this.sweep();
+  }
+
+  /** Schedules a drain of `tenant`'s outbox; repeated kicks while draining coalesce into one more round. */
+  kick(tenant: string): void {
+    if (this.stopped) return;
+    if (this.running.has(tenant)) {
+      this.again.add(tenant);
+      return;
+    }
+    clearTimeout(this.timers.get(tenant));
+    this.timers.delete(tenant);
+    const run = this.drain(tenant)
+      .then(
+        () => void this.backoffMs.delete(tenant),
+        (err) => this.scheduleRetry(tenant, err),
+      )
+      .finally(() => {
+        this.running.delete(tenant);
+        if (this.again.delete(tenant)) this.kick(tenant);
+      });
+    this.running.set(tenant, run);
+  }
+
+  /** Drains every tenant that has an outbox marker (after a restart, or when NATS comes back). */
+  async sweep(): Promise<void> {
+    for (const tenant of await pendingOutboxTenants(this.o.markerDir)) this.kick(tenant);
+  }
+
+  private scheduleRetry(tenant: string, err: unknown): void {
+    if (this.stopped) return;
+    const prev = this.backoffMs.get(tenant);
+    if (prev === undefined) this.o.log?.warn({ tenant, err: String(err) }, 'outbox publish failed; ops stay in the outbox and will be retried');
+    const delayMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, (prev ?? 0) * 2));
+    this.backoffMs.set(tenant, delayMs);
+    const timer = setTimeout(() => {
+      this.timers.delete(tenant);
+      this.kick(tenant);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(tenant, timer);
+  }
+
+  private async drain(tenant: string): Promise<void> {
+    const js = this.js;
+    if (!js) throw new Error('not connected to NATS');
+    try {
+      await this.o.tenants.use(tenant, false, async (store) => {
+        for (;;) {
+          const batch = await store.outboxBatch(this.o.batchMax);
+          if (batch.length === 0) break;
+          await Promise.all(batch.map((e) => js.publish(syncSubject(tenant), e.op, { msgID: opIdOf(e.op), timeout: this.o.publishTimeoutMs })));
+          await store.outboxRemove(batch.map((e) => e.key));
+          this.o.metrics?.opsPublished.inc(batch.length);
+        }
+        store.clearOutboxMarked();
+        await clearOutboxPending(this.o.markerDir, tenant);
+        // a write that landed between the last read and the marker removal keeps its marker
+        if (store.outboxDepth > 0) await markOutboxPending(this.o.markerDir, tenant);
+      });
+    } catch (err) {
+      if (err instanceof RemError && err.code === 'tenant_not_found') {
+        await clearOutboxPending(this.o.markerDir, tenant);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled(this.running.values());
+  }
+}

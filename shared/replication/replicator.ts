@@ -1,0 +1,135 @@
+// Wires a node to NATS: connects in the background (the node serves requests meanwhile and keeps ops in its
+// outboxes), makes sure the sync stream and this node's durable consumer exist, then runs the publisher and applier.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { parseServers } from '../bus/connection.js';
+import { SYNC_STREAM } from '../bus/names.js';
+import { ensureSyncConsumer, ensureSyncStream } from '../bus/sync-stream.js';
+import type { NodeMetrics } from '../metrics/metrics.js';
+import type { TenantManager } from '../store/tenant-manager.js';
+import { SyncApplier } from './applier.js';
+import { OutboxPublisher } from './publisher.js';
+
+export interface ReplicatorOptions {
+  natsUrl: string;
+  nodeId: string;
+  tenants: TenantManager;
+  markerDir: string;
+  streamMaxAgeMs: number;
+  streamReplicas: number;
+  inflightMax: number;
+  maxDeliver: number;
+  outboxBatchMax: number;
+  /** Redelivery delay of an op delivered but not acknowledged (a crashed node's in-flight ops). */
+  ackWaitMs: number;
+  metrics?: NodeMetrics;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+export type ReplicatorState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+export class Replicator {
+  readonly publisher: OutboxPublisher;
+  private applier: SyncApplier | undefined;
+  private nc: NatsConnection | undefined;
+  private stopped = false;
+  private started: Promise<void> | undefined;
+  state: ReplicatorState = 'connecting';
+
+  constructor(private readonly o: ReplicatorOptions) {
+    this.publisher = new OutboxPublisher({
+      tenants: o.tenants,
+      markerDir: o.markerDir,
+      batchMax: o.outboxBatchMax,
+      publishTimeoutMs: 5_000,
+      metrics: o.metrics,
+      log: o.log,
+    });
+  }
+
+  kick(tenant: string): void {
+    this.publisher.kick(tenant);
+  }
+
+  start(): void {
+    this.started = this.run().catch((err) => {
+      if (!this.stopped) this.o.log.error({ err: String(err) }, 'replication failed to start');
+    });
+  }
+
+  private async run(): Promise<void> {
+    const nc = await this.retry(() =>
+      connect({
+        servers: parseServers(this.o.natsUrl),
+        name: `percolate-node-${this.o.nodeId}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+      }),
+    );
+    if (this.stopped) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    void this.watch(nc);
+    const jsm = await this.retry(() => jetstreamManager(nc));
+    await this.retry(() => ensureSyncStream(jsm, { maxAgeMs: this.o.streamMaxAgeMs, replicas: this.o.streamReplicas }));
+    const durable = await this.retry(() =>
+      ensureSyncConsumer(jsm, this.o.nodeId, { inflightMax: this.o.inflightMax, maxDeliver: this.o.maxDeliver, ackWaitMs: this.o.ackWaitMs }),
+    );
+    if (this.stopped) return;
+    const js = jetstream(nc);
+    this.state = 'connected';
+    this.o.log.info({ node_id: this.o.nodeId, stream: SYNC_STREAM, consumer: durable }, 'replication connected');
+    this.publisher.setClient(js);
+    this.applier = new SyncApplier({
+      nodeId: this.o.nodeId,
+      tenants: this.o.tenants,
+      batchMax: 512,
+      pullMax: Math.min(this.o.inflightMax, 1024),
+      metrics: this.o.metrics,
+      log: this.o.log,
+    });
+    this.applier.start(await js.consumers.get(SYNC_STREAM, durable));
+  }
+
+  /** JetStream may not be ready right after a (re)start of its servers: retry management calls with backoff. */
+  private async retry<T>(fn: () => Promise<T>): Promise<T> {
+    let delayMs = 200;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.stopped) throw err;
+        this.o.log.warn({ err: String(err) }, 'NATS or JetStream not reachable yet; retrying');
+        await new Promise((r) => setTimeout(r, delayMs));
+        if (this.stopped) throw new Error('replicator stopped');
+        delayMs = Math.min(5_000, delayMs * 2);
+      }
+    }
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.state = 'disconnected';
+        this.o.log.warn({}, 'NATS disconnected; writes are kept in the outbox');
+      } else if (s.type === 'reconnect') {
+        this.state = 'connected';
+        this.o.log.info({}, 'NATS reconnected');
+        void this.publisher.sweep();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    await this.publisher.stop();
+    await this.applier?.stop();
+    await this.nc?.drain().catch(() => undefined);
+    await this.started;
+    this.started = undefined;
+  }
+}

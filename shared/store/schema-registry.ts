@@ -1,0 +1,276 @@
+// Schema registry of one tenant: a JSON Schema per entity type for the entity's `properties`, plus the property that
+// carries the natural key (`key_field`), properties with secondary indexes (`indexed_fields`) and the properties that
+// make up the embedded text (`embedding_fields`). Definitions live in the tenant's `meta` sublevel (`schema:<type>`),
+// are loaded when the store opens, and act on every entity write through the store's EntityWriteHook:
+//   check     rejects a merged entity that violates its type's schema (422 schema_violation, failing paths in details)
+//   indexOps  moves the entity's secondary-index entries (`sidx \0 type \0 field \0 value \0 id`, see keys.ts)
+// Adding or replacing a schema rebuilds that type's indexes from the stored entities; deleting it drops them. Both
+// happen under the store's write lock, so no entity write interleaves with a rebuild.
+import AjvDraft7 from 'ajv';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { RemError, invalid } from '../rem/errors.js';
+import { normalizeKey } from '../rem/text.js';
+import type { Entity } from '../rem/types.js';
+import type { BatchOp } from '../index/keyword-index.js';
+import { encodeIndexValue, entityKeyKey, prefixEnd, schemaIndexKey, schemaIndexTypePrefix } from './keys.js';
+import type { EntityWriteHook, TenantStore } from './tenant-store.js';
+
+export interface SchemaInput {
+  schema: Record<string, unknown>;
+  key_field?: string;
+  indexed_fields?: string[];
+  embedding_fields?: string[];
+}
+
+export interface EntitySchema {
+  /** The type as first written (the registry is keyed by its normalised form). */
+  type: string;
+  schema: Record<string, unknown>;
+  key_field: string | null;
+  indexed_fields: string[];
+  embedding_fields: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Violation {
+  /** JSON pointer into the entity: `/properties/age`. */
+  path: string;
+  message: string;
+  keyword: string;
+}
+
+export interface PutSchemaResult {
+  schema: EntitySchema;
+  /** Existing entities of the type whose index entries were built. */
+  indexed: number;
+  /** Existing entities that violate the new schema (they stay; their next write must conform). */
+  violations: number;
+  violation_samples: { id: string; key: string; errors: Violation[] }[];
+}
+
+/** Property paths usable in indexes and queries: `age`, `address.city`. */
+export const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,7}$/;
+export const INDEXED_FIELDS_MAX = 32;
+const SCHEMA_CHARS_MAX = 100_000;
+const META_PREFIX = 'schema:';
+const BACKFILL_BATCH = 1000;
+
+interface Loaded {
+  def: EntitySchema;
+  validate: ValidateFunction;
+  fields: { name: string; path: string[] }[];
+}
+
+function propertyValue(e: Entity, path: readonly string[]): unknown {
+  let v: unknown = e.properties;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    v = (v as Record<string, unknown>)[seg];
+  }
+  return v;
+}
+
+function toViolations(errors: readonly ErrorObject[] | null | undefined): Violation[] {
+  return (errors ?? []).map((e) => {
+    let path = `/properties${e.instancePath}`;
+    const p = e.params as { missingProperty?: string; additionalProperty?: string; propertyName?: string };
+    const child = p.missingProperty ?? p.additionalProperty ?? (e.keyword === 'propertyNames' ? p.propertyName : undefined);
+    if (child !== undefined) path += `/${child.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    return { path, message: e.message ?? 'is invalid', keyword: e.keyword };
+  });
+}
+
+export class SchemaRegistry implements EntityWriteHook {
+  private readonly byType = new Map<string, Loaded>();
+  private ajv: { draft7?: InstanceType<typeof AjvDraft7.default>; v2020?: InstanceType<typeof Ajv2020.default> } = {};
+
+  constructor(private readonly store: TenantStore) {}
+
+  async load(): Promise<void> {
+    for await (const [key, def] of this.store.meta.iterator({ gte: META_PREFIX, lt: prefixEnd(META_PREFIX) })) {
+      this.byType.set(key.slice(META_PREFIX.length), this.compile(def as EntitySchema));
+    }
+  }
+
+  private compile(def: EntitySchema): Loaded {
+    const draft = String(def.schema.$schema ?? '');
+    const v2020 = /2020-12|2019-09/.test(draft);
+    // one validator instance per tenant, created on first use (compiling the format vocabulary costs milliseconds)
+    const ajv = v2020
+      ? (this.ajv.v2020 ??= addFormats.default(new Ajv2020.default({ allErrors: true, strict: false, addUsedSchema: false })))
+      : (this.ajv.draft7 ??= addFormats.default(new AjvDraft7.default({ allErrors: true, strict: false, addUsedSchema: false })));
+    let validate: ValidateFunction;
+    try {
+      validate = ajv.compile(def.schema);
+    } catch (err) {
+      throw invalid(`schema is not a valid JSON Schema: ${(err as Error).message}`);
+    }
+    return { def, validate, fields: def.indexed_fields.map((name) => ({ name, path: name.split('.') })) };
+  }
+
+  get(type: string): EntitySchema | undefined {
+    return this.byType.get(normalizeKey(type))?.def;
+  }
+
+  list(): EntitySchema[] {
+    return [...this.byType.values()].map((l) => l.def).sort((a, b) => (a.type < b.type ? -1 : 1));
+  }
+
+  /** True when entities of `type` have a secondary index on property path `field` (dotted). */
+  hasIndex(type: string, field: string): boolean {
+    return this.byType.get(normalizeKey(type))?.def.indexed_fields.includes(field) ?? false;
+  }
+
+  /** Violations of the entity against its type's schema (empty when it conforms or its type has none). */
+  violations(e: Entity): Violation[] {
+    const l = this.byType.get(normalizeKey(e.type));
+    if (!l) return [];
+    const out = l.validate(e.properties) ? [] : toViolations(l.validate.errors);
+    const kf = l.def.key_field;
+    if (kf !== null) {
+      const v = propertyValue(e, kf.split('.'));
+      if (v !== undefined && (typeof v !== 'string' || normalizeKey(v) !== normalizeKey(e.key))) {
+        out.push({ path: `/properties/${kf.split('.').join('/')}`, message: `must equal the entity key '${e.key}' (key_field)`, keyword: 'key_field' });
+      }
+    }
+    return out;
+  }
+
+  check(next: Entity): void {
+    const errors = this.violations(next);
+    if (errors.length === 0) return;
+    const first = errors[0]!;
+    throw new RemError(
+      'schema_violation',
+      `entity ${next.type}/${next.key} violates the schema of type '${this.get(next.type)!.type}': ${first.path} ${first.message}` +
+        (errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''),
+      errors,
+    );
+  }
+
+  private indexKeys(e: Entity, l: Loaded | undefined): Set<string> {
+    const out = new Set<string>();
+    if (!l) return out;
+    const type = normalizeKey(e.type);
+    for (const f of l.fields) {
+      const v = propertyValue(e, f.path);
+      for (const x of Array.isArray(v) ? v : [v]) {
+        const enc = encodeIndexValue(x);
+        if (enc !== undefined) out.add(schemaIndexKey(type, f.name, enc, e.id));
+      }
+    }
+    return out;
+  }
+
+  indexOps(old: Entity | undefined, next: Entity | null): BatchOp[] {
+    const idx = this.store.idx;
+    const before = old ? this.indexKeys(old, this.byType.get(normalizeKey(old.type))) : new Set<string>();
+    const after = next ? this.indexKeys(next, this.byType.get(normalizeKey(next.type))) : new Set<string>();
+    const ops: BatchOp[] = [];
+    for (const k of before) if (!after.has(k)) ops.push({ type: 'del', sublevel: idx, key: k });
+    for (const k of after) if (!before.has(k)) ops.push({ type: 'put', sublevel: idx, key: k, value: next!.id });
+    return ops;
+  }
+
+  /** Validates a definition's shape (the HTTP schema checks types; this holds for in-process callers too). */
+  private static checkInput(type: string, input: SchemaInput): void {
+    if (!normalizeKey(type)) throw invalid('type must not be blank');
+    if (input.schema === null || typeof input.schema !== 'object' || Array.isArray(input.schema)) throw invalid('schema must be a JSON Schema object');
+    if (JSON.stringify(input.schema).length > SCHEMA_CHARS_MAX) throw new RemError('limit_exceeded', `schema exceeds ${SCHEMA_CHARS_MAX} characters`);
+    const fields = [...(input.indexed_fields ?? []), ...(input.embedding_fields ?? []), ...(input.key_field !== undefined ? [input.key_field] : [])];
+    for (const f of fields) if (typeof f !== 'string' || !FIELD_PATH.test(f)) throw invalid(`field '${String(f)}' must be a property path like age or address.city`);
+    if ((input.indexed_fields ?? []).length > INDEXED_FIELDS_MAX) throw new RemError('limit_exceeded', `at most ${INDEXED_FIELDS_MAX} indexed_fields`);
+  }
+
+  /**
+   * Adds or replaces the schema of `type` and rebuilds its secondary indexes from the stored entities of the type.
+   * The old definition is removed first and the new one written with the last index batch, so a crash in between
+   * leaves no definition whose index is incomplete (the planner only uses indexes of stored definitions).
+   */
+  async put(type: string, input: SchemaInput): Promise<PutSchemaResult> {
+    SchemaRegistry.checkInput(type, input);
+    const ntype = normalizeKey(type);
+    const now = new Date().toISOString();
+    return this.store.writeLock.run(async () => {
+      const prev = this.byType.get(ntype)?.def;
+      const def: EntitySchema = {
+        type: prev?.type ?? type,
+        schema: input.schema,
+        key_field: input.key_field ?? null,
+        indexed_fields: [...new Set(input.indexed_fields ?? [])],
+        embedding_fields: [...new Set(input.embedding_fields ?? [])],
+        created_at: prev?.created_at ?? now,
+        updated_at: now,
+      };
+      const loaded = this.compile(def);
+      await this.store.meta.del(META_PREFIX + ntype);
+      this.byType.delete(ntype);
+      await this.clearIndex(ntype);
+      const result: PutSchemaResult = { schema: def, indexed: 0, violations: 0, violation_samples: [] };
+      let ops: BatchOp[] = [];
+      const typePrefix = entityKeyKey(ntype, '');
+      const ids = this.store.idx.values({ gte: typePrefix, lt: prefixEnd(typePrefix) });
+      try {
+        for (;;) {
+          const chunk = await ids.nextv(BACKFILL_BATCH);
+          if (chunk.length === 0) break;
+          for (const e of await this.store.getMany<Entity>('entities', chunk)) {
+            if (!e) continue;
+            result.indexed++;
+            for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', sublevel: this.store.idx, key: k, value: e.id });
+            const errors = loaded.validate(e.properties) ? [] : toViolations(loaded.validate.errors);
+            if (errors.length > 0 && result.violations++ < 10) result.violation_samples.push({ id: e.id, key: e.key, errors });
+          }
+          if (ops.length >= BACKFILL_BATCH) {
+            await this.store.db.batch(ops);
+            ops = [];
+          }
+        }
+      } finally {
+        await ids.close();
+      }
+      ops.push({ type: 'put', sublevel: this.store.meta, key: META_PREFIX + ntype, value: def });
+      await this.store.db.batch(ops);
+      this.byType.set(ntype, loaded);
+      return result;
+    });
+  }
+
+  /** Removes the schema of `type` and its indexes; false when there was none. */
+  async delete(type: string): Promise<boolean> {
+    const ntype = normalizeKey(type);
+    return this.store.writeLock.run(async () => {
+      if (!this.byType.has(ntype)) return false;
+      await this.store.meta.del(META_PREFIX + ntype);
+      this.byType.delete(ntype);
+      await this.clearIndex(ntype);
+      return true;
+    });
+  }
+
+  private async clearIndex(ntype: string): Promise<void> {
+    const prefix = schemaIndexTypePrefix(ntype);
+    await this.store.idx.clear({ gte: prefix, lt: prefixEnd(prefix) });
+  }
+}
+
+const registries = new WeakMap<TenantStore, SchemaRegistry>();
+
+/** Loads the tenant's schemas and installs the registry as an entity write hook (called when a store opens). */
+export async function attachSchemaRegistry(store: TenantStore): Promise<SchemaRegistry> {
+  const registry = new SchemaRegistry(store);
+  await registry.load();
+  registries.set(store, registry);
+  store.entityHooks.push(registry);
+  return registry;
+}
+
+/** The registry of an open store. */
+export function schemaRegistry(store: TenantStore): SchemaRegistry {
+  const r = registries.get(store);
+  if (!r) throw new Error(`tenant store '${store.tenant}' has no schema registry attached`);
+  return r;
+}
