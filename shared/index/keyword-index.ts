@@ -93,9 +93,13 @@ export class KeywordIndex {
    * Batch operations that make the index reflect `docs` (text per id; `null` text removes the document).
    * The caller serialises writers per tenant and must call `apply()` only after the batch committed.
    */
-  async prepare(docs: ReadonlyArray<{ id: string; text: string | null }>): Promise<KeywordPending> {
+  async prepare(docs: ReadonlyArray<{ id: string; text: string | null; isNew?: boolean }>): Promise<KeywordPending> {
     const ops: BatchOp[] = [];
-    const olds = await this.opts.docs.getMany(docs.map((d) => d.id));
+    // documents the caller knows to be new have no postings to remove: skip their lookups
+    const lookup = docs.filter((d) => !d.isNew).map((d) => d.id);
+    const found = lookup.length > 0 ? await this.opts.docs.getMany(lookup) : [];
+    const oldById = new Map(lookup.map((id, i) => [id, found[i]]));
+    const olds = docs.map((d) => oldById.get(d.id));
     const stats = { ...this.stats };
     const dfDelta = new Map<string, number>();
     const bump = (t: string, d: number) => dfDelta.set(t, (dfDelta.get(t) ?? 0) + d);

@@ -67,7 +67,7 @@ export function createNodeMetrics(opts: {
     replicationLag: new client.Histogram({
       name: 'percolate_replication_lag_seconds',
       help: 'Time from an op\'s HLC (its write on the origin node) to its apply on this node',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
     opsPublished: new client.Counter({

@@ -46,30 +46,25 @@ export interface ApplyResult {
 
 async function load(store: TenantStore, keys: { kind: RemKind; id: string }[]): Promise<Map<string, Touched>> {
   const out = new Map<string, Touched>();
-  const byKind = new Map<RemKind, string[]>();
+  const reads: (readonly [{ readonly prefix: string }, string])[] = [];
   for (const k of keys) {
-    const mapKey = versionKey(k.kind, k.id);
-    if (out.has(mapKey)) continue;
-    out.set(mapKey, { kind: k.kind, id: k.id } as Touched);
-    byKind.set(k.kind, [...(byKind.get(k.kind) ?? []), k.id]);
+    const vkey = versionKey(k.kind, k.id);
+    if (out.has(vkey)) continue;
+    out.set(vkey, { kind: k.kind, id: k.id } as Touched);
+    reads.push([store.kinds[k.kind].records, k.id], [store.versions, vkey], [store.tombstones, vkey]);
   }
-  for (const [kind, ids] of byKind) {
-    const vkeys = ids.map((id) => versionKey(kind, id));
-    const [records, vers, tombs] = await Promise.all([
-      store.getMany<RemRecord>(kind, ids),
-      store.versions.getMany(vkeys),
-      kind === 'entities' ? Promise.resolve(ids.map(() => undefined)) : store.tombstones.getMany(vkeys),
-    ]);
-    ids.forEach((id, i) => {
-      const t = out.get(vkeys[i]!)!;
-      t.oldRecord = t.record = records[i];
-      if (kind === 'entities') {
-        t.oldState = t.state = vers[i] as EntityState | undefined;
-      } else {
-        t.oldVer = t.ver = vers[i] as string | undefined;
-        t.oldTomb = t.tomb = tombs[i];
-      }
-    });
+  const raw = await store.readRaw(reads);
+  let i = 0;
+  for (const t of out.values()) {
+    const [record, ver, tomb] = [raw[i], raw[i + 1], raw[i + 2]];
+    i += 3;
+    t.oldRecord = t.record = record === undefined ? undefined : (JSON.parse(record) as RemRecord);
+    if (t.kind === 'entities') {
+      t.oldState = t.state = ver === undefined ? undefined : (JSON.parse(ver) as EntityState);
+    } else {
+      t.oldVer = t.ver = ver === undefined ? undefined : (JSON.parse(ver) as string);
+      t.oldTomb = t.tomb = tomb;
+    }
   }
   return out;
 }
@@ -103,6 +98,8 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
           skipped++;
           continue;
         }
+        // a local write keeps the record's creation time; replicas take the record exactly as its origin wrote it
+        if (opts.local) stampTimes(m.record, t.oldRecord as typeof m.record | undefined, op.hlc);
         t.record = m.record;
         t.ver = op.hlc;
         t.tomb = undefined;

@@ -8,7 +8,7 @@ import { MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, moment
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
 import { encodeVector, type Mutation } from '../replication/ops.js';
-import { deleteLocal, stampTimes, writeLocal } from './apply.js';
+import { deleteLocal, writeLocal } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
 export const LIST_ITEMS_MAX = 1000;
@@ -73,12 +73,9 @@ export async function putMoments(store: TenantStore, inputs: readonly MomentInpu
   const vectors = await store.embedTexts(toEmbed.map((p) => momentText(toRecord(p))));
   toEmbed.forEach((p, i) => (p.vector = vectors[i]));
 
-  await writeLocal(store, async (hlc) => {
-    const existing = await store.getMany<Moment>('moments', unique.map((p) => p.id));
-    return unique.map(
-      (p, i): Mutation => ({ type: 'put', kind: 'moments', id: p.id, record: stampTimes(toRecord(p), existing[i], hlc), vector: encodeVector(p.vector!) }),
-    );
-  });
+  await writeLocal(store, () =>
+    unique.map((p): Mutation => ({ type: 'put', kind: 'moments', id: p.id, record: toRecord(p), vector: encodeVector(p.vector!) })),
+  );
   return prepared.map((p) => p.id);
 }
 

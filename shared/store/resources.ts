@@ -8,7 +8,7 @@ import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey }
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';
 import { encodeVector, type Mutation } from '../replication/ops.js';
-import { deleteLocal, stampTimes, writeLocal } from './apply.js';
+import { deleteLocal, writeLocal } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
 export const URI_CHARS_MAX = 2048;
@@ -50,28 +50,23 @@ export async function putResources(store: TenantStore, inputs: readonly Resource
   const vectors = await store.embedTexts(toEmbed.map((p) => resourceText({ name: p.input.name ?? '', content: p.input.content })));
   toEmbed.forEach((p, i) => (p.vector = vectors[i]));
 
-  await writeLocal(store, async (hlc) => {
-    const existing = await store.getMany<Resource>('resources', unique.map((p) => p.id));
-    return unique.map((p, i): Mutation => {
-      const old = existing[i];
-      const record: Resource = stampTimes(
-        {
-          id: p.id,
-          uri: p.uri,
-          name: p.input.name ?? old?.name ?? '',
-          content: p.input.content,
-          chunk_ordinal: p.ordinal,
-          metadata: p.input.metadata ?? {},
-          ...(p.input.source ? { source: p.input.source } : {}),
-          created_at: '',
-          updated_at: '',
-        },
-        old,
-        hlc,
-      );
+  // created_at/updated_at are stamped by the apply path from the write's HLC and the stored record
+  await writeLocal(store, () =>
+    unique.map((p): Mutation => {
+      const record: Resource = {
+        id: p.id,
+        uri: p.uri,
+        name: p.input.name ?? '',
+        content: p.input.content,
+        chunk_ordinal: p.ordinal,
+        metadata: p.input.metadata ?? {},
+        ...(p.input.source ? { source: p.input.source } : {}),
+        created_at: '',
+        updated_at: '',
+      };
       return { type: 'put', kind: 'resources', id: p.id, record, vector: encodeVector(p.vector!) };
-    });
-  });
+    }),
+  );
   return prepared.map((p) => p.id);
 }
 

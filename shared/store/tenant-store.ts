@@ -272,6 +272,18 @@ export class TenantStore {
     return (await this.kinds[kind].records.get(id)) as T | undefined;
   }
 
+  /**
+   * Reads keys from several sublevels in one native call (each sublevel read is an async round trip to LevelDB's
+   * thread pool; the write path needs records, versions and tombstones together). Values come back as raw strings.
+   */
+  async readRaw(keys: readonly (readonly [{ readonly prefix: string }, string])[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    return (await this.db.getMany(
+      keys.map(([sub, key]) => sub.prefix + key),
+      { valueEncoding: 'utf8' },
+    )) as (string | undefined)[];
+  }
+
   async getMany<T>(kind: RemKind, ids: readonly string[]): Promise<(T | undefined)[]> {
     if (ids.length === 0) return [];
     return (await this.kinds[kind].records.getMany(ids as string[])) as (T | undefined)[];
@@ -304,7 +316,7 @@ export class TenantStore {
       const mine = changes.filter((c) => c.kind === kind);
       if (mine.length === 0) continue;
       const parts = this.kinds[kind];
-      const pending = await parts.keyword.prepare(mine.map((c) => ({ id: c.id, text: c.record ? (c.text ?? '') : null })));
+      const pending = await parts.keyword.prepare(mine.map((c) => ({ id: c.id, text: c.record ? (c.text ?? '') : null, isNew: !c.existed })));
       ops.push(...pending.ops);
       pendings.push(pending);
       for (const c of mine) {

@@ -1,0 +1,239 @@
+// Replication benchmark: three database nodes (child processes) on loopback over one nats-server.
+//   1. lag p50/p99 at 1k writes/s (writes to A, lag measured on B and C: apply time minus the op's HLC time)
+//   2. the highest write rate at which lag p99 stays under 100 ms
+//   3. catch-up rate of a node that was stopped while N records were written
+// Lag comes from the nodes' percolate_replication_lag_seconds histograms (scraped before and after each phase),
+// with percentiles interpolated inside buckets; the baseline is A's own write latency in the same phase.
+import { markdownTable, log, machineInfo, parseArgs, percentile, writeResults } from './report.js';
+import { startNats } from '../test/support/nats.js';
+import { spawnService, type ServiceProcess } from '../test/support/process.js';
+import { tempDir } from '../test/support/tmp.js';
+
+const args = parseArgs();
+const quick = args.quick;
+const TENANT = 'bench';
+const LAG_SECONDS = quick ? 3 : 10;
+const CATCHUP_RECORDS = args.count ?? (quick ? 3000 : 100_000);
+const RATES = quick ? [250, 500] : [1000, 2000, 3000, 4000, 6000];
+
+type Hist = Map<number, number>; // upper bound (s) -> cumulative count
+
+async function scrapeLag(url: string): Promise<Hist> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const h: Hist = new Map();
+  for (const m of text.matchAll(/^percolate_replication_lag_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    h.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return h;
+}
+
+function diff(after: Hist, before: Hist): Hist {
+  const d: Hist = new Map();
+  for (const [le, n] of after) d.set(le, n - (before.get(le) ?? 0));
+  return d;
+}
+
+function sum(hs: Hist[]): Hist {
+  const out: Hist = new Map();
+  for (const h of hs) for (const [le, n] of h) out.set(le, (out.get(le) ?? 0) + n);
+  return out;
+}
+
+/** Percentile from cumulative buckets, linear inside the bucket (as Prometheus' histogram_quantile does). */
+function histPercentile(h: Hist, p: number): number {
+  const bounds = [...h.keys()].sort((a, b) => a - b);
+  const total = h.get(Infinity) ?? 0;
+  if (total === 0) return NaN;
+  const target = (p / 100) * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const le of bounds) {
+    const c = h.get(le)!;
+    if (c >= target) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (target - prevCount)) / Math.max(1, c - prevCount);
+    }
+    prevLe = le;
+    prevCount = c;
+  }
+  return prevLe;
+}
+
+async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { 'x-tenant-id': TENANT, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function count(url: string): Promise<number> {
+  const r = await call(url, 'GET', '/api/v1/tenant');
+  return r.status === 200 ? r.json.counts.resources : 0;
+}
+
+async function digest(url: string): Promise<string | undefined> {
+  const r = await call(url, 'GET', '/api/v1/tenant/digest');
+  return r.status === 200 ? r.json.digest : undefined;
+}
+
+async function converge(urls: string[], timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ds = await Promise.all(urls.map(digest));
+    if (ds[0] && ds.every((d) => d === ds[0])) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('replicas did not converge');
+}
+
+let seq = 0;
+/** Open-loop load: one single-record write every 1/rate s, at most 256 in flight. Returns client latencies (ms). */
+async function load(url: string, rate: number, seconds: number): Promise<{ latencies: number[]; achieved: number }> {
+  const latencies: number[] = [];
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  let inflight = 0;
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    while (inflight >= 256) await new Promise((r) => setImmediate(r));
+    inflight++;
+    const n = seq++;
+    const t0 = performance.now();
+    pending.push(
+      call(url, 'POST', '/api/v1/resources', { uri: `bench://lag/${n}`, content: `replication benchmark record ${n} with some words` }).then((r) => {
+        inflight--;
+        if (r.status !== 201) throw new Error(`write failed: ${r.status}`);
+        latencies.push(performance.now() - t0);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  return { latencies, achieved: total / ((performance.now() - start) / 1000) };
+}
+
+async function main(): Promise<void> {
+  const nats = await startNats();
+  const dirs = await Promise.all([0, 1, 2].map(() => tempDir('percolate-bench-repl-')));
+  const envOf = (i: number) => ({
+    PERCOLATE_NODE_ID: 'abc'[i]!,
+    PERCOLATE_NATS_URL: nats.url,
+    PERCOLATE_DATA_DIR: dirs[i]!.dir,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+  });
+  log('starting three nodes');
+  const nodes: ServiceProcess[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await spawnService('services/api/main.ts', { ...envOf(i), LOG_LEVEL: 'info' }));
+  const [a, b, c] = nodes.map((n) => n.url) as [string, string, string];
+  for (const url of [a, b, c]) {
+    const deadline = Date.now() + 30_000;
+    while (((await (await fetch(`${url}/health/ready`)).json()) as { replication?: string }).replication !== 'connected') {
+      if (Date.now() > deadline) throw new Error('node did not connect to NATS');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  // warm up: the tenant exists everywhere
+  await call(a, 'POST', '/api/v1/resources', { uri: 'bench://warm', content: 'warm up' });
+  await converge([a, b, c]);
+
+  const rows: (string | number)[][] = [];
+  const phase = async (rate: number, seconds: number) => {
+    const before = await Promise.all([scrapeLag(b), scrapeLag(c)]);
+    const { latencies, achieved } = await load(a, rate, seconds);
+    await converge([a, b, c]);
+    const after = await Promise.all([scrapeLag(b), scrapeLag(c)]);
+    const h = sum([diff(after[0], before[0]), diff(after[1], before[1])]);
+    const res = {
+      rate,
+      achieved,
+      lagP50: histPercentile(h, 50) * 1000,
+      lagP99: histPercentile(h, 99) * 1000,
+      writeP50: percentile(latencies, 50),
+      writeP99: percentile(latencies, 99),
+      samples: h.get(Infinity) ?? 0,
+    };
+    log(`rate ${rate}/s: achieved ${achieved.toFixed(0)}/s, lag p50 ${res.lagP50.toFixed(1)} ms p99 ${res.lagP99.toFixed(1)} ms`);
+    return res;
+  };
+
+  log(`phase 1: lag at ${RATES[0]} writes/s for ${LAG_SECONDS} s`);
+  const base = await phase(RATES[0]!, LAG_SECONDS);
+  rows.push([`${base.rate} writes/s`, base.achieved, base.lagP50, base.lagP99, base.writeP50, base.writeP99, base.lagP99 / base.writeP99]);
+
+  log('phase 2: highest rate with lag p99 < 100 ms');
+  let best = base.lagP99 < 100 && base.achieved >= 0.9 * base.rate ? base.rate : 0;
+  for (const rate of RATES.slice(1)) {
+    const r = await phase(rate, quick ? 2 : 5);
+    rows.push([`${rate} writes/s`, r.achieved, r.lagP50, r.lagP99, r.writeP50, r.writeP99, r.lagP99 / r.writeP99]);
+    if (r.lagP99 >= 100 || r.achieved < 0.9 * rate) break;
+    best = rate;
+  }
+
+  log(`phase 3: stop C, write ${CATCHUP_RECORDS} records to A, restart C`);
+  await nodes[2]!.kill('SIGTERM');
+  const batch = 10;
+  const writeStart = performance.now();
+  let written = 0;
+  const writers = Array.from({ length: 8 }, async () => {
+    while (written < CATCHUP_RECORDS) {
+      const start = written;
+      written += batch;
+      const resources = Array.from({ length: Math.min(batch, CATCHUP_RECORDS - start) }, (_, i) => ({
+        uri: `bench://catchup/${start + i}`,
+        content: `catch-up record ${start + i} replicated while node c was down`,
+      }));
+      const r = await call(a, 'POST', '/api/v1/resources', { resources });
+      if (r.status !== 201) throw new Error(`write failed ${r.status}`);
+    }
+  });
+  await Promise.all(writers);
+  const writeRate = CATCHUP_RECORDS / ((performance.now() - writeStart) / 1000);
+  const target = await count(a);
+  log(`A holds ${target} records (wrote at ${writeRate.toFixed(0)} records/s); restarting C`);
+  const catchStart = performance.now();
+  nodes[2] = await spawnService('services/api/main.ts', { ...envOf(2), LOG_LEVEL: 'info' });
+  const c2 = nodes[2].url;
+  while ((await count(c2)) < target) await new Promise((r) => setTimeout(r, 50));
+  const catchSeconds = (performance.now() - catchStart) / 1000;
+  const catchRate = CATCHUP_RECORDS / catchSeconds;
+  await converge([a, b, c2]);
+  log(`C caught up ${CATCHUP_RECORDS} records in ${catchSeconds.toFixed(1)} s (${catchRate.toFixed(0)} records/s, ${(catchRate / batch).toFixed(0)} ops/s)`);
+
+  const lagTable = markdownTable(['load on A', 'achieved/s', 'lag p50 ms', 'lag p99 ms', 'write p50 ms', 'write p99 ms', 'lag p99 / write p99'], rows);
+  const catchTable = markdownTable(
+    ['measure', 'value', 'ratio to A\'s write rate'],
+    [
+      ['highest rate with lag p99 < 100 ms (writes/s)', best, null],
+      [`A write rate, ${batch} records per request (records/s)`, writeRate, 1],
+      [`C catch-up after ${CATCHUP_RECORDS} records (records/s)`, catchRate, catchRate / writeRate],
+      [`C catch-up (ops/s, ${batch} records per op)`, catchRate / batch, null],
+      ['C catch-up time (s, including process start)', catchSeconds, null],
+    ],
+  );
+  const m = machineInfo();
+  const table = [
+    `### Replication (three nodes, one nats-server, loopback${quick ? ', quick mode' : ''})`,
+    '',
+    `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}. Lag = apply time on B and C minus the op's HLC time on A.`,
+    '',
+    lagTable,
+    '',
+    catchTable,
+  ].join('\n');
+  writeResults(quick ? 'replication-quick' : 'replication', { meta: { ...m, quick, catchup_records: CATCHUP_RECORDS }, rows: rows.map((r) => ({ row: r })), table });
+
+  for (const n of nodes) await n.kill('SIGTERM');
+  await nats.cleanup();
+  for (const d of dirs) await d.cleanup();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
