@@ -39,6 +39,36 @@ export interface Op {
   mutations: Mutation[];
 }
 
+const LOCAL_VECTOR = Symbol('localVector');
+
+/**
+ * A put mutation for a record with its vector. The vector travels base64-encoded on the wire, but a local write
+ * keeps the Float32Array beside it (under a symbol, so JSON never sees it) and encodes only when an outbox needs it.
+ */
+export function localPut<K extends 'resources' | 'moments'>(
+  kind: K,
+  id: string,
+  record: K extends 'resources' ? Resource : Moment,
+  vector: Float32Array,
+): Mutation {
+  const m = { type: 'put', kind, id, record, vector: '' } as Mutation & { [LOCAL_VECTOR]?: Float32Array };
+  m[LOCAL_VECTOR] = vector;
+  return m;
+}
+
+/** The mutation's vector: the local Float32Array when there is one, else decoded from the wire form. */
+export function mutationVector(m: Mutation & { vector: string }): Float32Array {
+  return (m as { [LOCAL_VECTOR]?: Float32Array })[LOCAL_VECTOR] ?? decodeVector(m.vector);
+}
+
+/** Fills in the wire form of local vectors (only needed when the op goes to the outbox). */
+export function encodeLocalVectors(mutations: Mutation[]): void {
+  for (const m of mutations) {
+    const local = (m as { [LOCAL_VECTOR]?: Float32Array })[LOCAL_VECTOR];
+    if (local && m.type === 'put' && m.kind !== 'entities' && m.vector === '') m.vector = encodeVector(local);
+  }
+}
+
 export function encodeVector(v: Float32Array): string {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
 }

@@ -7,7 +7,7 @@
 import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
 import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../replication/entity-crdt.js';
 import { hlcIso, hlcMax } from '../replication/hlc.js';
-import { buildOps, decodeVector, type Mutation, type Op } from '../replication/ops.js';
+import { buildOps, decodeVector, encodeLocalVectors, mutationVector, type Mutation, type Op } from '../replication/ops.js';
 import type { BatchOp } from '../index/keyword-index.js';
 import { entityText, recordText } from '../rem/record-text.js';
 import { entityIndexOps } from './entities.js';
@@ -103,7 +103,7 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
         t.record = m.record;
         t.ver = op.hlc;
         t.tomb = undefined;
-        t.vector = decodeVector(m.vector);
+        t.vector = mutationVector(m);
         applied++;
       } else {
         if ((t.ver !== undefined && t.ver > op.hlc) || (t.tomb !== undefined && t.tomb >= op.hlc)) {
@@ -128,10 +128,10 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
     t.record = view;
     if (!view) continue;
     if (t.state.emb?.v) t.vector = decodeVector(t.state.emb.v);
-    else if (!t.oldRecord || t.oldState?.emb?.v || entityText(t.oldRecord as Entity) !== entityText(view)) toEmbed.push(t);
+    else if (!t.oldRecord || t.oldState?.emb?.v || embedText(store, t.oldRecord as Entity) !== embedText(store, view)) toEmbed.push(t);
   }
   if (toEmbed.length > 0) {
-    const vectors = await store.embedTexts(toEmbed.map((t) => entityText(t.record as Entity)));
+    const vectors = await store.embedTexts(toEmbed.map((t) => embedText(store, t.record as Entity)));
     toEmbed.forEach((t, i) => (t.vector = vectors[i]));
   }
 
@@ -173,6 +173,15 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
   return { applied, skipped, hlcMax: maxHlc };
 }
 
+/** The text an entity is embedded from: a hook's (the schema's embedding_fields) or the default entity text. */
+function embedText(store: TenantStore, e: Entity): string {
+  for (const hook of store.entityHooks) {
+    const text = hook.embedText?.(e);
+    if (text !== undefined) return text;
+  }
+  return entityText(e);
+}
+
 /** Created/updated times of a record written locally at `hlc` (created_at survives updates of the same record). */
 export function stampTimes<T extends { created_at: string; updated_at: string }>(record: T, old: T | undefined, hlc: string): T {
   record.created_at = old?.created_at ?? hlcIso(hlc);
@@ -191,7 +200,14 @@ export async function writeLocal(store: TenantStore, build: (hlc: string) => Pro
     const hlc = store.clock.now();
     const mutations = await build(hlc);
     if (mutations.length === 0) return { applied: 0, skipped: 0, hlcMax: undefined };
-    const ops = buildOps(store.tenant, store.nodeId, hlc, mutations, store.replication?.opBytesMax ?? OP_BYTES_DEFAULT);
+    // standalone: one op, vectors stay binary; replicated: vectors get their wire form and big writes are split
+    let ops: Op[];
+    if (store.replication?.outbox) {
+      encodeLocalVectors(mutations);
+      ops = buildOps(store.tenant, store.nodeId, hlc, mutations, store.replication.opBytesMax ?? OP_BYTES_DEFAULT);
+    } else {
+      ops = [{ v: 1, op_id: `${hlc}#0`, tenant: store.tenant, node: store.nodeId, hlc, mutations }];
+    }
     return applyOps(store, ops, { local: true });
   });
 }

@@ -7,7 +7,7 @@ import type { BatchOp } from '../index/keyword-index.js';
 import { MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
-import { encodeVector, type Mutation } from '../replication/ops.js';
+import { localPut, type Mutation } from '../replication/ops.js';
 import { deleteLocal, writeLocal } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
@@ -74,7 +74,7 @@ export async function putMoments(store: TenantStore, inputs: readonly MomentInpu
   toEmbed.forEach((p, i) => (p.vector = vectors[i]));
 
   await writeLocal(store, () =>
-    unique.map((p): Mutation => ({ type: 'put', kind: 'moments', id: p.id, record: toRecord(p), vector: encodeVector(p.vector!) })),
+    unique.map((p): Mutation => localPut('moments', p.id, toRecord(p), p.vector!)),
   );
   return prepared.map((p) => p.id);
 }

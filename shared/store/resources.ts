@@ -7,7 +7,7 @@ import type { BatchOp } from '../index/keyword-index.js';
 import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey } from './keys.js';
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';
-import { encodeVector, type Mutation } from '../replication/ops.js';
+import { localPut, type Mutation } from '../replication/ops.js';
 import { deleteLocal, writeLocal } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
@@ -64,7 +64,7 @@ export async function putResources(store: TenantStore, inputs: readonly Resource
         created_at: '',
         updated_at: '',
       };
-      return { type: 'put', kind: 'resources', id: p.id, record, vector: encodeVector(p.vector!) };
+      return localPut('resources', p.id, record, p.vector!);
     }),
   );
   return prepared.map((p) => p.id);

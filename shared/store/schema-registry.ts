@@ -165,6 +165,22 @@ export class SchemaRegistry implements EntityWriteHook {
     return out;
   }
 
+  /**
+   * With `embedding_fields`, an entity of the type is embedded from its name, type and those properties only (not
+   * from every property), so that its vector is about what the schema says matters.
+   */
+  embedText(e: Entity): string | undefined {
+    const fields = this.byType.get(normalizeKey(e.type))?.def.embedding_fields;
+    if (!fields || fields.length === 0) return undefined;
+    const lines = [e.name && e.name !== e.key ? `${e.name} ${e.key}` : e.key, ...e.aliases, e.type];
+    for (const f of fields) {
+      const v = propertyValue(e, f.split('.'));
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') lines.push(`${f} ${v}`);
+      else if (Array.isArray(v)) lines.push(`${f} ${v.filter((x) => typeof x !== 'object').join(' ')}`);
+    }
+    return lines.join('\n');
+  }
+
   indexOps(old: Entity | undefined, next: Entity | null): BatchOp[] {
     const idx = this.store.idx;
     const before = old ? this.indexKeys(old, this.byType.get(normalizeKey(old.type))) : new Set<string>();

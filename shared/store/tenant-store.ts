@@ -12,6 +12,7 @@ import { REM_KINDS } from '../rem/types.js';
 import { KeywordIndex, type BatchOp } from '../index/keyword-index.js';
 import { VectorIndex, seqKey, vectorToBuffer, type BufferSublevel, type StringSublevel } from '../index/vector-index.js';
 import { Mutex } from './mutex.js';
+import { RecordCache } from './record-cache.js';
 import { HybridLogicalClock, hlcMax, isHlc } from '../replication/hlc.js';
 import type { Op } from '../replication/ops.js';
 import { markOutboxPending } from '../replication/outbox.js';
@@ -43,6 +44,8 @@ export interface TenantStoreOptions {
   limits: StoreLimits;
   /** Create the tenant when it does not exist yet (writes); reads pass false. */
   create: boolean;
+  /** Bytes of record JSON kept in memory for fast reads (0 disables the cache). */
+  recordCacheBytes?: number;
   /** Replication settings; without them the store runs standalone (its own clock, no outbox). */
   replication?: StoreReplication;
 }
@@ -101,7 +104,15 @@ export interface RecordChange {
 export interface EntityWriteHook {
   check(next: import('../rem/types.js').Entity): void | Promise<void>;
   indexOps(old: import('../rem/types.js').Entity | undefined, next: import('../rem/types.js').Entity | null): BatchOp[];
+  /** The text to embed the entity from, instead of the default; undefined keeps the default. */
+  embedText?(e: import('../rem/types.js').Entity): string | undefined;
 }
+
+/**
+ * Reads of at most this many keys use LevelDB's synchronous get: mostly served from its block cache, they cost a few
+ * microseconds each, far less than an async round trip through the thread pool (blocking the loop that briefly is fine).
+ */
+const SYNC_READ_MAX = 64;
 
 export const KIND_SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
 
@@ -126,6 +137,9 @@ export class TenantStore {
   private outboxCount = 0;
   private hlcHigh: string | undefined;
   private outboxMarked = false;
+  private readonly cache: RecordCache;
+  /** Incremented by every committed batch (guards the record cache against racing async reads). */
+  private writeSeq = 0;
   readonly kinds = {} as Record<RemKind, KindParts>;
   readonly writeLock = new Mutex();
   /** Hooks run on every entity write and delete, inside the write lock, before the batch. */
@@ -149,6 +163,7 @@ export class TenantStore {
     this.tombstones = this.db.sublevel<string, string>('tomb', { valueEncoding: 'utf8' });
     this.outbox = this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' });
     this.clock = opts.replication?.clock ?? new HybridLogicalClock('local');
+    this.cache = new RecordCache(opts.recordCacheBytes ?? 32 * 1024 * 1024);
   }
 
   get nodeId(): string {
@@ -269,7 +284,7 @@ export class TenantStore {
   }
 
   async get<T>(kind: RemKind, id: string): Promise<T | undefined> {
-    return (await this.kinds[kind].records.get(id)) as T | undefined;
+    return (await this.getMany<T>(kind, [id]))[0];
   }
 
   /**
@@ -278,15 +293,36 @@ export class TenantStore {
    */
   async readRaw(keys: readonly (readonly [{ readonly prefix: string }, string])[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
+    if (keys.length <= SYNC_READ_MAX) return keys.map(([sub, key]) => this.db.getSync(sub.prefix + key, { valueEncoding: 'utf8' }) as string | undefined);
     return (await this.db.getMany(
       keys.map(([sub, key]) => sub.prefix + key),
       { valueEncoding: 'utf8' },
     )) as (string | undefined)[];
   }
 
+  /** Records by id (undefined where absent), through the record cache. Each call returns fresh objects. */
   async getMany<T>(kind: RemKind, ids: readonly string[]): Promise<(T | undefined)[]> {
     if (ids.length === 0) return [];
-    return (await this.kinds[kind].records.getMany(ids as string[])) as (T | undefined)[];
+    const prefix = KIND_SHORT[kind] + '\u0000';
+    const json: (string | undefined)[] = ids.map((id) => this.cache.get(prefix + id));
+    const missing: number[] = [];
+    json.forEach((j, i) => j === undefined && missing.push(i));
+    if (missing.length > 0) {
+      const records = this.kinds[kind].records;
+      const seq = this.writeSeq;
+      const raw =
+        missing.length <= SYNC_READ_MAX
+          ? missing.map((i) => records.getSync(ids[i]!, { valueEncoding: 'utf8' }) as string | undefined)
+          : ((await records.getMany(missing.map((i) => ids[i]!), { valueEncoding: 'utf8' })) as (string | undefined)[]);
+      // an async read that overlapped a write may have read the old value: do not cache it
+      const cacheable = seq === this.writeSeq;
+      missing.forEach((i, n) => {
+        const r = raw[n];
+        json[i] = r;
+        if (r !== undefined && cacheable) this.cache.set(prefix + ids[i], r);
+      });
+    }
+    return json.map((j) => (j === undefined ? undefined : (JSON.parse(j) as T)));
   }
 
   /**
@@ -338,7 +374,9 @@ export class TenantStore {
         ops.push({ type: 'put', sublevel: this.meta, key: `count:${kind}`, value: this.counts[kind] + countDelta[kind] });
       }
     }
-    await this.db.batch(ops, { sync: this.opts.syncWrites });
+    await this.writeBatch(ops);
+    this.writeSeq++;
+    for (const c of changes) this.cache.delete(KIND_SHORT[c.kind] + '\u0000' + c.id);
     this.outboxSeq = seq;
     this.outboxCount += outboxOps.length;
     this.hlcHigh = nextHigh;
@@ -351,6 +389,43 @@ export class TenantStore {
     for (const kind of REM_KINDS) this.counts[kind] += countDelta[kind];
     this.maybeCheckpoint();
     if (outboxOps.length > 0) this.opts.replication?.onOutbox?.(this.tenant);
+  }
+
+  /**
+   * Writes a batch through classic-level's `_batch` with keys prefixed and values encoded here. abstract-level's
+   * public batch() clones and re-validates every operation, which costs more than LevelDB's write itself on the
+   * ~20 operations a record needs; `_batch` is the documented implementor API it ends in. Falls back to batch().
+   */
+  private async writeBatch(ops: readonly BatchOp[]): Promise<void> {
+    const db = this.db as unknown as { _batch?: (ops: object[], options: object) => Promise<void>; status: string };
+    if (typeof db._batch !== 'function' || db.status !== 'open') {
+      await this.db.batch(ops as BatchOp[], { sync: this.opts.syncWrites });
+      return;
+    }
+    const encoded: object[] = new Array(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]! as { type: 'put' | 'del'; sublevel?: { prefix: string }; key: string; value?: unknown };
+      const sub = op.sublevel ?? this.db;
+      const key = (op.sublevel ? op.sublevel.prefix : '') + op.key;
+      if (op.type === 'del') {
+        encoded[i] = { type: 'del', key, keyEncoding: 'utf8' };
+      } else {
+        const enc = this.encodingOf(sub);
+        encoded[i] = { type: 'put', key, keyEncoding: 'utf8', value: enc.encode(op.value), valueEncoding: enc.format };
+      }
+    }
+    await db._batch(encoded, { sync: this.opts.syncWrites });
+  }
+
+  private readonly encodings = new Map<object, { encode(v: unknown): unknown; format: string }>();
+
+  private encodingOf(sub: object): { encode(v: unknown): unknown; format: string } {
+    let enc = this.encodings.get(sub);
+    if (!enc) {
+      enc = (sub as { valueEncoding(): { encode(v: unknown): unknown; format: string } }).valueEncoding();
+      this.encodings.set(sub, enc);
+    }
+    return enc;
   }
 
   /** Oldest outbox entries, at most `limit`. */
