@@ -46,6 +46,15 @@ describe('resources', () => {
     expect(hits).toHaveLength(0);
   });
 
+  it('never serves a cached record after it was replaced or deleted', async () => {
+    const [id] = await putResources(store, [{ uri: 'doc://c', content: 'v1' }]);
+    expect((await store.get<Resource>('resources', id!))!.content).toBe('v1'); // now cached
+    await putResources(store, [{ uri: 'doc://c', content: 'v2' }]);
+    expect((await store.get<Resource>('resources', id!))!.content).toBe('v2');
+    await deleteResource(store, id!);
+    expect(await store.get<Resource>('resources', id!)).toBeUndefined();
+  });
+
   it('finds documents by keyword, vector and hybrid search', async () => {
     await putResources(store, docs);
     for (const mode of ['keyword', 'vector', 'hybrid'] as const) {

@@ -6,14 +6,13 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
-import { tenantFromHeader } from '../../shared/http/tenant.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
 import { HybridLogicalClock } from '../../shared/replication/hlc.js';
 import { Replicator } from '../../shared/replication/replicator.js';
 import { TenantManager } from '../../shared/store/tenant-manager.js';
 import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';
-import type { ApiContext } from './context.js';
+import { tenantHook, type ApiContext } from './context.js';
 import { schemas } from './schemas.js';
 import entityRoutes from './routes/entities.js';
 import healthRoutes from './routes/health.js';
@@ -22,6 +21,9 @@ import resourceRoutes from './routes/resources.js';
 import searchRoutes from './routes/search.js';
 import syncRoutes from './routes/sync.js';
 import tenantRoutes from './routes/tenant.js';
+import chatRoutes, { openAiChatRoutes } from './routes/chat.js';
+import queryRoutes from './routes/query.js';
+import schemaRoutes from './routes/schemas.js';
 
 export interface ApiOptions {
   embedder: Embedder;
@@ -48,6 +50,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch },
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
+    recordCacheBytes: cfg.recordCacheBytes,
     limits: { ...DEFAULT_LIMITS, traversalNodesMax: cfg.traversalNodesMax, contentCharsMax: cfg.contentCharsMax },
   });
   const metrics = createNodeMetrics({
@@ -114,17 +117,26 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   await app.register(healthRoutes, { ctx, isReady: () => ready });
   await app.register(
     async (api) => {
-      api.addHook('onRequest', async (req) => {
-        req.tenant = tenantFromHeader(req.headers['x-tenant-id']);
-      });
+      api.addHook('onRequest', tenantHook);
       await api.register(resourceRoutes, { ctx });
       await api.register(entityRoutes, { ctx });
       await api.register(momentRoutes, { ctx });
       await api.register(searchRoutes, { ctx });
       await api.register(tenantRoutes, { ctx });
       await api.register(syncRoutes, { ctx });
+      await api.register(queryRoutes, { ctx });
+      await api.register(schemaRoutes, { ctx });
+      await api.register(chatRoutes, { ctx });
     },
     { prefix: '/api/v1' },
+  );
+  // OpenAI-compatible chat beside the native API, with the same tenant check
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', tenantHook);
+      await v1.register(openAiChatRoutes, { ctx });
+    },
+    { prefix: '/v1' },
   );
   app.addHook('onReady', async () => {
     replicator?.start();

@@ -28,6 +28,8 @@ export interface NodeConfig {
   hnswEfSearch: number;
   /** Index mutations after which the vector index is checkpointed to disk (bounds replay on open). */
   vectorCheckpointOps: number;
+  /** Bytes of record JSON each open tenant keeps in memory for fast reads. */
+  recordCacheBytes: number;
   /** fsync every LevelDB write batch (survives power loss, not only process kill). */
   syncWrites: boolean;
   /** Embedder: `hash` (offline, lexical) or `transformers:<model-id>` with a local model directory. */
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     hnswEfSearch: intFrom(env, 'PERCOLATE_HNSW_EF_SEARCH', 64, 10, 5000),
     vectorCheckpointOps: intFrom(env, 'PERCOLATE_VECTOR_CHECKPOINT_OPS', 50_000, 1, 100_000_000),
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
+    recordCacheBytes: intFrom(env, 'PERCOLATE_RECORD_CACHE_BYTES', 32 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
     embedder: env.PERCOLATE_EMBEDDER || 'hash',
     modelDir: path.resolve(env.PERCOLATE_MODEL_DIR || path.join(dataDir, 'models')),
     natsUrl: env.PERCOLATE_NATS_URL ?? '',

@@ -14,6 +14,8 @@ export interface TenantManagerOptions {
   limits: StoreLimits;
   /** Window for "active" tenants (a request within it), exported for autoscaling. */
   activeWindowMs?: number;
+  /** Record cache per open tenant, in bytes. */
+  recordCacheBytes?: number;
   /** The node's clock and outbox settings, shared by every tenant store. */
   replication?: StoreReplication;
 }
@@ -89,9 +91,9 @@ export class TenantManager {
     if (slot.store) return slot.store;
     if (!slot.opening) {
       const closing = this.closingStores.get(tenant);
-      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication } = this.opts;
+      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes } = this.opts;
       slot.opening = (closing ?? Promise.resolve())
-        .then(() => TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create, replication }))
+        .then(() => TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create, replication, recordCacheBytes }))
         .then((store) => {
           slot.store = store;
           this.onLifecycle?.(tenant, 'open');
