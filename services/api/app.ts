@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
+import { loggerOptions } from '../../shared/http/logger.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
 import { HybridLogicalClock } from '../../shared/replication/hlc.js';
@@ -61,15 +62,8 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   });
   const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
 
-  const logger =
-    opts.logger === false
-      ? false
-      : {
-          level: typeof opts.logger === 'object' ? opts.logger.level : cfg.logLevel,
-          redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'],
-        };
   const app = Fastify({
-    logger,
+    logger: loggerOptions(opts.logger, cfg.logLevel),
     bodyLimit: cfg.bodySizeBytesMax,
     // requests are logged at debug from onResponse (with route and tenant), not twice at info per request
     logController: new LogController({ disableRequestLogging: true }),

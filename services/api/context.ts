@@ -1,6 +1,7 @@
 // What every route plugin of the database node receives: configuration, the tenant manager, metrics, schemas.
 import type { FastifyRequest } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
+import { tenantFromHeader } from '../../shared/http/tenant.js';
 import type { NodeMetrics } from '../../shared/metrics/metrics.js';
 import type { TenantManager } from '../../shared/store/tenant-manager.js';
 import type { TenantStore } from '../../shared/store/tenant-store.js';
@@ -26,6 +27,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     ctx: ApiContext;
   }
+}
+
+/** The X-Tenant-ID check of every tenant-scoped route group (/api/v1 and the OpenAI-compatible /v1). */
+export async function tenantHook(req: FastifyRequest): Promise<void> {
+  req.tenant = tenantFromHeader(req.headers['x-tenant-id']);
 }
 
 /** Runs `fn` with the request's tenant store; `create` only for writes, so reads never create tenants. */

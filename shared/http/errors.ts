@@ -29,6 +29,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   limit_exceeded: 400,
   conflict: 409,
   schema_violation: 422,
+  invalid_query: 400,
 };
 
 const FASTIFY_CODES: Record<string, [number, string]> = {
