@@ -98,6 +98,14 @@ describe('resources', () => {
     expect(prefixed.items.map((r) => r.uri)).toEqual(['other://c']);
   });
 
+  it('lists and fuzzy-matches keys that start with characters outside the basic plane', async () => {
+    await putResources(store, [{ uri: '🦀://crab', content: 'rust' }, { uri: 'a://plain', content: 'plain' }]);
+    const page = await listResources(store, { limit: 10 });
+    expect(page.items.map((r) => r.uri)).toEqual(['a://plain', '🦀://crab']);
+    await putEntities(store, [{ type: 'emoji', key: '🦀 ferris' }]);
+    expect((await fuzzyEntities(store, '🦀 ferris', { limit: 5 })).hits[0]?.match).toBe('exact');
+  });
+
   it('rejects an embedding of the wrong dimension', async () => {
     await expect(putResources(store, [{ uri: 'u', content: 'c', embedding: [1, 2, 3] }])).rejects.toMatchObject({ code: 'invalid_embedding' });
   });

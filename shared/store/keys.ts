@@ -2,7 +2,8 @@
 // Separator \0 sorts before every printable character, so `a\0...` ranges never include `ab\0...`.
 
 export const SEP = '\u0000';
-export const HIGH = '\uffff';
+// the highest code point: in LevelDB's byte order (UTF-8) it sorts above every other character, astral ones included
+export const HIGH = '\u{10ffff}';
 
 const pad = (n: number, width: number) => n.toString().padStart(width, '0');
 

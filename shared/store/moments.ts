@@ -4,7 +4,7 @@ import { momentId } from '../rem/ids.js';
 import type { Moment, MomentInput } from '../rem/types.js';
 import { checkEmbedding, checkObject, checkStringList, checkText, parseTime } from '../rem/validate.js';
 import type { BatchOp } from '../index/keyword-index.js';
-import { MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
+import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
 import { localPut, type Mutation } from '../replication/ops.js';
@@ -107,7 +107,7 @@ export interface MomentQuery {
 /** Moments newest first (by start time) within [from, to], filtered by type and tag, with an opaque cursor. */
 export async function listMoments(store: TenantStore, q: MomentQuery): Promise<ListResult<Moment> & { truncated: boolean }> {
   const lower = q.fromMs !== undefined ? momentTimeBound(q.fromMs) : MOMENT_TIME_PREFIX;
-  let upper = q.toMs !== undefined ? momentTimeBound(q.toMs + 1) : MOMENT_TIME_PREFIX + '\uffff';
+  let upper = q.toMs !== undefined ? momentTimeBound(q.toMs + 1) : MOMENT_TIME_PREFIX + HIGH;
   if (q.cursor) {
     const after = decodeCursor(q.cursor, MOMENT_TIME_PREFIX);
     if (!after) throw new RemError('invalid_request', 'cursor is not valid for this listing');
