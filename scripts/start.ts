@@ -1,25 +1,93 @@
 // `npm start`: the embedded single-machine stack on loopback, data under ./data (PERCOLATE_DATA_DIR).
-// Starts each service as a child process, prefixes its output, and stops them all (in reverse order) on Ctrl-C.
+// Starts each service as a child process, in order, each once the previous one answers its readiness check:
+// nats-server (JetStream, <data>/nats), an S3-compatible server (s3rver, <data>/s3), the database node, the upload
+// gateway and one ingest worker. Prefixes their output, and stops them all (in reverse order) on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBinary } from './system-deps.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Service {
   name: string;
-  entry: string;
+  /** A TypeScript entry run with tsx, or `command` with `args`. */
+  entry?: string;
+  command?: string;
+  args?: string[];
   env: Record<string, string>;
+  /** Polled until it answers (any HTTP status below 500) before the next service starts. */
+  ready: string;
 }
 
-const dataDir = path.resolve(process.env.PERCOLATE_DATA_DIR || path.join(root, 'data'));
-const services: Service[] = [{ name: 'api', entry: 'services/api/main.ts', env: { PERCOLATE_DATA_DIR: dataDir } }];
+const env = process.env;
+const host = env.HOST || '127.0.0.1';
+const dataDir = path.resolve(env.PERCOLATE_DATA_DIR || path.join(root, 'data'));
+const port = (name: string, fallback: number) => env[name] || String(fallback);
+const natsPort = port('PERCOLATE_NATS_PORT', 4222);
+const natsMonitorPort = port('PERCOLATE_NATS_MONITOR_PORT', 8222);
+const s3Port = port('PERCOLATE_S3_PORT', 4568);
+const apiPort = port('PORT', 8080);
+const gatewayPort = port('PERCOLATE_GATEWAY_PORT', 8081);
+const workerPort = port('PERCOLATE_WORKER_PORT', 8082);
+const natsUrl = `nats://${host}:${natsPort}`;
+const apiUrl = `http://${host}:${apiPort}`;
+// the gateway and the worker talk to the embedded S3 server, whose only credentials are s3rver's
+const ingestEnv = {
+  PERCOLATE_NATS_URL: natsUrl,
+  PERCOLATE_S3_ENDPOINT: `http://${host}:${s3Port}`,
+  PERCOLATE_S3_BUCKET: env.PERCOLATE_S3_BUCKET || 'percolate',
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  AWS_REGION: 'us-east-1',
+  PERCOLATE_API_URL: apiUrl,
+  // the SDK's notice that its 2027 releases need Node 22 would be printed by every process at every start
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED || 'true',
+};
+const natsDir = path.join(dataDir, 'nats');
+fs.mkdirSync(natsDir, { recursive: true });
+const services: Service[] = [
+  {
+    name: 'nats',
+    command: ensureBinary('nats-server', 'nats-server'),
+    args: ['-a', host, '-p', natsPort, '-m', natsMonitorPort, '-js', '-sd', natsDir, '-n', 'percolate-local'],
+    env: {},
+    ready: `http://${host}:${natsMonitorPort}/healthz`,
+  },
+  {
+    name: 's3',
+    entry: 'scripts/s3-server.ts',
+    env: { PERCOLATE_S3_PORT: s3Port, PERCOLATE_S3_DIR: path.join(dataDir, 's3'), PERCOLATE_S3_BUCKET: ingestEnv.PERCOLATE_S3_BUCKET },
+    ready: `http://${host}:${s3Port}/`,
+  },
+  {
+    name: 'api',
+    entry: 'services/api/main.ts',
+    env: { PERCOLATE_DATA_DIR: dataDir, PORT: apiPort, PERCOLATE_NATS_URL: natsUrl },
+    ready: `${apiUrl}/health/ready`,
+  },
+  {
+    name: 'gateway',
+    entry: 'services/gateway/main.ts',
+    env: { ...ingestEnv, PERCOLATE_GATEWAY_PORT: gatewayPort },
+    ready: `http://${host}:${gatewayPort}/health/ready`,
+  },
+  {
+    name: 'worker',
+    entry: 'services/worker/main.ts',
+    env: { ...ingestEnv, PERCOLATE_WORKER_PORT: workerPort },
+    ready: `http://${host}:${workerPort}/health/ready`,
+  },
+];
+const READY_TIMEOUT_MS = 60_000;
 
 const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
 
 function start(s: Service): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, s.entry)], {
+  const [command, args] = s.entry ? [process.execPath, ['--import', 'tsx', path.join(root, s.entry)]] : [s.command!, s.args ?? []];
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...s.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,5 +128,35 @@ async function stopAll(exitCode: number): Promise<void> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-console.log(`percolate: starting the local stack with data under ${dataDir}`);
-for (const s of services) children.push({ name: s.name, child: start(s) });
+async function waitReady(s: Service): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!stopping) {
+    try {
+      const res = await fetch(s.ready, { signal: AbortSignal.timeout(2_000) });
+      if (res.status < 500) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${s.name} did not become ready at ${s.ready} within ${READY_TIMEOUT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`percolate: starting the local stack with data under ${dataDir}`);
+  for (const s of services) {
+    if (stopping) return;
+    children.push({ name: s.name, child: start(s) });
+    await waitReady(s);
+  }
+  if (stopping) return;
+  console.log(
+    `percolate: ready. database ${apiUrl}, upload gateway http://${host}:${gatewayPort}, ` +
+      `worker http://${host}:${workerPort}, nats ${natsUrl} (monitor :${natsMonitorPort}), s3 ${ingestEnv.PERCOLATE_S3_ENDPOINT}`,
+  );
+}
+
+main().catch((err) => {
+  console.error(`percolate: ${err instanceof Error ? err.message : err}; stopping the stack`);
+  void stopAll(1);
+});

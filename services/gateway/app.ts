@@ -1,0 +1,86 @@
+// Builds the upload gateway's fastify app: S3 client, NATS (job stream, worker consumers, job state bucket),
+// multipart, error envelope, tenant hook, metrics; one plugin per route group.
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { createS3Client } from '../../shared/blob/s3.js';
+import { connectNats } from '../../shared/bus/connection.js';
+import type { GatewayConfig } from '../../shared/config/ingest-config.js';
+import { installErrorHandling } from '../../shared/http/errors.js';
+import { loggerOptions } from '../../shared/http/logger.js';
+import opsRoutes from '../../shared/http/ops-routes.js';
+import { installRequestMetrics } from '../../shared/http/request-metrics.js';
+import { tenantFromHeader } from '../../shared/http/tenant.js';
+import { installValidation } from '../../shared/http/validation.js';
+import { JobStateStore } from '../../shared/jobs/state.js';
+import { ensureJobStreams, ensureWorkerConsumer } from '../../shared/jobs/streams.js';
+import { createGatewayMetrics } from '../../shared/metrics/ingest-metrics.js';
+import type { GatewayContext } from './context.js';
+import jobRoutes from './routes/jobs.js';
+import uploadRoutes from './routes/upload.js';
+
+export interface GatewayOptions {
+  /** pino logger options or false. */
+  logger?: boolean | { level: string };
+  defaultMetrics?: boolean;
+}
+
+export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<FastifyInstance> {
+  const nc: NatsConnection = await connectNats(cfg.jobs.natsUrl, 'percolate-gateway');
+  let ctx: GatewayContext;
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureJobStreams(jsm, cfg.jobs);
+    // the consumers exist before any worker does, so queue lag is measurable while workers are scaled to zero
+    for (const tier of cfg.tiers) await ensureWorkerConsumer(jsm, tier, cfg.jobs);
+    const js = jetstream(nc);
+    ctx = {
+      cfg,
+      s3: createS3Client(cfg.s3),
+      js,
+      jobs: await JobStateStore.open(js, cfg.jobs),
+      metrics: createGatewayMetrics({ defaultMetrics: opts.defaultMetrics }),
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+
+  const app = Fastify({
+    logger: loggerOptions(opts.logger, cfg.logLevel),
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    // uploads of gigabytes take minutes: no request timeout (bounded by the upload size instead)
+    requestTimeout: 0,
+  });
+  await app.register(swagger, { openapi: { info: { title: 'Percolate-TS upload gateway', version: '0.1.0' } } });
+  await app.register(multipart);
+  installValidation(app);
+  installErrorHandling(app);
+  installRequestMetrics(app, ctx.metrics.httpDuration);
+  app.decorateRequest('tenant', '');
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  let ready = false;
+  await app.register(opsRoutes, { registry: ctx.metrics.registry, isReady: () => ready && !nc.isClosed(), readyInfo: () => ({ tiers: cfg.tiers }) });
+  await app.register(async (scoped) => {
+    scoped.addHook('onRequest', async (req) => {
+      req.tenant = tenantFromHeader(req.headers['x-tenant-id']);
+    });
+    await scoped.register(uploadRoutes, { ctx });
+    await scoped.register(jobRoutes, { ctx });
+  });
+  app.addHook('onReady', async () => {
+    ready = true;
+  });
+  app.addHook('preClose', async () => {
+    ready = false;
+  });
+  app.addHook('onClose', async () => {
+    ctx.s3.destroy();
+    await nc.drain().catch(() => undefined);
+  });
+  return app;
+}

@@ -1,0 +1,199 @@
+// POST /upload: a multipart stream (field `file`, optional `uri`, `tier`, `metadata`) piped through the inspector
+// (size, sha256, type from the first bytes) straight into an S3 multipart upload, then a job is queued.
+// Nothing holds more than the detection head and the S3 parts in flight, whatever the file size.
+import { randomUUID } from 'node:crypto';
+import type { Multipart, MultipartFile } from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { objectUri, deleteObject, putStream } from '../../../shared/blob/s3.js';
+import { uploadKey } from '../../../shared/blob/keys.js';
+import { jobSubject } from '../../../shared/bus/names.js';
+import { HttpError } from '../../../shared/http/errors.js';
+import { SUPPORTED_DESCRIPTION } from '../../../shared/ingest/detect.js';
+import { InspectStream, UploadRejectedError } from '../../../shared/ingest/inspect-stream.js';
+import { initialJobState, type JobMessage } from '../../../shared/jobs/types.js';
+import type { GatewayContext, GatewayRouteOptions } from '../context.js';
+
+const FIELDS = ['uri', 'tier', 'metadata'] as const;
+type FieldName = (typeof FIELDS)[number];
+
+interface StoredFile {
+  key: string;
+  filename: string;
+  inspect: InspectStream;
+}
+
+const REJECTIONS: Record<UploadRejectedError['reason'], [number, string]> = {
+  empty: [400, 'empty_file'],
+  too_large: [413, 'payload_too_large'],
+  unsupported: [415, 'unsupported_media_type'],
+};
+
+/** Multipart parser errors, by @fastify/multipart code. */
+const MULTIPART_ERRORS: Record<string, [number, string, string]> = {
+  FST_REQ_FILE_TOO_LARGE: [413, 'payload_too_large', 'the file is larger than the upload limit'],
+  FST_FILES_LIMIT: [400, 'invalid_request', 'only one file per upload'],
+  FST_PARTS_LIMIT: [400, 'invalid_request', 'too many form fields'],
+  FST_FIELDS_LIMIT: [400, 'invalid_request', 'too many form fields'],
+  FST_PROTO_VIOLATION: [400, 'invalid_request', 'invalid form field name'],
+  FST_INVALID_JSON_FIELD_ERROR: [400, 'invalid_request', 'metadata is not valid JSON'],
+};
+
+function toUploadError(err: unknown): unknown {
+  if (err instanceof HttpError) return err;
+  if (err instanceof UploadRejectedError) {
+    const [status, code] = REJECTIONS[err.reason];
+    const message = err.reason === 'unsupported' ? `${err.message}; supported: ${SUPPORTED_DESCRIPTION}` : err.message;
+    return new HttpError(status, code, message);
+  }
+  const known = MULTIPART_ERRORS[(err as { code?: string })?.code ?? ''];
+  if (known) return new HttpError(known[0], known[1], known[2]);
+  if (/multipart|Unexpected end of form|Part terminated early/i.test(String((err as Error)?.message))) {
+    return new HttpError(400, 'invalid_multipart', `malformed multipart body: ${(err as Error).message}`);
+  }
+  return err;
+}
+
+function checkFields(ctx: GatewayContext, fields: Partial<Record<FieldName, string>>): { tier: string; uri: string | null; metadata: Record<string, unknown> } {
+  const tier = fields.tier ?? ctx.cfg.tierDefault;
+  if (!ctx.cfg.tiers.includes(tier)) throw new HttpError(400, 'invalid_request', `tier must be one of ${ctx.cfg.tiers.join(', ')}`);
+  const uri = fields.uri ?? null;
+  if (uri !== null && (uri.length === 0 || uri.length > 2048)) throw new HttpError(400, 'invalid_request', 'uri must be 1..2048 characters');
+  let metadata: Record<string, unknown> = {};
+  if (fields.metadata !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fields.metadata);
+    } catch {
+      throw new HttpError(400, 'invalid_request', 'metadata is not valid JSON');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'invalid_request', 'metadata must be a JSON object');
+    metadata = parsed as Record<string, unknown>;
+  }
+  return { tier, uri, metadata };
+}
+
+async function storeFile(ctx: GatewayContext, part: MultipartFile, tenant: string, jobId: string): Promise<StoredFile> {
+  const inspect = new InspectStream(part.filename, ctx.cfg.uploadBytesMax);
+  const key = uploadKey(tenant, jobId, part.filename);
+  part.file.on('error', (err) => inspect.destroy(err));
+  part.file.pipe(inspect);
+  try {
+    await putStream(ctx.s3, ctx.cfg.s3.bucket, key, inspect, {
+      partBytes: ctx.cfg.uploadPartBytes,
+      queueSize: ctx.cfg.uploadQueueSize,
+      metadata: { tenant, job_id: jobId },
+    });
+  } catch (err) {
+    // read and discard the rest of the file so the request ends and the answer reaches the client
+    part.file.unpipe(inspect);
+    part.file.resume();
+    throw err;
+  }
+  return { key, filename: key.slice(key.lastIndexOf('/') + 1), inspect };
+}
+
+async function readUpload(ctx: GatewayContext, req: FastifyRequest, jobId: string) {
+  const fields: Partial<Record<FieldName, string>> = {};
+  let stored: StoredFile | undefined;
+  const parts = req.parts({
+    limits: { fileSize: ctx.cfg.uploadBytesMax + 1, files: 1, fields: FIELDS.length, parts: FIELDS.length + 1, fieldSize: ctx.cfg.fieldBytesMax },
+  });
+  try {
+    for await (const part of parts as AsyncIterableIterator<Multipart>) {
+      if (part.type === 'field') {
+        if (!(FIELDS as readonly string[]).includes(part.fieldname)) {
+          throw new HttpError(400, 'invalid_request', `unknown form field '${part.fieldname}' (expected file, ${FIELDS.join(', ')})`);
+        }
+        if (part.valueTruncated) throw new HttpError(400, 'invalid_request', `${part.fieldname} is longer than ${ctx.cfg.fieldBytesMax} bytes`);
+        fields[part.fieldname as FieldName] = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
+        // fields sent before the file are checked before a byte is stored
+        if (!stored) checkFields(ctx, fields);
+        continue;
+      }
+      if (part.fieldname !== 'file') {
+        part.file.resume();
+        throw new HttpError(400, 'invalid_request', `the file must be sent in the form field 'file', not '${part.fieldname}'`);
+      }
+      stored = await storeFile(ctx, part, req.tenant, jobId);
+    }
+    if (!stored) throw new HttpError(400, 'missing_file', "no file: send it in the multipart form field 'file'");
+    return { stored, ...checkFields(ctx, fields) };
+  } catch (err) {
+    if (stored) await deleteObject(ctx.s3, ctx.cfg.s3.bucket, stored.key).catch((e) => req.log.warn({ err: e }, 'could not delete a rejected upload'));
+    throw toUploadError(err);
+  }
+}
+
+export default async function uploadRoutes(app: FastifyInstance, { ctx }: GatewayRouteOptions): Promise<void> {
+  let inFlight = 0;
+  app.post(
+    '/upload',
+    {
+      schema: {
+        summary: 'Upload a file (multipart field `file`; optional `uri`, `tier`, `metadata` JSON) and queue its ingestion',
+        consumes: ['multipart/form-data'],
+        headers: { type: 'object', properties: { 'x-tenant-id': { type: 'string', maxLength: 256 } } },
+        response: {
+          202: { type: 'object', properties: { job_id: { type: 'string' }, status_url: { type: 'string' } } },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!req.isMultipart()) throw new HttpError(415, 'unsupported_media_type', "POST /upload takes multipart/form-data with the file in field 'file'");
+      if (inFlight >= ctx.cfg.uploadsConcurrentMax) throw new HttpError(503, 'too_many_uploads', 'too many uploads in progress; retry later');
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      const jobId = randomUUID();
+      inFlight++;
+      ctx.metrics.uploadsInFlight.inc();
+      let upload;
+      try {
+        upload = await readUpload(ctx, req, jobId);
+      } catch (err) {
+        const outcome = err instanceof HttpError ? (err.code === 'payload_too_large' ? 'too_large' : err.code === 'empty_file' ? 'empty' : err.statusCode === 415 ? 'unsupported' : 'invalid') : 'failed';
+        ctx.metrics.uploads.inc({ outcome });
+        ctx.metrics.uploadDuration.observe({ outcome }, seconds());
+        throw err;
+      } finally {
+        inFlight--;
+        ctx.metrics.uploadsInFlight.dec();
+      }
+      const { stored, tier, uri, metadata } = upload;
+      const kind = stored.inspect.kind!;
+      const msg: JobMessage = {
+        job_id: jobId,
+        tenant: req.tenant,
+        tier,
+        file: {
+          bucket: ctx.cfg.s3.bucket,
+          key: stored.key,
+          uri: objectUri(ctx.cfg.s3.bucket, stored.key),
+          filename: stored.filename,
+          kind,
+          size_bytes: stored.inspect.bytes,
+          sha256: stored.inspect.sha256,
+        },
+        source_uri: uri,
+        metadata,
+        created_at: new Date().toISOString(),
+      };
+      try {
+        // state first, so a worker that picks the job up at once finds it
+        await ctx.jobs.create(initialJobState(msg));
+        await ctx.js.publish(jobSubject(tier), JSON.stringify(msg), { msgID: jobId });
+      } catch (err) {
+        req.log.error({ err, job_id: jobId }, 'could not queue the job');
+        await ctx.jobs.update(req.tenant, jobId, (s) => ({ ...s, status: 'failed', error: 'the job could not be queued' })).catch(() => undefined);
+        await deleteObject(ctx.s3, ctx.cfg.s3.bucket, stored.key).catch(() => undefined);
+        ctx.metrics.uploads.inc({ outcome: 'failed' });
+        throw new HttpError(503, 'queue_unavailable', 'the job queue is unavailable; retry the upload');
+      }
+      ctx.metrics.uploads.inc({ outcome: 'accepted' });
+      ctx.metrics.uploadBytes.inc({ kind }, stored.inspect.bytes);
+      ctx.metrics.uploadDuration.observe({ outcome: 'accepted' }, seconds());
+      ctx.metrics.jobsQueued.inc({ tier });
+      req.log.info({ tenant: req.tenant, job_id: jobId, kind, size_bytes: stored.inspect.bytes, tier }, 'upload stored, job queued');
+      return reply.code(202).send({ job_id: jobId, status_url: `/jobs/${jobId}` });
+    },
+  );
+}
