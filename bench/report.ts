@@ -13,6 +13,8 @@ export interface MachineInfo {
   memory_gib: number;
   node: string;
   platform: string;
+  /** 1/5/15-minute load averages when measured: anything well above 0 on a small machine means noisy numbers. */
+  loadavg: number[];
   date: string;
 }
 
@@ -24,6 +26,7 @@ export function machineInfo(): MachineInfo {
     memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
   };
 }
