@@ -1,8 +1,9 @@
 // BM25 keyword index for one kind of one tenant, stored in the tenant's LevelDB.
 //
 // Postings are keyed `term \0 impact \0 id` where `impact` orders a term's postings by their BM25 term weight at
-// index time (best first). A query reads at most `postingsPerTermMax` postings per term and scores them exactly with
-// the current statistics, so rare terms are exact and very common terms (whose idf is near zero) cost a bounded read.
+// index time (best first). A query runs in two phases: (1) candidates from at most `postingsPerTermMax` best
+// postings of each term, so rare terms are read whole and very common terms cost a bounded read; (2) the best
+// candidates are rescored exactly from their per-document term lists, so every returned score is the true BM25.
 import type { AbstractBatchOperation } from 'abstract-level';
 import { terms as toTerms } from '../rem/text.js';
 import type { StringSublevel } from './vector-index.js';
@@ -23,8 +24,14 @@ export interface KeywordStats {
 interface DocEntry {
   /** Posting keys written for this document, so an update or delete removes exactly them. */
   keys: string[];
+  /** Term frequency for each key (exact rescoring). */
+  tf: number[];
   dl: number;
 }
+
+/** Candidates rescored exactly per returned hit. */
+const RESCORE_FACTOR = 3;
+const RESCORE_MIN = 30;
 
 export interface KeywordIndexOptions {
   kind: string;
@@ -52,9 +59,21 @@ function impactKey(tf: number, dl: number, avgdl: number): string {
   return (99_999 - q).toString().padStart(5, '0');
 }
 
+/** A term's best postings, decoded: ids with tf and document length, and whether the list is the whole term. */
+interface CachedPostings {
+  ids: string[];
+  tf: Uint32Array;
+  dl: Uint32Array;
+  complete: boolean;
+}
+
+/** Terms whose decoded best postings stay in memory (LRU); writes touching a term drop its entry. */
+const POSTINGS_CACHE_TERMS = 4096;
+
 export class KeywordIndex {
   private stats: KeywordStats = { docs: 0, totalLen: 0 };
   private readonly dfCache = new Map<string, number>();
+  private readonly postingsCache = new Map<string, CachedPostings>();
   private readonly statsKey: string;
 
   constructor(private readonly opts: KeywordIndexOptions) {
@@ -124,13 +143,15 @@ export class KeywordIndex {
       for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
       const dl = tokens.length;
       const keys: string[] = [];
+      const tfs: number[] = [];
       for (const [t, n] of tf) {
         const key = `${t}\u0000${impactKey(n, dl, avgdl || dl)}\u0000${doc.id}`;
         keys.push(key);
+        tfs.push(n);
         ops.push({ type: 'put', sublevel: this.opts.postings, key, value: `${n}:${dl}` });
         bump(t, 1);
       }
-      ops.push({ type: 'put', sublevel: this.opts.docs, key: doc.id, value: { keys, dl } });
+      ops.push({ type: 'put', sublevel: this.opts.docs, key: doc.id, value: { keys, tf: tfs, dl } });
       stats.docs += 1;
       stats.totalLen += dl;
     });
@@ -149,9 +170,34 @@ export class KeywordIndex {
       ops,
       apply: () => {
         this.stats = stats;
-        for (const [t, n] of nextDf) this.dfCache.set(t, n);
+        for (const [t, n] of nextDf) {
+          this.dfCache.set(t, n);
+          this.postingsCache.delete(t);
+        }
       },
     };
+  }
+
+  /** A term's best `postingsPerTermMax` postings, from memory when no write touched the term since it was read. */
+  private async bestPostings(t: string): Promise<CachedPostings> {
+    const cached = this.postingsCache.get(t);
+    if (cached) {
+      this.postingsCache.delete(t);
+      this.postingsCache.set(t, cached);
+      return cached;
+    }
+    const max = this.opts.postingsPerTermMax;
+    const entries = await this.opts.postings.iterator({ gt: `${t}\u0000`, lt: `${t}\u0001`, limit: max }).all();
+    const p: CachedPostings = { ids: new Array(entries.length), tf: new Uint32Array(entries.length), dl: new Uint32Array(entries.length), complete: entries.length < max };
+    entries.forEach(([key, value], i) => {
+      const sep = value.indexOf(':');
+      p.ids[i] = key.slice(key.lastIndexOf('\u0000') + 1);
+      p.tf[i] = Number(value.slice(0, sep));
+      p.dl[i] = Number(value.slice(sep + 1));
+    });
+    this.postingsCache.set(t, p);
+    if (this.postingsCache.size > POSTINGS_CACHE_TERMS) this.postingsCache.delete(this.postingsCache.keys().next().value!);
+    return p;
   }
 
   /** Top `limit` documents by BM25 over the query's terms. */
@@ -161,32 +207,41 @@ export class KeywordIndex {
     const df = await this.dfOf(qterms);
     const n = this.stats.docs;
     const avgdl = this.stats.totalLen / n;
+    const idf = new Map<string, number>();
+    for (const t of qterms) {
+      const d = df.get(t) ?? 0;
+      if (d > 0) idf.set(t, Math.log(1 + (n - d + 0.5) / (d + 0.5)));
+    }
+    const weight = (t: string, tf: number, dl: number) => (idf.get(t)! * (tf * (K1 + 1))) / (tf + K1 * (1 - B + (B * dl) / avgdl));
+    // phase 1: candidates from each term's best postings
     const scores = new Map<string, number>();
-    await Promise.all(
-      qterms.map(async (t) => {
-        const d = df.get(t) ?? 0;
-        if (d === 0) return;
-        const idf = Math.log(1 + (n - d + 0.5) / (d + 0.5));
-        const it = this.opts.postings.iterator({ gt: `${t}\u0000`, lt: `${t}\u0001`, limit: this.opts.postingsPerTermMax });
-        try {
-          for (;;) {
-            const entries = await it.nextv(1000);
-            if (entries.length === 0) break;
-            for (const [key, value] of entries) {
-              const sep = value.indexOf(':');
-              const tf = Number(value.slice(0, sep));
-              const dl = Number(value.slice(sep + 1));
-              const id = key.slice(key.lastIndexOf('\u0000') + 1);
-              const w = (idf * (tf * (K1 + 1))) / (tf + K1 * (1 - B + (B * dl) / avgdl));
-              scores.set(id, (scores.get(id) ?? 0) + w);
-            }
-          }
-        } finally {
-          await it.close();
-        }
-      }),
-    );
-    return topK(scores, limit);
+    let truncated = false;
+    const lists = await Promise.all([...idf.keys()].map(async (t) => [t, await this.bestPostings(t)] as const));
+    for (const [t, p] of lists) {
+      if (!p.complete) truncated = true;
+      for (let i = 0; i < p.ids.length; i++) {
+        const id = p.ids[i]!;
+        scores.set(id, (scores.get(id) ?? 0) + weight(t, p.tf[i]!, p.dl[i]!));
+      }
+    }
+    if (!truncated) return topK(scores, limit);
+    // phase 2: a term was cut short, so partial scores may be low; rescore the best candidates from their documents
+    const candidates = topK(scores, Math.max(limit * RESCORE_FACTOR, RESCORE_MIN));
+    const docs = candidates.length <= 64
+      ? candidates.map((c) => this.opts.docs.getSync(c.id))
+      : await this.opts.docs.getMany(candidates.map((c) => c.id));
+    const exact = new Map<string, number>();
+    candidates.forEach((c, i) => {
+      const doc = docs[i];
+      if (!doc) return;
+      let score = 0;
+      doc.keys.forEach((key, j) => {
+        const t = key.slice(0, key.indexOf('\u0000'));
+        if (idf.has(t)) score += weight(t, doc.tf?.[j] ?? 1, doc.dl);
+      });
+      exact.set(c.id, score);
+    });
+    return topK(exact, limit);
   }
 }
 

@@ -23,7 +23,7 @@ import { tenantDir } from './tenant-id.js';
 export type JsonSublevel<V = any> = import('abstract-level').AbstractSublevel<any, any, string, V>;
 
 export interface StoreLimits {
-  /** Postings read per query term (bounds keyword query cost on very common terms). */
+  /** Postings read per query term to find candidates (bounds keyword query cost on very common terms). */
   postingsPerTermMax: number;
   /** Nodes a traversal may visit. */
   traversalNodesMax: number;
@@ -64,7 +64,7 @@ export interface StoreReplication {
 }
 
 export const DEFAULT_LIMITS: StoreLimits = {
-  postingsPerTermMax: 2000,
+  postingsPerTermMax: 300,
   traversalNodesMax: 10_000,
   fuzzyScanMax: 50_000,
   filterCandidatesMax: 20_000,
