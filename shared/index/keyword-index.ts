@@ -32,6 +32,12 @@ interface DocEntry {
 /** Candidates rescored exactly per returned hit. */
 const RESCORE_FACTOR = 3;
 const RESCORE_MIN = 30;
+/** Posting reads per query: the first, and one 4x deeper when the bound says a better document may be unread. */
+const ROUNDS_MAX = 2;
+/** Terms with an idf below this fraction of the query's highest idf are not read for candidates. */
+const NEGLIGIBLE_IDF = 0.02;
+/** Slack on index-time weights: document-length normalisation drifts as the collection's average length moves. */
+const BOUND_SLACK = 1.25;
 
 export interface KeywordIndexOptions {
   kind: string;
@@ -53,6 +59,10 @@ export interface KeywordPending {
   apply(): void;
 }
 
+function impactOfKey(key: string, term: string): number {
+  return (99_999 - Number(key.slice(term.length + 1, term.length + 6))) / 10_000;
+}
+
 function impactKey(tf: number, dl: number, avgdl: number): string {
   const w = (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * dl) / Math.max(avgdl, 1)));
   const q = Math.min(99_999, Math.round(w * 10_000));
@@ -65,6 +75,8 @@ interface CachedPostings {
   tf: Uint32Array;
   dl: Uint32Array;
   complete: boolean;
+  /** Index-time weight of the last posting read: no unread posting of the term weighs more. */
+  lastWeight: number;
 }
 
 /** Terms whose decoded best postings stay in memory (LRU); writes touching a term drop its entry. */
@@ -178,29 +190,39 @@ export class KeywordIndex {
     };
   }
 
-  /** A term's best `postingsPerTermMax` postings, from memory when no write touched the term since it was read. */
-  private async bestPostings(t: string): Promise<CachedPostings> {
+  /** A term's best `count` postings, from memory when no write touched the term since they were read. */
+  private async bestPostings(t: string, count: number): Promise<CachedPostings> {
     const cached = this.postingsCache.get(t);
-    if (cached) {
+    if (cached && (cached.complete || cached.ids.length >= count)) {
       this.postingsCache.delete(t);
       this.postingsCache.set(t, cached);
       return cached;
     }
-    const max = this.opts.postingsPerTermMax;
-    const entries = await this.opts.postings.iterator({ gt: `${t}\u0000`, lt: `${t}\u0001`, limit: max }).all();
-    const p: CachedPostings = { ids: new Array(entries.length), tf: new Uint32Array(entries.length), dl: new Uint32Array(entries.length), complete: entries.length < max };
+    const entries = await this.opts.postings.iterator({ gt: `${t}\u0000`, lt: `${t}\u0001`, limit: count }).all();
+    const p: CachedPostings = {
+      ids: new Array(entries.length),
+      tf: new Uint32Array(entries.length),
+      dl: new Uint32Array(entries.length),
+      complete: entries.length < count,
+      lastWeight: entries.length > 0 ? impactOfKey(entries[entries.length - 1]![0], t) : 0,
+    };
     entries.forEach(([key, value], i) => {
       const sep = value.indexOf(':');
       p.ids[i] = key.slice(key.lastIndexOf('\u0000') + 1);
       p.tf[i] = Number(value.slice(0, sep));
       p.dl[i] = Number(value.slice(sep + 1));
     });
+    this.postingsCache.delete(t);
     this.postingsCache.set(t, p);
     if (this.postingsCache.size > POSTINGS_CACHE_TERMS) this.postingsCache.delete(this.postingsCache.keys().next().value!);
     return p;
   }
 
-  /** Top `limit` documents by BM25 over the query's terms. */
+  /**
+   * Top `limit` documents by BM25. Candidates come from each term's best postings; when a term was cut short, the
+   * best candidates are rescored exactly from their documents, and reads go deeper (up to ROUNDS_MAX times) while a
+   * document outside the candidates could still, by the unread postings' weight bound, beat the k-th score.
+   */
   async search(query: string, limit: number): Promise<KeywordHit[]> {
     const qterms = [...new Set(toTerms(query))].slice(0, QUERY_TERMS_MAX);
     if (qterms.length === 0 || this.stats.docs === 0 || limit <= 0) return [];
@@ -213,23 +235,43 @@ export class KeywordIndex {
       if (d > 0) idf.set(t, Math.log(1 + (n - d + 0.5) / (d + 0.5)));
     }
     const weight = (t: string, tf: number, dl: number) => (idf.get(t)! * (tf * (K1 + 1))) / (tf + K1 * (1 - B + (B * dl) / avgdl));
-    // phase 1: candidates from each term's best postings
-    const scores = new Map<string, number>();
-    let truncated = false;
-    const lists = await Promise.all([...idf.keys()].map(async (t) => [t, await this.bestPostings(t)] as const));
-    for (const [t, p] of lists) {
-      if (!p.complete) truncated = true;
-      for (let i = 0; i < p.ids.length; i++) {
-        const id = p.ids[i]!;
-        scores.set(id, (scores.get(id) ?? 0) + weight(t, p.tf[i]!, p.dl[i]!));
+    const rescoreCount = Math.max(limit * RESCORE_FACTOR, RESCORE_MIN);
+    let count = Math.max(this.opts.postingsPerTermMax, rescoreCount);
+    for (let round = 1; ; round++) {
+      const scores = new Map<string, number>();
+      let bound = 0;
+      // terms far below the query's strongest (a word in nearly every document) are not read for candidates;
+      // their whole possible weight goes into the bound instead, and rescoring still counts them exactly
+      const idfMax = Math.max(...idf.values());
+      const read = [...idf.keys()].filter((t) => idf.get(t)! >= idfMax * NEGLIGIBLE_IDF);
+      for (const t of idf.keys()) if (!read.includes(t)) bound += idf.get(t)! * (K1 + 1);
+      const lists = await Promise.all(read.map(async (t) => [t, await this.bestPostings(t, count)] as const));
+      for (const [t, p] of lists) {
+        if (!p.complete) bound += idf.get(t)! * p.lastWeight * BOUND_SLACK;
+        for (let i = 0; i < p.ids.length; i++) {
+          const id = p.ids[i]!;
+          scores.set(id, (scores.get(id) ?? 0) + weight(t, p.tf[i]!, p.dl[i]!));
+        }
       }
+      // every term read whole: partial scores are exact
+      if (bound === 0) return topK(scores, limit);
+      const ranked = topK(scores, rescoreCount + 1);
+      const candidates = ranked.slice(0, rescoreCount);
+      const exact = await this.rescore(candidates, idf, weight);
+      const top = topK(exact, limit);
+      const kth = top.length >= limit ? top[limit - 1]!.score : 0;
+      const bestOutside = ranked[rescoreCount]?.score ?? 0;
+      if ((top.length >= limit && bestOutside + bound <= kth) || round === ROUNDS_MAX) return top;
+      count *= 4;
     }
-    if (!truncated) return topK(scores, limit);
-    // phase 2: a term was cut short, so partial scores may be low; rescore the best candidates from their documents
-    const candidates = topK(scores, Math.max(limit * RESCORE_FACTOR, RESCORE_MIN));
-    const docs = candidates.length <= 64
-      ? candidates.map((c) => this.opts.docs.getSync(c.id))
-      : await this.opts.docs.getMany(candidates.map((c) => c.id));
+  }
+
+  private async rescore(
+    candidates: readonly KeywordHit[],
+    idf: ReadonlyMap<string, number>,
+    weight: (t: string, tf: number, dl: number) => number,
+  ): Promise<Map<string, number>> {
+    const docs = candidates.length <= 64 ? candidates.map((c) => this.opts.docs.getSync(c.id)) : await this.opts.docs.getMany(candidates.map((c) => c.id));
     const exact = new Map<string, number>();
     candidates.forEach((c, i) => {
       const doc = docs[i];
@@ -241,13 +283,45 @@ export class KeywordIndex {
       });
       exact.set(c.id, score);
     });
-    return topK(exact, limit);
+    return exact;
   }
 }
 
+const better = (a: KeywordHit, b: KeywordHit) => a.score > b.score || (a.score === b.score && a.id < b.id);
+
+/** The k best entries, best first, by a bounded min-heap: O(n log k) instead of sorting every scored document. */
 export function topK(scores: Map<string, number>, k: number): KeywordHit[] {
-  const all: KeywordHit[] = [];
-  for (const [id, score] of scores) all.push({ id, score });
-  all.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
-  return all.slice(0, k);
+  if (k <= 0) return [];
+  const heap: KeywordHit[] = []; // heap[0] is the worst of the kept entries
+  const up = (i: number) => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!better(heap[parent]!, heap[i]!)) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let worst = i;
+      if (l < heap.length && better(heap[worst]!, heap[l]!)) worst = l;
+      if (r < heap.length && better(heap[worst]!, heap[r]!)) worst = r;
+      if (worst === i) return;
+      [heap[worst], heap[i]] = [heap[i]!, heap[worst]!];
+      i = worst;
+    }
+  };
+  for (const [id, score] of scores) {
+    const hit = { id, score };
+    if (heap.length < k) {
+      heap.push(hit);
+      up(heap.length - 1);
+    } else if (better(hit, heap[0]!)) {
+      heap[0] = hit;
+      down(0);
+    }
+  }
+  return heap.sort((a, b) => (better(a, b) ? -1 : 1));
 }
