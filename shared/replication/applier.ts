@@ -33,20 +33,34 @@ export class SyncApplier {
     this.loop = this.run(consumer).catch((err) => this.o.log?.error({ err: String(err) }, 'replication applier stopped'));
   }
 
+  private queue: JsMsg[] = [];
+  private flushing: Promise<void> | undefined;
+
   private async run(consumer: Consumer): Promise<void> {
-    // short pull expiry: missed heartbeats after a server failure are noticed in seconds, not the 30 s default
-    this.messages = await consumer.consume({ max_messages: this.o.pullMax, expires: 5_000 });
-    let queue: JsMsg[] = [];
-    for await (const m of this.messages) {
-      queue.push(m);
-      // apply as soon as nothing more is buffered: low latency when idle, large batches when catching up
-      if (this.messages.getPending() === 0 || queue.length >= this.o.batchMax) {
-        const batch = queue;
-        queue = [];
+    // Messages are queued by the client's callback and applied by one flush loop: whatever arrived while the
+    // previous batch was applying forms the next batch (large when catching up, one message when idle). The queue
+    // cannot outgrow the consumer's max_ack_pending, since nothing is acknowledged before it is applied.
+    // A short pull expiry notices missed heartbeats after a server failure in seconds, not the 30 s default.
+    this.messages = await consumer.consume({
+      max_messages: this.o.pullMax,
+      expires: 5_000,
+      callback: (m) => {
+        this.queue.push(m);
+        this.flushing ??= this.flush();
+      },
+    });
+    await this.messages.closed();
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.o.batchMax);
         await this.applyBatch(batch);
       }
+    } finally {
+      this.flushing = undefined;
     }
-    if (queue.length > 0) await this.applyBatch(queue);
   }
 
   private async applyBatch(msgs: JsMsg[]): Promise<void> {
@@ -115,5 +129,6 @@ export class SyncApplier {
   async stop(): Promise<void> {
     this.messages?.stop();
     await this.loop;
+    await this.flushing;
   }
 }
