@@ -6,6 +6,7 @@ import type { Embedder } from '../shared/embed/embedder.js';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
 import { search } from '../shared/index/search.js';
 import { entityId } from '../shared/rem/ids.js';
+import { RemError } from '../shared/rem/errors.js';
 import type { Entity, Resource } from '../shared/rem/types.js';
 import { deleteEntity, fuzzyEntities, lookupEntities, neighbors, putEntities } from '../shared/store/entities.js';
 import { listMoments, putMoments } from '../shared/store/moments.js';
@@ -186,6 +187,29 @@ describe('entities', () => {
     expect((await neighbors(store, entityId('person', 'bob'), { depth: 1, direction: 'in' })).edges).toEqual([]);
     const hits = await search(store, { query: 'ada', kinds: ['entities'], mode: 'hybrid', limit: 5 });
     expect(hits.map((h) => h.id)).not.toContain(ada);
+  });
+});
+
+describe('group commit', () => {
+  it('commits concurrent writes together, and one failing write does not fail the others', async () => {
+    store.entityHooks.push({
+      check: (e) => {
+        if (e.key === 'bad') throw new RemError('schema_violation', 'bad entity');
+      },
+      indexOps: () => [],
+    });
+    const results = await Promise.allSettled([
+      putEntities(store, [{ type: 't', key: 'good1' }]),
+      putEntities(store, [{ type: 't', key: 'bad' }]),
+      putResources(store, [{ uri: 'doc://g', content: 'grouped' }]),
+      putEntities(store, [{ type: 't', key: 'good2' }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'schema_violation' });
+    expect((await lookupEntities(store, 'good1')).length + (await lookupEntities(store, 'good2')).length).toBe(2);
+    expect(await lookupEntities(store, 'bad')).toEqual([]);
+    expect(store.count('resources')).toBe(1);
+    store.entityHooks.pop();
   });
 });
 

@@ -191,25 +191,74 @@ export function stampTimes<T extends { created_at: string; updated_at: string }>
 
 const OP_BYTES_DEFAULT = 512 * 1024;
 
+type Build = (hlc: string) => Promise<Mutation[]> | Mutation[];
+
+interface PendingWrite {
+  build: Build;
+  resolve: (r: ApplyResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Local writes of one group commit at most (each still gets its own HLC and op). */
+const GROUP_WRITES_MAX = 256;
+const pendingWrites = new WeakMap<TenantStore, PendingWrite[]>();
+
+function opsFor(store: TenantStore, hlc: string, mutations: Mutation[]): Op[] {
+  // standalone: one op, vectors stay binary; replicated: vectors get their wire form and big writes are split
+  if (store.replication?.outbox) {
+    encodeLocalVectors(mutations);
+    return buildOps(store.tenant, store.nodeId, hlc, mutations, store.replication.opBytesMax ?? OP_BYTES_DEFAULT);
+  }
+  return [{ v: 1, op_id: `${hlc}#0`, tenant: store.tenant, node: store.nodeId, hlc, mutations }];
+}
+
 /**
- * Runs one local write: takes the tenant's write lock, stamps one HLC, lets `build` turn it into mutations (it may
- * read current records), and applies them as ops (split by size) through the shared merge path.
+ * Runs one local write: it gets one HLC, `build` turns that into mutations (it may read current records), and the
+ * result goes through the shared merge path. Writes that arrive while the tenant's lock is held are committed
+ * together (group commit: one read pass, one LevelDB batch); if that group fails, its writes are retried one by one
+ * so one write's error (a schema violation, say) never fails another's.
  */
-export async function writeLocal(store: TenantStore, build: (hlc: string) => Promise<Mutation[]> | Mutation[]): Promise<ApplyResult> {
-  return store.writeLock.run(async () => {
-    const hlc = store.clock.now();
-    const mutations = await build(hlc);
-    if (mutations.length === 0) return { applied: 0, skipped: 0, hlcMax: undefined };
-    // standalone: one op, vectors stay binary; replicated: vectors get their wire form and big writes are split
-    let ops: Op[];
-    if (store.replication?.outbox) {
-      encodeLocalVectors(mutations);
-      ops = buildOps(store.tenant, store.nodeId, hlc, mutations, store.replication.opBytesMax ?? OP_BYTES_DEFAULT);
-    } else {
-      ops = [{ v: 1, op_id: `${hlc}#0`, tenant: store.tenant, node: store.nodeId, hlc, mutations }];
-    }
-    return applyOps(store, ops, { local: true });
+export function writeLocal(store: TenantStore, build: Build): Promise<ApplyResult> {
+  return new Promise<ApplyResult>((resolve, reject) => {
+    let queue = pendingWrites.get(store);
+    if (!queue) pendingWrites.set(store, (queue = []));
+    queue.push({ build, resolve, reject });
+    if (queue.length === 1) void store.writeLock.run(() => drainWrites(store));
   });
+}
+
+async function drainWrites(store: TenantStore): Promise<void> {
+  const queue = pendingWrites.get(store)!;
+  while (queue.length > 0) {
+    const group = queue.slice(0, GROUP_WRITES_MAX);
+    const built: { w: PendingWrite; ops: Op[] }[] = [];
+    for (const w of group) {
+      try {
+        const hlc = store.clock.now();
+        built.push({ w, ops: opsFor(store, hlc, await w.build(hlc)) });
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+    try {
+      const ops = built.flatMap((b) => b.ops);
+      const result = ops.length > 0 ? await applyOps(store, ops, { local: true }) : { applied: 0, skipped: 0, hlcMax: undefined };
+      for (const b of built) b.w.resolve(result);
+    } catch (err) {
+      if (built.length === 1) built[0]!.w.reject(err);
+      else {
+        for (const b of built) {
+          try {
+            b.w.resolve(b.ops.length > 0 ? await applyOps(store, b.ops, { local: true }) : { applied: 0, skipped: 0, hlcMax: undefined });
+          } catch (e) {
+            b.w.reject(e);
+          }
+        }
+      }
+    }
+    // removed only now, so a write arriving meanwhile sees a non-empty queue and does not start a second drain
+    queue.splice(0, group.length);
+  }
 }
 
 /** Deletes one record locally; false when it does not exist. */
