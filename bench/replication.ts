@@ -14,7 +14,9 @@ const quick = args.quick;
 const TENANT = 'bench';
 const LAG_SECONDS = quick ? 3 : 10;
 const CATCHUP_RECORDS = args.count ?? (quick ? 3000 : 100_000);
-const RATES = quick ? [250, 500] : [1000, 2000, 3000, 4000, 6000];
+/** The issue's reference rate (phase 1), then a sweep from low to high (phase 2). */
+const TARGET_RATE = quick ? 250 : 1000;
+const SWEEP = quick ? [100, 500] : [100, 250, 500, 750, 1500, 2000];
 
 type Hist = Map<number, number>; // upper bound (s) -> cumulative count
 
@@ -162,18 +164,19 @@ async function main(): Promise<void> {
     return res;
   };
 
-  log(`phase 1: lag at ${RATES[0]} writes/s for ${LAG_SECONDS} s`);
-  const base = await phase(RATES[0]!, LAG_SECONDS);
-  rows.push([`${base.rate} writes/s`, base.achieved, base.lagP50, base.lagP99, base.writeP50, base.writeP99, base.lagP99 / base.writeP99]);
+  log(`phase 1: lag at ${TARGET_RATE} writes/s for ${LAG_SECONDS} s`);
+  const base = await phase(TARGET_RATE, LAG_SECONDS);
+  rows.push([`${base.rate} writes/s (reference)`, base.achieved, base.lagP50, base.lagP99, base.writeP50, base.writeP99, base.lagP99 / base.writeP99]);
 
   log('phase 2: highest rate with lag p99 < 100 ms');
-  let best = base.lagP99 < 100 && base.achieved >= 0.9 * base.rate ? base.rate : 0;
-  for (const rate of RATES.slice(1)) {
+  let best = 0;
+  for (const rate of SWEEP) {
     const r = await phase(rate, quick ? 2 : 5);
     rows.push([`${rate} writes/s`, r.achieved, r.lagP50, r.lagP99, r.writeP50, r.writeP99, r.lagP99 / r.writeP99]);
     if (r.lagP99 >= 100 || r.achieved < 0.9 * rate) break;
     best = rate;
   }
+  if (base.lagP99 < 100 && base.achieved >= 0.9 * base.rate) best = Math.max(best, base.rate);
 
   log(`phase 3: stop C, write ${CATCHUP_RECORDS} records to A, restart C`);
   await nodes[2]!.kill('SIGTERM');
