@@ -1,17 +1,9 @@
 // Deterministic, embedding-like benchmark data: unit vectors drawn around cluster centres that live in a
 // low-rank subspace (as real sentence embeddings do), each with a short text from its cluster's vocabulary.
 // Uniformly random vectors are avoided on purpose: HNSW recall on them is pathological and unlike real data.
+import { mulberry32 } from '../scripts/prng.js';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);

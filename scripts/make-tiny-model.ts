@@ -13,6 +13,7 @@
 import { mkdir, writeFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from './prng.js';
 
 export interface TinyModelOptions {
   /** hidden size of the generated embeddings (default 32) */
@@ -233,18 +234,6 @@ export function encodeEmbeddingModel(table: Float32Array, vocabSize: number, dim
 // ---------------------------------------------------------------------------------------------------------------
 // Embedding table
 // ---------------------------------------------------------------------------------------------------------------
-
-/** mulberry32: tiny, fast, and identical on every platform, which is what determinism across machines needs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function embeddingTable(vocabSize: number, dimension: number, seed: number): Float32Array {
   const rand = mulberry32(seed);

@@ -2,17 +2,8 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import type { Embedder } from '../shared/embed/embedder.js';
 import { embedderFactories } from './support/embedders.js';
+import { cosine, norm } from './support/vectors.js';
 
-function norm(v: Float32Array): number {
-  let s = 0;
-  for (const x of v) s += x * x;
-  return Math.sqrt(s);
-}
-function cosine(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s / (norm(a) * norm(b));
-}
 
 describe.each(embedderFactories)('Embedder contract: $name', ({ create }) => {
   let embedder: Embedder;

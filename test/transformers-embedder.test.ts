@@ -5,20 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createEmbedder, type Embedder } from '../shared/embed/index.js';
 import { makeTinyModel } from '../scripts/make-tiny-model.js';
+import { cosine, norm } from './support/vectors.js';
 
 // Not the script's default (32), so a dimension that was hard-coded rather than read from the model would show up.
 const DIMENSION = 24;
 
-function norm(v: Float32Array): number {
-  let s = 0;
-  for (const x of v) s += x * x;
-  return Math.sqrt(s);
-}
-function cosine(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s / (norm(a) * norm(b));
-}
 
 let root: string;
 

@@ -7,7 +7,7 @@
 import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
 import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../replication/entity-crdt.js';
 import { hlcIso, hlcMax } from '../replication/hlc.js';
-import { buildOps, decodeVector, encodeLocalVectors, mutationVector, type Mutation, type Op } from '../replication/ops.js';
+import { buildOps, decodeVector, encodeLocalVectors, localPut, mutationVector, type Mutation, type Op } from '../replication/ops.js';
 import type { BatchOp } from '../index/keyword-index.js';
 import { entityText, recordText } from '../rem/record-text.js';
 import { entityIndexOps } from './entities.js';
@@ -259,6 +259,28 @@ async function drainWrites(store: TenantStore): Promise<void> {
     // removed only now, so a write arriving meanwhile sees a non-empty queue and does not start a second drain
     queue.splice(0, group.length);
   }
+}
+
+/**
+ * Upserts whole records (resources, moments) written locally: within one call the last record for an id wins,
+ * records without an explicit vector are embedded in one embedder call, and created/updated times are stamped by
+ * the apply path from the write's HLC. Returns the ids in input order.
+ */
+export async function putWholeRecords<K extends 'resources' | 'moments', P extends { id: string; vector?: Float32Array }>(
+  store: TenantStore,
+  kind: K,
+  prepared: readonly P[],
+  text: (p: P) => string,
+  record: (p: P) => K extends 'resources' ? Resource : Moment,
+): Promise<string[]> {
+  const byId = new Map<string, P>();
+  for (const p of prepared) byId.set(p.id, p);
+  const unique = [...byId.values()];
+  const toEmbed = unique.filter((p) => !p.vector);
+  const vectors = await store.embedTexts(toEmbed.map(text));
+  toEmbed.forEach((p, i) => (p.vector = vectors[i]));
+  await writeLocal(store, () => unique.map((p) => localPut(kind, p.id, record(p), p.vector!)));
+  return prepared.map((p) => p.id);
 }
 
 /** Deletes one record locally; false when it does not exist. */

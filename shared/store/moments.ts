@@ -7,8 +7,7 @@ import type { BatchOp } from '../index/keyword-index.js';
 import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
-import { localPut, type Mutation } from '../replication/ops.js';
-import { deleteLocal, writeLocal } from './apply.js';
+import { deleteLocal, putWholeRecords } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
 export const LIST_ITEMS_MAX = 1000;
@@ -66,17 +65,7 @@ function toRecord(p: Prepared): Moment {
 /** Upserts moments (a write replaces the record); returns ids in input order. */
 export async function putMoments(store: TenantStore, inputs: readonly MomentInput[]): Promise<string[]> {
   const prepared = inputs.map((input, i) => prepare(store, input, i));
-  const byId = new Map<string, Prepared>();
-  for (const p of prepared) byId.set(p.id, p);
-  const unique = [...byId.values()];
-  const toEmbed = unique.filter((p) => !p.vector);
-  const vectors = await store.embedTexts(toEmbed.map((p) => momentText(toRecord(p))));
-  toEmbed.forEach((p, i) => (p.vector = vectors[i]));
-
-  await writeLocal(store, () =>
-    unique.map((p): Mutation => localPut('moments', p.id, toRecord(p), p.vector!)),
-  );
-  return prepared.map((p) => p.id);
+  return putWholeRecords(store, 'moments', prepared, (p) => momentText(toRecord(p)), toRecord);
 }
 
 export async function deleteMoment(store: TenantStore, id: string): Promise<boolean> {

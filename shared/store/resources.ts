@@ -7,8 +7,7 @@ import type { BatchOp } from '../index/keyword-index.js';
 import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey } from './keys.js';
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';
-import { localPut, type Mutation } from '../replication/ops.js';
-import { deleteLocal, writeLocal } from './apply.js';
+import { deleteLocal, putWholeRecords } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
 export const URI_CHARS_MAX = 2048;
@@ -43,31 +42,23 @@ function prepare(store: TenantStore, input: ResourceInput, i: number): Prepared 
 /** Upserts resources; returns their ids in input order. Duplicate ids within one call: the last one wins. */
 export async function putResources(store: TenantStore, inputs: readonly ResourceInput[]): Promise<string[]> {
   const prepared = inputs.map((input, i) => prepare(store, input, i));
-  const byId = new Map<string, Prepared>();
-  for (const p of prepared) byId.set(p.id, p);
-  const unique = [...byId.values()];
-  const toEmbed = unique.filter((p) => !p.vector);
-  const vectors = await store.embedTexts(toEmbed.map((p) => resourceText({ name: p.input.name ?? '', content: p.input.content })));
-  toEmbed.forEach((p, i) => (p.vector = vectors[i]));
-
-  // created_at/updated_at are stamped by the apply path from the write's HLC and the stored record
-  await writeLocal(store, () =>
-    unique.map((p): Mutation => {
-      const record: Resource = {
-        id: p.id,
-        uri: p.uri,
-        name: p.input.name ?? '',
-        content: p.input.content,
-        chunk_ordinal: p.ordinal,
-        metadata: p.input.metadata ?? {},
-        ...(p.input.source ? { source: p.input.source } : {}),
-        created_at: '',
-        updated_at: '',
-      };
-      return localPut('resources', p.id, record, p.vector!);
+  return putWholeRecords(
+    store,
+    'resources',
+    prepared,
+    (p) => resourceText({ name: p.input.name ?? '', content: p.input.content }),
+    (p) => ({
+      id: p.id,
+      uri: p.uri,
+      name: p.input.name ?? '',
+      content: p.input.content,
+      chunk_ordinal: p.ordinal,
+      metadata: p.input.metadata ?? {},
+      ...(p.input.source ? { source: p.input.source } : {}),
+      created_at: '',
+      updated_at: '',
     }),
   );
-  return prepared.map((p) => p.id);
 }
 
 export async function deleteResource(store: TenantStore, id: string): Promise<boolean> {
