@@ -100,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     traversalNodesMax: intFrom(env, 'PERCOLATE_TRAVERSAL_NODES_MAX', 10_000, 1, 1_000_000),
     contentCharsMax: intFrom(env, 'PERCOLATE_CONTENT_CHARS_MAX', 1_000_000, 1, 100_000_000),
     hnswM: intFrom(env, 'PERCOLATE_HNSW_M', 16, 4, 128),
-    hnswEfConstruction: intFrom(env, 'PERCOLATE_HNSW_EF_CONSTRUCTION', 200, 10, 2000),
+    hnswEfConstruction: intFrom(env, 'PERCOLATE_HNSW_EF_CONSTRUCTION', 100, 10, 2000),
     hnswEfSearch: intFrom(env, 'PERCOLATE_HNSW_EF_SEARCH', 64, 10, 5000),
     vectorCheckpointOps: intFrom(env, 'PERCOLATE_VECTOR_CHECKPOINT_OPS', 50_000, 1, 100_000_000),
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
