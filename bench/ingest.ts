@@ -3,6 +3,7 @@
 //
 //   npm run bench:ingest              # 1 GiB uploads, a 200-page PDF, 8 MiB of Markdown (about two minutes)
 //   npm run bench:ingest -- --quick   # 256 MiB uploads, a 40-page PDF, 1 MiB of Markdown
+//   npm run bench:ingest -- --quick --count 32   # --count sets the upload size in MiB (the CI smoke run uses 32)
 //
 // Everything runs on loopback on this machine: nats-server, s3rver (scripts/s3-server.ts), the gateway, a worker and
 // a database node as child processes. Upload bodies are generated block by block (never on disk); the direct Upload
@@ -28,7 +29,7 @@ const UPLOAD_TIER = 'bulk';
 const STAGES = ['download', 'parse', 'chunk', 'extract', 'write'] as const;
 
 const args = parseArgs();
-const UPLOAD_BYTES = (args.quick ? 256 : 1024) * MiB;
+const UPLOAD_BYTES = (args.count ?? (args.quick ? 256 : 1024)) * MiB;
 const UPLOAD_REPS = 3;
 const PDF_PAGES = args.quick ? 40 : 200;
 const MARKDOWN_BYTES = (args.quick ? 1 : 8) * MiB;

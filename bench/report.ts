@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+/** bench/results, or PERCOLATE_BENCH_RESULTS_DIR (the CI smoke test writes to a temporary directory). */
+export const RESULTS_DIR = process.env.PERCOLATE_BENCH_RESULTS_DIR || path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
 export interface MachineInfo {
   cpu: string;

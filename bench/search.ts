@@ -23,8 +23,9 @@ import { search } from '../shared/index/search.js';
 import type { Resource, ResourceInput } from '../shared/rem/types.js';
 import { putResources } from '../shared/store/resources.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';
-import { bruteForceTopK, makeDataset, mulberry32, recallAtK, type Dataset } from './dataset.js';
-import { log, machineInfo, markdownTable, mean, parseArgs, percentile, writeResults, type Cell } from './report.js';
+import { makeDataset, recallAtK, type Dataset } from './dataset.js';
+import { combine, fmtRatio, groundTruth, mib, r3, roundStats, stats, textQueries, type LatencyStats, type Pass } from './lib/stats.js';
+import { log, machineInfo, markdownTable, parseArgs, writeResults, type Cell } from './report.js';
 
 const EFS = [16, 24, 32, 48, 64, 96, 128];
 const K = 10;
@@ -40,41 +41,7 @@ const Q = args.queries ?? (args.quick ? 100 : 500);
 /** Passes over the query set per measurement, alternating engines (steadier percentiles on a shared machine). */
 const REPS = 3;
 
-interface LatencyStats {
-  recall: number;
-  qps: number;
-  mean_ms: number;
-  p50_ms: number;
-  p99_ms: number;
-}
-
-function stats(latMs: ArrayLike<number>, wallMs: number, recall = NaN): LatencyStats {
-  return {
-    recall,
-    qps: (latMs.length / wallMs) * 1000,
-    mean_ms: mean(latMs),
-    p50_ms: percentile(latMs, 50),
-    p99_ms: percentile(latMs, 99),
-  };
-}
-
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-const fmtRatio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '—');
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const idxOfUri = (uri: string) => Number(uri.slice(URI_PREFIX.length));
-
-// ---------------------------------------------------------------------------------------------------------------- data
-
-function groundTruth(ds: Dataset): number[][] {
-  const t0 = performance.now();
-  const truth: number[][] = [];
-  for (let i = 0; i < ds.queries.length; i++) {
-    truth.push(bruteForceTopK(ds.vectors, ds.queries[i]!, K));
-    if ((i + 1) % 50 === 0) log(`ground truth ${i + 1}/${ds.queries.length}`);
-  }
-  log(`ground truth done in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
-  return truth;
-}
 
 // -------------------------------------------------------------------------------------------------------------- ingest
 
@@ -121,24 +88,6 @@ async function ingestStore(store: TenantStore, ds: Dataset): Promise<{ ms: numbe
 }
 
 // ------------------------------------------------------------------------------------------------- in-process queries
-
-/** One timed pass over the query set: per-query latencies, wall time and mean recall@K (NaN when not measured). */
-interface Pass {
-  lat: Float64Array;
-  wallMs: number;
-  recall: number;
-}
-
-/** Passes of one engine, alternated with the others' passes so that machine noise spreads evenly. */
-function combine(passes: readonly Pass[]): LatencyStats {
-  const lat = new Float64Array(passes.reduce((n, p) => n + p.lat.length, 0));
-  let off = 0;
-  for (const p of passes) {
-    lat.set(p.lat, off);
-    off += p.lat.length;
-  }
-  return stats(lat, passes.reduce((t, p) => t + p.wallMs, 0), passes[0]?.recall ?? NaN);
-}
 
 function rawPass(index: HNSW, ds: Dataset, truth: number[][], ef: number): Pass {
   index.setEf(ef);
@@ -288,7 +237,7 @@ async function main(): Promise<void> {
   let t0 = performance.now();
   const ds = makeDataset({ count: N, queries: Q, seed: SEED });
   log(`dataset generated in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
-  const truth = groundTruth(ds);
+  const truth = groundTruth(ds.vectors, ds.queries, K);
 
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'percolate-bench-search-'));
   const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir });
@@ -351,13 +300,9 @@ async function main(): Promise<void> {
       path: '/api/v1/search',
       body: JSON.stringify({ vector: Array.from(q), kinds: ['resources'], mode: 'vector', limit: K, ef: httpEf }),
     }));
-    const rand = mulberry32(SEED + 1);
-    const textReqs: HttpRequestSpec[] = ds.queries.map(() => {
-      const words = ds.texts[Math.floor(rand() * N)]!.split(' ').slice(2); // drop "document <n>"
-      const start = Math.floor(rand() * (words.length - 3));
-      const query = words.slice(start, start + 3).join(' ');
-      return { path: `/api/v1/resources?query=${encodeURIComponent(query)}&limit=${K}&mode=hybrid` };
-    });
+    const textReqs: HttpRequestSpec[] = textQueries(ds.texts, Q, SEED + 1).map((query) => ({
+      path: `/api/v1/resources?query=${encodeURIComponent(query)}&limit=${K}&mode=hybrid`,
+    }));
     const seqTotal = Q * Math.max(2, REPS);
     const concTotal = Q * 4;
     const warmup = Math.min(100, Q);
@@ -568,16 +513,6 @@ async function main(): Promise<void> {
     await app?.close();
     await fs.rm(dataDir, { recursive: true, force: true });
   }
-}
-
-function roundStats(s: LatencyStats): Record<string, number | null> {
-  return {
-    recall: Number.isFinite(s.recall) ? r3(s.recall) : null,
-    qps: Math.round(s.qps),
-    mean_ms: r3(s.mean_ms),
-    p50_ms: r3(s.p50_ms),
-    p99_ms: r3(s.p99_ms),
-  };
 }
 
 main().catch((err: unknown) => {

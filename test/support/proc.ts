@@ -2,10 +2,19 @@
 // benchmarks.
 import fs from 'node:fs';
 
-export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for process ${pid}`);
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} for process ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+export function rssBytes(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** The highest RSS the process has had since it started (the kernel's high-water mark). */
+export function peakRssBytes(pid: number): number {
+  return statusBytes(pid, 'VmHWM');
 }
 
 /** Samples the RSS of `pid` every `everyMs` while `fn` runs: fn's result, the RSS before, and the peak. */
