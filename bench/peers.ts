@@ -1,7 +1,7 @@
 // Peers benchmark: our store against raw hnswlib-node, LanceDB, PGlite + pgvector and Orama, on the same data, in one run.
 //
 //   npm run bench:peers                  # 100k vectors (384-dim, clustered), 500 queries (about 15 minutes)
-//   npm run bench:peers -- --count 10000 # the 10k size
+//   npm run bench:peers -- --count 10000 # the 10k size (writes bench/results/peers-10k.{json,md})
 //   npm run bench:peers -- --quick       # 2k vectors, 50 queries (under a minute; what `npm run bench -- --quick` runs)
 //   PERCOLATE_PEERS=ours,lancedb npm run bench:peers -- --quick   # a subset (ours is always included)
 //
@@ -49,7 +49,7 @@ const args = parseArgs();
 const N = args.count ?? (args.quick ? 2_000 : 100_000);
 const Q = args.queries ?? (args.quick ? 50 : 500);
 /** Timed passes per setting (QPS is their median, so a pass disturbed by other work on the machine barely counts). */
-const REPS = args.quick ? 1 : 5;
+const REPS = args.quick ? 1 : 3;
 /** Orama scans every vector per query (over 200 ms at 100k): past this size it gets fewer queries and passes (said in
  * the report). */
 const BRUTE_FORCE_QUERIES = N >= 50_000 ? Math.min(Q, 100) : Q;
@@ -477,7 +477,7 @@ function report(runs: EngineRun[], machine: ReturnType<typeof machineInfo>, load
     hnswlib_ratio_min: HNSWLIB_RATIO_MIN,
     hnsw_ratio_ours_vs_raw: o95 && hnsw ? r3(o95.stats.qps / (atRecall(sweeps.get('hnswlib')!, 0.95)?.stats.qps ?? NaN)) : null,
   };
-  const file = writeResults(args.quick ? 'peers-quick' : 'peers', { meta, rows, table: sections.join('\n\n') });
+  const file = writeResults(args.quick ? 'peers-quick' : N === 100_000 ? 'peers' : `peers-${N % 1000 === 0 ? `${N / 1000}k` : N}`, { meta, rows, table: sections.join('\n\n') });
   log(`wrote ${file} (run ${meta.run_seconds}s)`);
 }
 

@@ -118,6 +118,7 @@ class OursEngine implements Engine {
       await putResources(store, inputs);
       progress(this.name, Math.min(n, s + BATCH), n, t0);
     }
+    await store.vectorsSettled(); // every vector in the graph (insertion is deferred)
     await store.writeLock.run(async () => undefined); // vector checkpoints the ingest triggered
     return {
       ingestMs: performance.now() - t0,

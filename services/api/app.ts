@@ -48,7 +48,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     dataDir: cfg.dataDir,
     embedder: opts.embedder,
     openMax: cfg.tenantsOpenMax,
-    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch },
+    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, pendingMax: cfg.vectorPendingMax },
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
     recordCacheBytes: cfg.recordCacheBytes,
@@ -59,6 +59,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     openTenants: () => tenants.openCount,
     activeTenants: () => tenants.activeCount(),
     outboxDepth: () => tenants.outboxDepth(),
+    vectorsPending: () => tenants.vectorsPending(),
   });
   const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
 

@@ -3,6 +3,12 @@
 import path from 'node:path';
 import { loadChatConfig, loadQueryConfig, type ChatConfig, type QueryConfig } from './query-config.js';
 
+/**
+ * Committed vectors a kind's index holds for deferred graph insertion by default: an exact scan of 4096 384-dim
+ * vectors costs about 1-2 ms per search, the most a query should pay while the graph catches up with a burst.
+ */
+export const VECTOR_PENDING_MAX_DEFAULT = 4096;
+
 export interface NodeConfig {
   host: string;
   port: number;
@@ -26,6 +32,8 @@ export interface NodeConfig {
   hnswM: number;
   hnswEfConstruction: number;
   hnswEfSearch: number;
+  /** Committed vectors per index awaiting graph insertion (searched exactly meanwhile); 0 inserts synchronously. */
+  vectorPendingMax: number;
   /** Index mutations after which the vector index is checkpointed to disk (bounds replay on open). */
   vectorCheckpointOps: number;
   /** Bytes of record JSON each open tenant keeps in memory for fast reads. */
@@ -102,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     hnswM: intFrom(env, 'PERCOLATE_HNSW_M', 16, 4, 128),
     hnswEfConstruction: intFrom(env, 'PERCOLATE_HNSW_EF_CONSTRUCTION', 100, 10, 2000),
     hnswEfSearch: intFrom(env, 'PERCOLATE_HNSW_EF_SEARCH', 64, 10, 5000),
+    vectorPendingMax: intFrom(env, 'PERCOLATE_VECTOR_PENDING_MAX', VECTOR_PENDING_MAX_DEFAULT, 0, 1_000_000),
     vectorCheckpointOps: intFrom(env, 'PERCOLATE_VECTOR_CHECKPOINT_OPS', 50_000, 1, 100_000_000),
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
     recordCacheBytes: intFrom(env, 'PERCOLATE_RECORD_CACHE_BYTES', 32 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),

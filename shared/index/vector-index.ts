@@ -5,6 +5,13 @@
 // (a directory `vidx-<kind>-<seq>` holding the graph and the label map, made visible by one atomic rename). On open we
 // load the newest checkpoint and replay the log after its sequence, re-reading each logged id's current vector from
 // the store, so a crash anywhere between the batch and a checkpoint neither loses nor duplicates a vector.
+//
+// Graph insertion is deferred (like a growing segment in Milvus or an unindexed segment in Qdrant): a committed vector
+// first goes to a bounded in-memory pending set that searches scan exactly, and a background drain inserts it into
+// the graph a few milliseconds at a time. So a write (or a replicated batch) is acknowledged after its LevelDB batch,
+// not after HNSW insertion, and the event loop is never blocked for a whole batch's inserts. When the pending set is
+// full, a put inserts the oldest pending vectors itself (backpressure). An id is never in the graph and pending at
+// once: a pending update removes the id's old graph element, so the graph holds no stale vectors.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
@@ -27,6 +34,18 @@ export interface VectorIndexOptions {
   vectors: BufferSublevel;
   /** Mutation log: zero-padded sequence -> record id. */
   log: StringSublevel;
+  /** Committed vectors waiting for graph insertion at most (scanned exactly meanwhile); 0 inserts synchronously. */
+  pendingMax?: number;
+  /** Longest stretch the background drain inserts before yielding to the event loop. */
+  drainSliceMs?: number;
+}
+
+interface Pending {
+  vector: Float32Array;
+  /** 1 / |vector|, for the exact cosine scan. */
+  invNorm: number;
+  /** Log sequence of the put, so a checkpoint knows what the graph does not yet hold. */
+  seq: number;
 }
 
 export interface VectorHit {
@@ -77,6 +96,12 @@ export class VectorIndex {
   /** Set after a rebuild from the store: the graph differs from every checkpoint on disk. */
   private rebuilt = false;
   private readonly opts: VectorIndexOptions;
+  /** Committed vectors not yet in the graph, oldest first (Map keeps insertion order). */
+  private pending = new Map<string, Pending>();
+  private drainTimer: NodeJS.Immediate | undefined;
+  /** Set while a checkpoint writes the graph (hnswlib writes it off the main thread) and after close. */
+  private drainPaused = false;
+  private closed = false;
 
   private constructor(opts: VectorIndexOptions) {
     this.opts = opts;
@@ -90,8 +115,9 @@ export class VectorIndex {
     return vi;
   }
 
+  /** Live vectors: in the graph or pending insertion. */
   get size(): number {
-    return this.labelOf.size;
+    return this.labelOf.size + this.pending.size;
   }
 
   /** Mutations logged since the last checkpoint. */
@@ -99,8 +125,13 @@ export class VectorIndex {
     return this.seq - this.checkpointSeq + (this.rebuilt ? 1 : 0);
   }
 
+  /** Committed vectors not yet inserted into the graph (searched exactly until they are). */
+  get pendingInserts(): number {
+    return this.pending.size;
+  }
+
   has(id: string): boolean {
-    return this.labelOf.has(id);
+    return this.labelOf.has(id) || this.pending.has(id);
   }
 
   /** Allocates the next log sequence for a batch that puts or deletes the vector of `id`. */
@@ -108,8 +139,45 @@ export class VectorIndex {
     return ++this.seq;
   }
 
-  /** Applies a committed put to the in-memory graph (called after the LevelDB batch succeeded). */
-  applyPut(id: string, vector: Float32Array | number[]): void {
+  /**
+   * Applies a committed put (called after the LevelDB batch succeeded; `seq` is the put's log sequence). Deferred to
+   * the pending set unless deferral is off; a full pending set inserts its oldest entries first.
+   */
+  applyPut(id: string, vector: Float32Array | number[], seq = this.seq): void {
+    const max = this.opts.pendingMax ?? 0;
+    if (max <= 0) {
+      this.insert(id, vector);
+      return;
+    }
+    const v = vector instanceof Float32Array ? vector : Float32Array.from(vector);
+    this.removeFromGraph(id); // the graph must not answer with the old vector while the new one is pending
+    this.pending.delete(id); // re-inserted at the end: the map stays ordered by sequence
+    let norm = 0;
+    for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
+    this.pending.set(id, { vector: v, invNorm: norm > 0 ? 1 / Math.sqrt(norm) : 0, seq });
+    while (this.pending.size > max) this.insertOldestPending();
+    this.scheduleDrain();
+  }
+
+  applyDelete(id: string): void {
+    this.pending.delete(id);
+    this.removeFromGraph(id);
+  }
+
+  /** Inserts every pending vector now (tests, benchmarks and shutdown paths that want the graph complete). */
+  flushPending(): void {
+    while (this.pending.size > 0) this.insertOldestPending();
+  }
+
+  /** Stops the background drain; pending vectors stay in the log and are replayed at the next open. */
+  close(): void {
+    this.closed = true;
+    this.drainPaused = true;
+    if (this.drainTimer) clearImmediate(this.drainTimer);
+    this.drainTimer = undefined;
+  }
+
+  private insert(id: string, vector: Float32Array | number[]): void {
     const point = Array.isArray(vector) ? vector : Array.from(vector);
     const existing = this.labelOf.get(id);
     if (existing !== undefined) {
@@ -129,7 +197,7 @@ export class VectorIndex {
     this.idOf.set(label, id);
   }
 
-  applyDelete(id: string): void {
+  private removeFromGraph(id: string): void {
     const label = this.labelOf.get(id);
     if (label === undefined) return;
     this.index.markDelete(label);
@@ -138,46 +206,93 @@ export class VectorIndex {
     this.idOf.delete(label);
   }
 
+  private insertOldestPending(): void {
+    const first = this.pending.entries().next();
+    if (first.done) return;
+    const [id, p] = first.value;
+    this.pending.delete(id);
+    this.insert(id, p.vector);
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer || this.drainPaused || this.pending.size === 0) return;
+    this.drainTimer = setImmediate(() => {
+      this.drainTimer = undefined;
+      if (this.drainPaused) return;
+      const until = performance.now() + (this.opts.drainSliceMs ?? 4);
+      while (this.pending.size > 0 && performance.now() < until) this.insertOldestPending();
+      this.scheduleDrain();
+    });
+  }
+
   /**
    * k nearest live vectors. `accept` filters by record id inside the graph walk (hnswlib's filter callback), so a
    * selective filter still returns k results when they exist.
    */
   search(query: Float32Array | number[], k: number, ef?: number, accept?: (id: string) => boolean): VectorHit[] {
-    if (this.labelOf.size === 0 || k <= 0) return [];
-    const kk = Math.min(k, this.labelOf.size, this.index.getMaxElements());
-    this.index.setEf(Math.max(ef ?? this.opts.efSearch, kk));
-    const point = Array.isArray(query) ? query : Array.from(query);
-    const filter = accept
-      ? (label: number) => {
-          const id = this.idOf.get(label);
-          return id !== undefined && accept(id);
-        }
-      : undefined;
-    const res = this.index.searchKnn(point, kk, filter);
+    if (k <= 0 || this.size === 0) return [];
     const hits: VectorHit[] = [];
-    for (let i = 0; i < res.neighbors.length; i++) {
-      const id = this.idOf.get(res.neighbors[i]!);
-      if (id !== undefined) hits.push({ id, score: 1 - res.distances[i]! });
+    if (this.labelOf.size > 0) {
+      const kk = Math.min(k, this.labelOf.size, this.index.getMaxElements());
+      this.index.setEf(Math.max(ef ?? this.opts.efSearch, kk));
+      const point = Array.isArray(query) ? query : Array.from(query);
+      const filter = accept
+        ? (label: number) => {
+            const id = this.idOf.get(label);
+            return id !== undefined && accept(id);
+          }
+        : undefined;
+      const res = this.index.searchKnn(point, kk, filter);
+      for (let i = 0; i < res.neighbors.length; i++) {
+        const id = this.idOf.get(res.neighbors[i]!);
+        if (id !== undefined) hits.push({ id, score: 1 - res.distances[i]! });
+      }
     }
+    if (this.pending.size === 0) return hits;
+    // exact cosine over the pending vectors, merged with the graph's answer
+    const q = query instanceof Float32Array ? query : Float32Array.from(query);
+    let qNorm = 0;
+    for (let i = 0; i < q.length; i++) qNorm += q[i]! * q[i]!;
+    const qInv = qNorm > 0 ? 1 / Math.sqrt(qNorm) : 0;
+    for (const [id, p] of this.pending) {
+      if (accept && !accept(id)) continue;
+      const v = p.vector;
+      let dot = 0;
+      for (let i = 0; i < v.length; i++) dot += v[i]! * q[i]!;
+      hits.push({ id, score: dot * p.invNorm * qInv });
+    }
+    hits.sort((a, b) => b.score - a.score);
+    if (hits.length > k) hits.length = k;
     return hits;
   }
 
   /** Writes a checkpoint and trims the log. The caller must hold the tenant's write lock (no concurrent mutation). */
   async checkpoint(): Promise<void> {
-    if (this.pendingOps === 0) return;
-    const seq = this.seq;
+    // The checkpoint covers the log up to just before the oldest pending put: everything logged up to there is in
+    // the graph. Later entries are replayed at open, and replaying a put the graph already holds is harmless.
+    const oldestPending = this.pending.values().next();
+    const seq = oldestPending.done ? this.seq : oldestPending.value.seq - 1;
+    if (seq <= this.checkpointSeq && !this.rebuilt) return;
     const final = path.join(this.opts.dir, `vidx-${this.kind}-${seqKey(seq)}`);
     const tmp = `${final}.tmp-${process.pid}`;
     await fs.rm(tmp, { recursive: true, force: true });
     await fs.mkdir(tmp, { recursive: true });
-    await this.index.writeIndex(path.join(tmp, 'graph.bin'));
-    const labels: LabelFile = {
-      seq,
-      nextLabel: this.nextLabel,
-      deleted: this.deleted,
-      dimension: this.dimension,
-      labels: [...this.labelOf.entries()],
-    };
+    // the label map and the graph must be the same moment's: no insertion until the graph is written
+    this.drainPaused = true;
+    let labels: LabelFile;
+    try {
+      labels = {
+        seq,
+        nextLabel: this.nextLabel,
+        deleted: this.deleted,
+        dimension: this.dimension,
+        labels: [...this.labelOf.entries()],
+      };
+      await this.index.writeIndex(path.join(tmp, 'graph.bin'));
+    } finally {
+      this.drainPaused = this.closed;
+      this.scheduleDrain();
+    }
     await fs.writeFile(path.join(tmp, 'labels.json'), JSON.stringify(labels));
     await fs.rename(tmp, final);
     this.checkpointSeq = seq;
@@ -274,8 +389,8 @@ export class VectorIndex {
     const vectors = ids.length > 0 ? await this.opts.vectors.getMany(ids) : [];
     ids.forEach((id, i) => {
       const buf = vectors[i];
-      if (buf) this.applyPut(id, bufferToVector(buf));
-      else this.applyDelete(id);
+      if (buf) this.insert(id, bufferToVector(buf));
+      else this.removeFromGraph(id);
     });
   }
 
@@ -286,7 +401,7 @@ export class VectorIndex {
     this.nextLabel = 0;
     this.deleted = 0;
     this.index = this.fresh(INITIAL_CAPACITY);
-    for await (const [id, buf] of this.opts.vectors.iterator()) this.applyPut(id, bufferToVector(buf));
+    for await (const [id, buf] of this.opts.vectors.iterator()) this.insert(id, bufferToVector(buf));
     // the whole log is reflected in the freshly built graph; the next checkpoint records that
     this.seq = this.checkpointSeq = seq;
     this.rebuilt = this.labelOf.size > 0 || seq > 0;

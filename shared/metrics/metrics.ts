@@ -13,6 +13,7 @@ export interface NodeMetrics {
   opsApplied: client.Counter<'result'>;
   applyErrors: client.Counter;
   outboxDepth: client.Gauge;
+  vectorsPending: client.Gauge;
 }
 
 export function createNodeMetrics(opts: {
@@ -20,6 +21,7 @@ export function createNodeMetrics(opts: {
   openTenants: () => number;
   activeTenants: () => number;
   outboxDepth?: () => number;
+  vectorsPending?: () => number;
   defaultMetrics?: boolean;
 }): NodeMetrics {
   const registry = new client.Registry();
@@ -92,6 +94,14 @@ export function createNodeMetrics(opts: {
       registers: [registry],
       collect() {
         this.set(opts.outboxDepth?.() ?? 0);
+      },
+    }),
+    vectorsPending: new client.Gauge({
+      name: 'percolate_vectors_pending_insert',
+      help: 'Committed vectors of open tenants waiting for HNSW insertion (searched exactly until inserted)',
+      registers: [registry],
+      collect() {
+        this.set(opts.vectorsPending?.() ?? 0);
       },
     }),
   };

@@ -8,7 +8,7 @@ export interface TenantManagerOptions {
   dataDir: string;
   embedder: Embedder;
   openMax: number;
-  hnsw: { m: number; efConstruction: number; efSearch: number };
+  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number };
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
@@ -48,6 +48,13 @@ export class TenantManager {
   outboxDepth(): number {
     let n = 0;
     for (const s of this.slots.values()) n += s.store?.outboxDepth ?? 0;
+    return n;
+  }
+
+  /** Committed vectors of open tenants still waiting for HNSW insertion (searched exactly meanwhile). */
+  vectorsPending(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += s.store?.vectorsPending ?? 0;
     return n;
   }
 

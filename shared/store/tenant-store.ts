@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
+import { VECTOR_PENDING_MAX_DEFAULT } from '../config/config.js';
 import type { Embedder } from '../embed/embedder.js';
 import { EmbedderMismatchError } from '../embed/embedder.js';
 import { RemError } from '../rem/errors.js';
@@ -38,7 +39,8 @@ export interface TenantStoreOptions {
   dataDir: string;
   tenant: string;
   embedder: Embedder;
-  hnsw: { m: number; efConstruction: number; efSearch: number };
+  /** HNSW parameters; `pendingMax` bounds committed vectors awaiting graph insertion (0: insert synchronously). */
+  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number };
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
@@ -184,6 +186,18 @@ export class TenantStore {
     return this.outboxCount;
   }
 
+  /** Committed vectors not yet in their HNSW graph (every kind). */
+  get vectorsPending(): number {
+    let n = 0;
+    for (const kind of REM_KINDS) n += this.kinds[kind].vectors.pendingInserts;
+    return n;
+  }
+
+  /** Resolves once every committed vector is in its HNSW graph (benchmarks and tests that time or inspect the graph). */
+  async vectorsSettled(): Promise<void> {
+    while (!this.closed && this.vectorsPending > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
   /** Forgets that the outbox marker exists (the publisher removed it after draining). */
   clearOutboxMarked(): void {
     this.outboxMarked = false;
@@ -265,6 +279,7 @@ export class TenantStore {
         m: this.opts.hnsw.m,
         efConstruction: this.opts.hnsw.efConstruction,
         efSearch: this.opts.hnsw.efSearch,
+        pendingMax: this.opts.hnsw.pendingMax ?? VECTOR_PENDING_MAX_DEFAULT,
         vectors: vectorStore,
         log: vectorLog,
       });
@@ -347,6 +362,7 @@ export class TenantStore {
       this.outboxMarked = true;
     }
     const pendings = [];
+    const vectorSeqs = new Map<RecordChange, number>();
     const countDelta: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
     for (const kind of REM_KINDS) {
       const mine = changes.filter((c) => c.kind === kind);
@@ -359,8 +375,10 @@ export class TenantStore {
         if (c.record) {
           ops.push({ type: 'put', sublevel: parts.records, key: c.id, value: c.record });
           if (c.vector) {
+            const vseq = parts.vectors.nextSeq();
+            vectorSeqs.set(c, vseq);
             ops.push({ type: 'put', sublevel: parts.vectorStore, key: c.id, value: vectorToBuffer(c.vector) });
-            ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(parts.vectors.nextSeq()), value: c.id });
+            ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(vseq), value: c.id });
           }
           if (!c.existed) countDelta[kind]++;
         } else {
@@ -384,7 +402,7 @@ export class TenantStore {
     for (const c of changes) {
       const v = this.kinds[c.kind].vectors;
       if (!c.record) v.applyDelete(c.id);
-      else if (c.vector) v.applyPut(c.id, c.vector);
+      else if (c.vector) v.applyPut(c.id, c.vector, vectorSeqs.get(c));
     }
     for (const kind of REM_KINDS) this.counts[kind] += countDelta[kind];
     this.maybeCheckpoint();
@@ -507,6 +525,7 @@ export class TenantStore {
     await this.writeLock.run(async () => {
       if (this.closed) return;
       await this.checkpointAll().catch(() => undefined);
+      for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
       this.closed = true;
       await this.db.close();
     });

@@ -17,12 +17,12 @@ export function managerOptions(dataDir: string, over: Partial<ConstructorParamet
   };
 }
 
-export function openStore(dataDir: string, tenant = 't1', over: { embedder?: Embedder; vectorCheckpointOps?: number } = {}) {
+export function openStore(dataDir: string, tenant = 't1', over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number } = {}) {
   return TenantStore.open({
     dataDir,
     tenant,
     embedder: over.embedder ?? new HashEmbedder(384),
-    hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
+    hnsw: { m: 16, efConstruction: 100, efSearch: 64, ...(over.pendingMax !== undefined ? { pendingMax: over.pendingMax } : {}) },
     vectorCheckpointOps: over.vectorCheckpointOps ?? 100_000,
     syncWrites: false,
     limits: DEFAULT_LIMITS,
