@@ -35,6 +35,14 @@ export interface StoreLimits {
   contentCharsMax: number;
 }
 
+/** classic-level's chained batch through its implementor API (see TenantStore.writeBatch). */
+interface NativeChainedBatch {
+  _put(key: string, value: unknown): void;
+  _del(key: string): void;
+  _write(options: { sync: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface TenantStoreOptions {
   dataDir: string;
   tenant: string;
@@ -410,29 +418,31 @@ export class TenantStore {
   }
 
   /**
-   * Writes a batch through classic-level's `_batch` with keys prefixed and values encoded here. abstract-level's
-   * public batch() clones and re-validates every operation, which costs more than LevelDB's write itself on the
-   * ~20 operations a record needs; `_batch` is the documented implementor API it ends in. Falls back to batch().
+   * Writes a batch through classic-level's native chained batch, with keys prefixed and values encoded here.
+   * abstract-level's public batch() clones and re-validates every operation, which costs more than LevelDB's write
+   * itself on the ~20 operations a record needs; and the array form (`_batch`) has the addon read five properties of
+   * every operation object, about 3x the main-thread time of one `_put(key, value)` call per operation (measured on
+   * 19k operations: 50 ms against 15 ms). `_chainedBatch`, `_put`, `_del` and `_write` are the documented implementor
+   * API that the public chained batch ends in. Falls back to batch().
    */
   private async writeBatch(ops: readonly BatchOp[]): Promise<void> {
-    const db = this.db as unknown as { _batch?: (ops: object[], options: object) => Promise<void>; status: string };
-    if (typeof db._batch !== 'function' || db.status !== 'open') {
+    const db = this.db as unknown as { _chainedBatch?: () => NativeChainedBatch; status: string };
+    if (typeof db._chainedBatch !== 'function' || db.status !== 'open') {
       await this.db.batch(ops as BatchOp[], { sync: this.opts.syncWrites });
       return;
     }
-    const encoded: object[] = new Array(ops.length);
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]! as { type: 'put' | 'del'; sublevel?: { prefix: string }; key: string; value?: unknown };
-      const sub = op.sublevel ?? this.db;
-      const key = (op.sublevel ? op.sublevel.prefix : '') + op.key;
-      if (op.type === 'del') {
-        encoded[i] = { type: 'del', key, keyEncoding: 'utf8' };
-      } else {
-        const enc = this.encodingOf(sub);
-        encoded[i] = { type: 'put', key, keyEncoding: 'utf8', value: enc.encode(op.value), valueEncoding: enc.format };
+    const batch = db._chainedBatch();
+    try {
+      for (const o of ops) {
+        const op = o as { type: 'put' | 'del'; sublevel?: { prefix: string }; key: string; value?: unknown };
+        const key = (op.sublevel ? op.sublevel.prefix : '') + op.key;
+        if (op.type === 'del') batch._del(key);
+        else batch._put(key, this.encodingOf(op.sublevel ?? this.db).encode(op.value));
       }
+      await batch._write({ sync: this.opts.syncWrites });
+    } finally {
+      await batch.close(); // detaches it from the database (close() would otherwise wait for it)
     }
-    await db._batch(encoded, { sync: this.opts.syncWrites });
   }
 
   private readonly encodings = new Map<object, { encode(v: unknown): unknown; format: string }>();
