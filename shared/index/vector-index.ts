@@ -102,11 +102,13 @@ export class VectorIndex {
   /** Set while a checkpoint writes the graph (hnswlib writes it off the main thread) and after close. */
   private drainPaused = false;
   private closed = false;
+  private readonly scratch: number[];
 
   private constructor(opts: VectorIndexOptions) {
     this.opts = opts;
     this.kind = opts.kind;
     this.dimension = opts.dimension;
+    this.scratch = new Array<number>(opts.dimension).fill(0);
   }
 
   static async open(opts: VectorIndexOptions): Promise<VectorIndex> {
@@ -178,7 +180,7 @@ export class VectorIndex {
   }
 
   private insert(id: string, vector: Float32Array | number[]): void {
-    const point = Array.isArray(vector) ? vector : Array.from(vector);
+    const point = this.toPoint(vector);
     const existing = this.labelOf.get(id);
     if (existing !== undefined) {
       this.index.addPoint(point, existing);
@@ -195,6 +197,18 @@ export class VectorIndex {
     }
     this.labelOf.set(id, label);
     this.idOf.set(label, id);
+  }
+
+  /**
+   * hnswlib-node takes points as JS arrays only (it reads them element by element and copies). One scratch array,
+   * refilled per call, spares a 384-element allocation per insert and query: garbage that showed up as a few percent
+   * of ingest time.
+   */
+  private toPoint(v: Float32Array | number[]): number[] {
+    if (Array.isArray(v)) return v;
+    const p = this.scratch;
+    for (let i = 0; i < v.length; i++) p[i] = v[i]!;
+    return p;
   }
 
   private removeFromGraph(id: string): void {
@@ -235,7 +249,7 @@ export class VectorIndex {
     if (this.labelOf.size > 0) {
       const kk = Math.min(k, this.labelOf.size, this.index.getMaxElements());
       this.index.setEf(Math.max(ef ?? this.opts.efSearch, kk));
-      const point = Array.isArray(query) ? query : Array.from(query);
+      const point = this.toPoint(query);
       const filter = accept
         ? (label: number) => {
             const id = this.idOf.get(label);
