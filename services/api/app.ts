@@ -52,7 +52,13 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
     recordCacheBytes: cfg.recordCacheBytes,
-    limits: { ...DEFAULT_LIMITS, traversalNodesMax: cfg.traversalNodesMax, contentCharsMax: cfg.contentCharsMax },
+    limits: {
+      ...DEFAULT_LIMITS,
+      traversalNodesMax: cfg.traversalNodesMax,
+      traversalEdgesMax: cfg.traversalEdgesMax,
+      contentCharsMax: cfg.contentCharsMax,
+      schemaUniqueItemsMax: cfg.schemaUniqueItemsMax,
+    },
   });
   const metrics = createNodeMetrics({
     tier: cfg.tier,

@@ -58,11 +58,61 @@ export interface NodeConfig {
   outboxBatchMax: number;
   /** Largest replicated op in bytes; larger writes are split (NATS max_payload is 1 MiB by default). */
   opBytesMax: number;
+  /**
+   * How far ahead of this node's wall clock a replicated timestamp may be: an op beyond it is refused (a poisoned
+   * or badly skewed clock must not drag the node-wide HLC into the future, where every later write would lose LWW).
+   */
+  hlcMaxDriftMs: number;
+  /** Largest answer a read route builds; a listing, search, query or traversal stops early (`truncated`) past it. */
+  responseBytesMax: number;
+  /** Edges a traversal may return (dense graphs: the edge list grows much faster than the node list). */
+  traversalEdgesMax: number;
+  /** Deepest nesting of a JSON body (objects and arrays); deeper bodies are refused before they are parsed. */
+  jsonDepthMax: number;
+  /** Items an array under a schema's `uniqueItems` may hold (the check is quadratic in the worst case). */
+  schemaUniqueItemsMax: number;
+  /** HNSW graph objects kept for reuse after a tenant closes (their native memory is freed only when reused). */
+  vectorIndexPoolMax: number;
+  /** Connection and request time limits of the HTTP server. */
+  http: HttpLimits;
   /** Bounds of the REM query dialect. */
   query: QueryConfig;
   /** Chat: context budget and language-model provider. */
   chat: ChatConfig;
 }
+
+export interface HttpLimits {
+  /** Whole request (headers and body) must arrive within this; slow senders are cut off (0: no limit). */
+  requestTimeoutMs: number;
+  /** Request headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** A socket idle this long is closed (0: no limit). */
+  connectionTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; more are refused by the server. */
+  connectionsMax: number;
+}
+
+/** The HTTP limits shared by every service, with the service's own defaults (the gateway takes long uploads). */
+export function httpLimitsFrom(env: NodeJS.ProcessEnv, defaults: HttpLimits): HttpLimits {
+  return {
+    requestTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 0, 24 * 3600_000),
+    headersTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_HEADERS_TIMEOUT_MS', defaults.headersTimeoutMs, 100, 600_000),
+    connectionTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_CONNECTION_TIMEOUT_MS', defaults.connectionTimeoutMs, 0, 24 * 3600_000),
+    keepAliveTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_KEEP_ALIVE_TIMEOUT_MS', defaults.keepAliveTimeoutMs, 100, 600_000),
+    connectionsMax: intFrom(env, 'PERCOLATE_HTTP_CONNECTIONS_MAX', defaults.connectionsMax, 1, 1_000_000),
+  };
+}
+
+/** The database node's HTTP limits: requests are small and quick, so a slow sender is cut off after 30 s. */
+export const API_HTTP_DEFAULTS: HttpLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  connectionTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 10_000,
+  connectionsMax: 4096,
+};
 
 export function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -124,6 +174,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     syncAckWaitMs: intFrom(env, 'PERCOLATE_SYNC_ACK_WAIT_MS', 10_000, 1000, 600_000),
     outboxBatchMax: intFrom(env, 'PERCOLATE_OUTBOX_BATCH_MAX', 256, 1, 10_000),
     opBytesMax: intFrom(env, 'PERCOLATE_OP_BYTES_MAX', 512 * 1024, 1024, 64 * 1024 * 1024),
+    hlcMaxDriftMs: intFrom(env, 'PERCOLATE_HLC_MAX_DRIFT_MS', 60_000, 1000, 7 * 24 * 3600_000),
+    responseBytesMax: intFrom(env, 'PERCOLATE_RESPONSE_BYTES_MAX', 16 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    traversalEdgesMax: intFrom(env, 'PERCOLATE_TRAVERSAL_EDGES_MAX', 50_000, 1, 10_000_000),
+    jsonDepthMax: intFrom(env, 'PERCOLATE_JSON_DEPTH_MAX', 64, 2, 1000),
+    schemaUniqueItemsMax: intFrom(env, 'PERCOLATE_SCHEMA_UNIQUE_ITEMS_MAX', 1000, 1, 100_000),
+    vectorIndexPoolMax: intFrom(env, 'PERCOLATE_VECTOR_INDEX_POOL_MAX', 64, 0, 100_000),
+    http: httpLimitsFrom(env, API_HTTP_DEFAULTS),
     query: loadQueryConfig(env),
     chat: loadChatConfig(env),
   };

@@ -28,11 +28,15 @@ export interface StoreLimits {
   postingsPerTermMax: number;
   /** Nodes a traversal may visit. */
   traversalNodesMax: number;
+  /** Edges a traversal may return. */
+  traversalEdgesMax: number;
   /** Keys scanned by a fuzzy entity match. */
   fuzzyScanMax: number;
   /** Candidate ids gathered from a secondary index to pre-filter a vector search. */
   filterCandidatesMax: number;
   contentCharsMax: number;
+  /** Items an array checked by a schema's `uniqueItems` may hold (schemas without such a bound are refused). */
+  schemaUniqueItemsMax: number;
 }
 
 /** classic-level's chained batch through its implementor API (see TenantStore.writeBatch). */
@@ -76,9 +80,11 @@ export interface StoreReplication {
 export const DEFAULT_LIMITS: StoreLimits = {
   postingsPerTermMax: 300,
   traversalNodesMax: 10_000,
+  traversalEdgesMax: 50_000,
   fuzzyScanMax: 50_000,
   filterCandidatesMax: 20_000,
   contentCharsMax: 1_000_000,
+  schemaUniqueItemsMax: 1000,
 };
 
 export interface TenantMeta {
@@ -325,6 +331,15 @@ export class TenantStore {
 
   /** Records by id (undefined where absent), through the record cache. Each call returns fresh objects. */
   async getMany<T>(kind: RemKind, ids: readonly string[]): Promise<(T | undefined)[]> {
+    const json = await this.getManyJson(kind, ids);
+    return json.map((j) => (j === undefined ? undefined : (JSON.parse(j) as T)));
+  }
+
+  /**
+   * Records by id as their stored JSON text (undefined where absent), through the record cache: callers that answer
+   * within a byte budget measure a record before they parse it.
+   */
+  async getManyJson(kind: RemKind, ids: readonly string[]): Promise<(string | undefined)[]> {
     if (ids.length === 0) return [];
     const prefix = KIND_SHORT[kind] + '\u0000';
     const json: (string | undefined)[] = ids.map((id) => this.cache.get(prefix + id));
@@ -345,7 +360,7 @@ export class TenantStore {
         if (r !== undefined && cacheable) this.cache.set(prefix + ids[i], r);
       });
     }
-    return json.map((j) => (j === undefined ? undefined : (JSON.parse(j) as T)));
+    return json;
   }
 
   /**
