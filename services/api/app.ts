@@ -52,6 +52,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
     recordCacheBytes: cfg.recordCacheBytes,
+    vectorIndexPoolMax: cfg.vectorIndexPoolMax,
     limits: {
       ...DEFAULT_LIMITS,
       traversalNodesMax: cfg.traversalNodesMax,
@@ -66,6 +67,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     activeTenants: () => tenants.activeCount(),
     outboxDepth: () => tenants.outboxDepth(),
     vectorsPending: () => tenants.vectorsPending(),
+    tenantsMemoryEstimate: () => tenants.memoryEstimateBytes(),
   });
   const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
 

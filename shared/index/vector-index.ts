@@ -12,12 +12,15 @@
 // not after HNSW insertion, and the event loop is never blocked for a whole batch's inserts. When the pending set is
 // full, a put inserts the oldest pending vectors itself (backpressure). An id is never in the graph and pending at
 // once: a pending update removes the id's old graph element, so the graph holds no stale vectors.
+//
+// Native memory: the hnswlib graph object comes from a process-wide pool (hnsw-pool.ts) and goes back to it on close,
+// where its index is shrunk at once: hnswlib-node would otherwise free it only when V8 happens to collect the wrapper.
+// A kind without vectors in its graph takes no graph object at all (the first insertion allocates it; until then
+// the pending set answers searches exactly), and a checkpoint of an empty graph is only its label file.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import hnswlib from 'hnswlib-node';
 import type { AbstractSublevel } from 'abstract-level';
-
-type HNSW = InstanceType<typeof hnswlib.HierarchicalNSW>;
+import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPool, type HNSW, type HnswPool } from './hnsw-pool.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type BufferSublevel = AbstractSublevel<any, any, string, Buffer>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -38,6 +41,8 @@ export interface VectorIndexOptions {
   pendingMax?: number;
   /** Longest stretch the background drain inserts before yielding to the event loop. */
   drainSliceMs?: number;
+  /** Where graph objects come from and go back to on close (default: the process-wide pool). */
+  pool?: HnswPool;
 }
 
 interface Pending {
@@ -63,8 +68,12 @@ interface LabelFile {
   labels: [string, number][];
 }
 
-const INITIAL_CAPACITY = 1024;
+const INITIAL_CAPACITY = 64;
 const SEQ_WIDTH = 16;
+/** Rough V8 cost of one id in both label maps (two Map entries, the id string's header; its characters are added). */
+const LABEL_ENTRY_BYTES = 112;
+/** Rough V8 cost of one pending entry beside its vector's bytes (Map entry, object, Float32Array and its buffer). */
+const PENDING_ENTRY_BYTES = 200;
 
 export function seqKey(seq: number): string {
   return seq.toString().padStart(SEQ_WIDTH, '0');
@@ -85,7 +94,8 @@ export function bufferToVector(b: Uint8Array): Float32Array {
 export class VectorIndex {
   readonly kind: string;
   readonly dimension: number;
-  private index!: HNSW;
+  /** The graph; undefined while it holds no vector (taken from the pool at the first insertion) and after close. */
+  private index: HNSW | undefined;
   private labelOf = new Map<string, number>();
   private idOf = new Map<number, string>();
   private nextLabel = 0;
@@ -103,9 +113,13 @@ export class VectorIndex {
   private drainPaused = false;
   private closed = false;
   private readonly scratch: number[];
+  private readonly pool: HnswPool;
+  /** The checkpoint's writeIndex in flight: the graph object must not go back to the pool before it settles. */
+  private writing: Promise<unknown> | undefined;
 
   private constructor(opts: VectorIndexOptions) {
     this.opts = opts;
+    this.pool = opts.pool ?? sharedHnswPool();
     this.kind = opts.kind;
     this.dimension = opts.dimension;
     this.scratch = new Array<number>(opts.dimension).fill(0);
@@ -113,7 +127,12 @@ export class VectorIndex {
 
   static async open(opts: VectorIndexOptions): Promise<VectorIndex> {
     const vi = new VectorIndex(opts);
-    await vi.load();
+    try {
+      await vi.load();
+    } catch (err) {
+      vi.close(); // gives a graph object taken during the load back to the pool
+      throw err;
+    }
     return vi;
   }
 
@@ -171,29 +190,83 @@ export class VectorIndex {
     while (this.pending.size > 0) this.insertOldestPending();
   }
 
-  /** Stops the background drain; pending vectors stay in the log and are replayed at the next open. */
+  /**
+   * Stops the background drain and gives the graph back to the pool (which frees its memory at once); pending vectors
+   * stay in the log and are replayed at the next open. The index is unusable afterwards. Callers close after the last
+   * checkpoint under the tenant's write lock; a checkpoint write still in flight delays the release until it is done.
+   */
   close(): void {
     this.closed = true;
     this.drainPaused = true;
     if (this.drainTimer) clearImmediate(this.drainTimer);
     this.drainTimer = undefined;
+    this.pending.clear();
+    const index = this.index;
+    this.index = undefined;
+    if (!index) return;
+    if (this.writing) void this.writing.catch(() => undefined).then(() => this.pool.release(index));
+    else this.pool.release(index);
+  }
+
+  /** Whether the graph object is allocated (a kind that never held a graph vector has none). */
+  get hasGraph(): boolean {
+    return this.index !== undefined;
+  }
+
+  /** Elements the graph has room for before it grows (0 without a graph). */
+  get capacity(): number {
+    return this.index?.getMaxElements() ?? 0;
+  }
+
+  /**
+   * Estimated memory held for this index, in bytes: the hnswlib graph (its fixed cost, capacity x per-element bytes,
+   * and per inserted element its label-map node and upper-level links), both label maps, and the pending vectors.
+   * An upper bound for the graph's native part: untouched capacity may not be resident yet.
+   */
+  memoryEstimateBytes(): number {
+    let bytes = 0;
+    const index = this.index;
+    if (index) {
+      bytes += HNSW_FIXED_BYTES + index.getMaxElements() * hnswBytesPerElement(this.dimension, this.opts.m);
+      bytes += index.getCurrentCount() * hnswBytesPerVector(this.opts.m);
+    }
+    // O(1), so that a metrics scrape over every open tenant stays cheap: ids are taken to be as long as the first one
+    const idLength = (this.labelOf.keys().next().value ?? this.pending.keys().next().value ?? '').length;
+    bytes += this.labelOf.size * (LABEL_ENTRY_BYTES + idLength);
+    bytes += this.pending.size * (PENDING_ENTRY_BYTES + this.dimension * 4 + idLength);
+    return bytes;
+  }
+
+  /** The graph, taken from the pool at the first insertion. */
+  private graph(): HNSW {
+    if (this.index) return this.index;
+    if (this.closed) throw new Error(`vector index '${this.kind}' is closed`);
+    this.index = this.pool.create('cosine', this.dimension, {
+      maxElements: INITIAL_CAPACITY,
+      m: this.opts.m,
+      efConstruction: this.opts.efConstruction,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
+    return this.index;
   }
 
   private insert(id: string, vector: Float32Array | number[]): void {
+    const index = this.graph();
     const point = this.toPoint(vector);
     const existing = this.labelOf.get(id);
     if (existing !== undefined) {
-      this.index.addPoint(point, existing);
+      index.addPoint(point, existing);
       return;
     }
     const label = this.nextLabel++;
     if (this.deleted > 0) {
       // reuse the slot of a deleted element instead of growing the graph forever
-      this.index.addPoint(point, label, true);
+      index.addPoint(point, label, true);
       this.deleted--;
     } else {
-      this.ensureCapacity(this.index.getCurrentCount() + 1);
-      this.index.addPoint(point, label);
+      this.ensureCapacity(index, index.getCurrentCount() + 1);
+      index.addPoint(point, label);
     }
     this.labelOf.set(id, label);
     this.idOf.set(label, id);
@@ -213,7 +286,7 @@ export class VectorIndex {
 
   private removeFromGraph(id: string): void {
     const label = this.labelOf.get(id);
-    if (label === undefined) return;
+    if (label === undefined || !this.index) return;
     this.index.markDelete(label);
     this.deleted++;
     this.labelOf.delete(id);
@@ -244,9 +317,10 @@ export class VectorIndex {
    * selective filter still returns k results when they exist.
    */
   search(query: Float32Array | number[], k: number, ef?: number, accept?: (id: string) => boolean): VectorHit[] {
+    if (this.closed) throw new Error(`vector index '${this.kind}' is closed`);
     if (k <= 0 || this.size === 0) return [];
     const hits: VectorHit[] = [];
-    if (this.labelOf.size > 0) {
+    if (this.labelOf.size > 0 && this.index) {
       const kk = Math.min(k, this.labelOf.size, this.index.getMaxElements());
       this.index.setEf(Math.max(ef ?? this.opts.efSearch, kk));
       const point = this.toPoint(query);
@@ -282,6 +356,8 @@ export class VectorIndex {
 
   /** Writes a checkpoint and trims the log. The caller must hold the tenant's write lock (no concurrent mutation). */
   async checkpoint(): Promise<void> {
+    // closed: the graph went back to the pool (a checkpoint queued behind the close has nothing to write)
+    if (this.closed) return;
     // The checkpoint covers the log up to just before the oldest pending put: everything logged up to there is in
     // the graph. Later entries are replayed at open, and replaying a put the graph already holds is harmless.
     const oldestPending = this.pending.values().next();
@@ -302,8 +378,13 @@ export class VectorIndex {
         dimension: this.dimension,
         labels: [...this.labelOf.entries()],
       };
-      await this.index.writeIndex(path.join(tmp, 'graph.bin'));
+      // no graph object (nothing was ever inserted): the label file alone describes the empty graph
+      if (this.index) {
+        this.writing = this.index.writeIndex(path.join(tmp, 'graph.bin'));
+        await this.writing;
+      }
     } finally {
+      this.writing = undefined;
       this.drainPaused = this.closed;
       this.scheduleDrain();
     }
@@ -322,24 +403,23 @@ export class VectorIndex {
     }
   }
 
-  private fresh(capacity: number): HNSW {
-    const index = new hnswlib.HierarchicalNSW('cosine', this.dimension);
-    index.initIndex({
-      maxElements: capacity,
-      m: this.opts.m,
-      efConstruction: this.opts.efConstruction,
-      randomSeed: 100,
-      allowReplaceDeleted: true,
-    });
-    return index;
-  }
-
-  private ensureCapacity(needed: number): void {
-    const max = this.index.getMaxElements();
+  private ensureCapacity(index: HNSW, needed: number): void {
+    const max = index.getMaxElements();
     if (needed <= max) return;
     let next = max;
     while (next < needed) next = Math.max(INITIAL_CAPACITY, next * 2);
-    this.index.resizeIndex(next);
+    index.resizeIndex(next);
+  }
+
+  /** Gives the graph object back to the pool (its memory is freed at once) and forgets the graph's labels. */
+  private dropGraph(): void {
+    const index = this.index;
+    this.index = undefined;
+    this.labelOf.clear();
+    this.idOf.clear();
+    this.nextLabel = 0;
+    this.deleted = 0;
+    if (index) this.pool.release(index);
   }
 
   private async newestCheckpoint(): Promise<string | undefined> {
@@ -364,15 +444,16 @@ export class VectorIndex {
         const dir = path.join(this.opts.dir, name);
         const labels = JSON.parse(await fs.readFile(path.join(dir, 'labels.json'), 'utf8')) as LabelFile;
         if (labels.dimension !== this.dimension) throw new Error('dimension changed');
-        const index = new hnswlib.HierarchicalNSW('cosine', this.dimension);
-        await index.readIndex(path.join(dir, 'graph.bin'), true);
         // a log that was trimmed past this checkpoint means the checkpoint is stale: rebuild instead
         const firstLog = await this.opts.log.keys({ limit: 1 }).all();
         const firstLogSeq = firstLog[0] ? Number(firstLog[0]) : labels.seq + 1;
         if (firstLogSeq > labels.seq + 1) throw new Error('log gap after checkpoint');
-        this.index = index;
-        this.nextLabel = labels.nextLabel;
-        this.deleted = labels.deleted;
+        // an empty graph (never filled, or every element deleted) is not loaded: the first insertion starts a new one
+        const empty = labels.labels.length === 0;
+        if (!empty) this.index = await this.pool.load('cosine', this.dimension, path.join(dir, 'graph.bin'), true);
+        if (this.closed) throw new Error(`vector index '${this.kind}' was closed while loading`);
+        this.nextLabel = empty ? 0 : labels.nextLabel;
+        this.deleted = empty ? 0 : labels.deleted;
         for (const [id, label] of labels.labels) {
           this.labelOf.set(id, label);
           this.idOf.set(label, id);
@@ -380,8 +461,7 @@ export class VectorIndex {
         this.seq = this.checkpointSeq = labels.seq;
         loaded = true;
       } catch {
-        this.labelOf.clear();
-        this.idOf.clear();
+        this.dropGraph();
       }
     }
     if (!loaded) {
@@ -410,11 +490,7 @@ export class VectorIndex {
 
   /** Builds the graph from every vector in the store (first open, lost or unreadable checkpoint). */
   private async rebuild(seq: number): Promise<void> {
-    this.labelOf.clear();
-    this.idOf.clear();
-    this.nextLabel = 0;
-    this.deleted = 0;
-    this.index = this.fresh(INITIAL_CAPACITY);
+    this.dropGraph(); // the first stored vector takes a graph object from the pool
     for await (const [id, buf] of this.opts.vectors.iterator()) this.insert(id, bufferToVector(buf));
     // the whole log is reflected in the freshly built graph; the next checkpoint records that
     this.seq = this.checkpointSeq = seq;

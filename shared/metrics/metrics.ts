@@ -14,6 +14,7 @@ export interface NodeMetrics {
   applyErrors: client.Counter;
   outboxDepth: client.Gauge;
   vectorsPending: client.Gauge;
+  tenantsMemoryEstimate: client.Gauge;
 }
 
 export function createNodeMetrics(opts: {
@@ -22,6 +23,8 @@ export function createNodeMetrics(opts: {
   activeTenants: () => number;
   outboxDepth?: () => number;
   vectorsPending?: () => number;
+  /** Sum of the open tenants' memory estimates (TenantManager.memoryEstimateBytes). */
+  tenantsMemoryEstimate?: () => number;
   defaultMetrics?: boolean;
 }): NodeMetrics {
   const registry = new client.Registry();
@@ -102,6 +105,14 @@ export function createNodeMetrics(opts: {
       registers: [registry],
       collect() {
         this.set(opts.vectorsPending?.() ?? 0);
+      },
+    }),
+    tenantsMemoryEstimate: new client.Gauge({
+      name: 'percolate_tenants_memory_estimate_bytes',
+      help: 'Estimated memory held by open tenant stores (HNSW graphs, label maps, pending vectors, caches, LevelDB memtables and block cache); compare percolate_process_resident_memory_bytes',
+      registers: [registry],
+      collect() {
+        this.set(opts.tenantsMemoryEstimate?.() ?? 0);
       },
     }),
   };

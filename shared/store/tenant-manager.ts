@@ -16,6 +16,11 @@ export interface TenantManagerOptions {
   activeWindowMs?: number;
   /** Record cache per open tenant, in bytes. */
   recordCacheBytes?: number;
+  /**
+   * Idle HNSW graph objects kept process-wide for reuse by the next tenant that opens (PERCOLATE_VECTOR_INDEX_POOL_MAX):
+   * a closing tenant's graphs go back to the pool and their memory is freed at once (see shared/index/hnsw-pool.ts).
+   */
+  vectorIndexPoolMax?: number;
   /** The node's clock and outbox settings, shared by every tenant store. */
   replication?: StoreReplication;
 }
@@ -55,6 +60,13 @@ export class TenantManager {
   vectorsPending(): number {
     let n = 0;
     for (const s of this.slots.values()) n += s.store?.vectorsPending ?? 0;
+    return n;
+  }
+
+  /** Estimated memory held by the open tenants (sum of TenantStore.memoryEstimateBytes), in bytes. */
+  memoryEstimateBytes(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.store && !s.store.isClosed) n += s.store.memoryEstimateBytes();
     return n;
   }
 
@@ -98,9 +110,11 @@ export class TenantManager {
     if (slot.store) return slot.store;
     if (!slot.opening) {
       const closing = this.closingStores.get(tenant);
-      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes } = this.opts;
+      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax } = this.opts;
       slot.opening = (closing ?? Promise.resolve())
-        .then(() => TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create, replication, recordCacheBytes }))
+        .then(() =>
+          TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create, replication, recordCacheBytes, vectorIndexPoolMax }),
+        )
         .then((store) => {
           slot.store = store;
           this.onLifecycle?.(tenant, 'open');

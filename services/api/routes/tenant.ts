@@ -1,4 +1,5 @@
-// GET /api/v1/tenant: counts, size on disk and the embedder the tenant was written with.
+// GET /api/v1/tenant: counts, size on disk, estimated memory while open (memory_estimate_bytes) and the embedder the
+// tenant was written with.
 import type { FastifyInstance } from 'fastify';
 import { withStore, type RouteOptions } from '../context.js';
 
