@@ -57,12 +57,15 @@ export class Grouper {
     });
   }
 
-  /** One row per group: group columns (by `groupNames`) then aggregate columns. An empty input with no GROUP BY gives one row. */
+  /**
+   * One row per group: group columns (by `groupNames`) then aggregate columns. An empty input with no GROUP BY gives
+   * one row. Rows are null-prototype objects: a column the client named `__proto__` is a column like any other.
+   */
   rows(groupNames: readonly string[]): Record<string, unknown>[] {
     if (this.groups.size === 0 && this.groupPaths.length === 0) this.groups.set('[]', { keys: [], states: this.specs.map(() => ({ count: 0, sum: 0, numbers: 0, best: undefined })) });
     const out: Record<string, unknown>[] = [];
     for (const g of this.groups.values()) {
-      const row: Record<string, unknown> = {};
+      const row: Record<string, unknown> = Object.create(null);
       groupNames.forEach((n, i) => (row[n] = g.keys[i]));
       this.specs.forEach((s, i) => (row[s.name] = finish(s.fn, g.states[i]!)));
       out.push(row);

@@ -10,6 +10,8 @@ export interface QueryBounds {
   rowsReturnedMax: number;
   /** Wall time after which a scan stops. */
   timeMsMax: number;
+  /** Bytes of the answer (rows, results, edges, plan): rows stop being added once the next would not fit. */
+  responseBytesMax: number;
 }
 
 export const DEFAULT_BOUNDS: QueryBounds = {
@@ -17,9 +19,31 @@ export const DEFAULT_BOUNDS: QueryBounds = {
   traversalNodesMax: 10_000,
   rowsReturnedMax: 1000,
   timeMsMax: 5000,
+  responseBytesMax: 16 * 1024 * 1024,
 };
 
-export type BoundName = 'rows_scanned_max' | 'traversal_nodes_max' | 'rows_returned_max' | 'time_ms_max' | 'limit';
+export type BoundName =
+  | 'rows_scanned_max'
+  | 'traversal_nodes_max'
+  | 'traversal_edges_max'
+  | 'rows_returned_max'
+  | 'time_ms_max'
+  | 'response_bytes_max'
+  | 'limit';
+
+/**
+ * Work counter for long computations inside one query (row loops, sorting, LIKE matching on huge texts): `tick` counts
+ * units of work (about one character compared; a row counts as ROW_UNITS) and looks at the clock every CHECK_UNITS
+ * units, so a query stops within its time bound plus a few milliseconds whatever it is doing.
+ */
+export interface Clock {
+  /** Counts `units` of work; false once the query is out of time (the caller stops and reports `time_ms_max`). */
+  tick(units: number): boolean;
+}
+
+/** Units of work one row counts for (the clock is read about every CHECK_UNITS / ROW_UNITS rows). */
+export const ROW_UNITS = 256;
+const CHECK_UNITS = 4096;
 
 export interface QueryStats {
   /** Secondary-index entries read. */
@@ -33,11 +57,13 @@ export interface QueryStats {
 }
 
 /** Counters and limits of one running query. */
-export class Budget {
+export class Budget implements Clock {
   readonly stats: QueryStats = { index_entries_read: 0, records_read: 0, rows_scanned: 0, rows_matched: 0 };
   /** The bound that stopped the query, if any. */
   hit: BoundName | undefined;
   private readonly deadline: number;
+  private work = 0;
+  private late = false;
 
   constructor(readonly bounds: QueryBounds) {
     this.deadline = performance.now() + bounds.timeMsMax;
@@ -53,10 +79,45 @@ export class Budget {
     return Math.max(0, this.bounds.rowsScannedMax - this.stats.rows_scanned);
   }
 
-  /** Checks the clock (call once per batch); false and records the bound when time is up. */
+  /** Checks the clock; false and records the bound when time is up (and from then on). */
   inTime(): boolean {
+    if (this.late) return false;
     if (performance.now() <= this.deadline) return true;
+    this.late = true;
     this.stop('time_ms_max');
     return false;
+  }
+
+  /** True once the query ran out of time (a predicate that answered meanwhile answered nothing meaningful). */
+  get outOfTime(): boolean {
+    return this.late;
+  }
+
+  tick(units: number): boolean {
+    if (this.late) return false;
+    this.work += units;
+    if (this.work < CHECK_UNITS) return true;
+    this.work = 0;
+    return this.inTime();
+  }
+
+  /**
+   * A clock for finishing what a query that ran out of time gathered (sorting the rows it scanned): it allows `ms`
+   * more from now, then stops too.
+   */
+  grace(ms: number): Clock {
+    const until = performance.now() + ms;
+    let work = 0;
+    let over = false;
+    return {
+      tick(units: number): boolean {
+        if (over) return false;
+        work += units;
+        if (work < CHECK_UNITS) return true;
+        work = 0;
+        over = performance.now() > until;
+        return !over;
+      },
+    };
   }
 }

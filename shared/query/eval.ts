@@ -2,9 +2,14 @@
 import { normalizeKey } from '../rem/text.js';
 import type { BoundExpr, Conversion } from './bind.js';
 import { getPath } from './fields.js';
-import { compareScalar, equalScalar, likeRegExp, timeValue } from './values.js';
+import type { Clock } from './bounds.js';
+import { compareScalar, equalScalar, likeMatcher, timeValue } from './values.js';
 
-export type Predicate = (record: unknown) => boolean;
+/**
+ * A compiled filter. Long work inside it (LIKE over a huge text) counts on `clock`; once the clock says the query is
+ * out of time the answer means nothing and the caller stops (Budget.outOfTime).
+ */
+export type Predicate = (record: unknown, clock?: Clock) => boolean;
 
 /** Any element of an array field, or the value itself, satisfies `test`. */
 function anyOf(v: unknown, test: (x: unknown) => boolean): boolean {
@@ -15,15 +20,15 @@ export function compileExpr(e: BoundExpr): Predicate {
   switch (e.type) {
     case 'and': {
       const items = e.items.map(compileExpr);
-      return (r) => items.every((p) => p(r));
+      return (r, clock) => items.every((p) => p(r, clock));
     }
     case 'or': {
       const items = e.items.map(compileExpr);
-      return (r) => items.some((p) => p(r));
+      return (r, clock) => items.some((p) => p(r, clock));
     }
     case 'not': {
       const inner = compileExpr(e.expr);
-      return (r) => !inner(r);
+      return (r, clock) => !inner(r, clock);
     }
     case 'cmp': {
       const read = reader(e.field.path, e.conv);
@@ -41,15 +46,17 @@ export function compileExpr(e: BoundExpr): Predicate {
     }
     case 'in': {
       const read = reader(e.field.path, e.conv);
-      const values = e.values;
-      const test = (r: unknown) => anyOf(read(r), (x) => values.some((y) => equalScalar(x, y)));
+      // a set, so that a long list against a long array field costs their sum, not their product
+      const values = new Set(e.values.filter((v) => v !== null));
+      const nullable = e.values.includes(null);
+      const test = (r: unknown) => anyOf(read(r), (x) => values.has(x as never) || (nullable && (x === null || x === undefined)));
       return e.negated ? (r) => !test(r) : test;
     }
     case 'like': {
       const read = reader(e.field.path, e.conv);
-      const re = likeRegExp(e.pattern);
-      const test = (r: unknown) => anyOf(read(r), (x) => typeof x === 'string' && re.test(x));
-      return e.negated ? (r) => !test(r) : test;
+      const m = likeMatcher(e.pattern);
+      const test = (r: unknown, clock?: Clock) => anyOf(read(r), (x) => typeof x === 'string' && m.test(x, clock));
+      return e.negated ? (r, clock) => !test(r, clock) : test;
     }
     case 'isnull': {
       const path = e.field.path;

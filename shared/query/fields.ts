@@ -38,11 +38,14 @@ export function isTimeField(f: FieldRef): boolean {
   return f.path.length === 1 && TIME_FIELDS.has(f.path[0]!);
 }
 
-/** The value at a path; arrays along the way are not descended (a path names one value). */
+/**
+ * The value at a path; arrays along the way are not descended (a path names one value). Only own properties count:
+ * `properties.constructor` or `properties.__proto__` name a key the record holds, never what objects inherit.
+ */
 export function getPath(record: unknown, path: readonly string[]): unknown {
   let v: unknown = record;
   for (const seg of path) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, seg)) return undefined;
     v = (v as Record<string, unknown>)[seg];
   }
   return v;

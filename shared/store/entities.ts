@@ -239,71 +239,153 @@ export interface GraphEdge {
   weight: number;
   properties?: Record<string, unknown>;
 }
+/** Which bound stopped a traversal early. */
+export type NeighborhoodBound = 'traversal_nodes_max' | 'traversal_edges_max' | 'response_bytes_max' | 'time_ms_max';
 export interface Neighborhood {
   nodes: (Entity & { depth: number })[];
   edges: GraphEdge[];
   truncated: boolean;
+  /** The bound that stopped the walk, when `truncated`. */
+  bound?: NeighborhoodBound;
 }
 
-/** Breadth-first neighbourhood up to `depth` hops, bounded by `nodesMax` visited nodes. */
-export async function neighbors(
-  store: TenantStore,
-  startId: string,
-  opts: { depth: number; direction: Direction; rel?: string; nodesMax?: number },
-): Promise<Neighborhood> {
+export interface NeighborOptions {
+  depth: number;
+  direction: Direction;
+  rel?: string;
+  /** Nodes the walk may visit (at most store.limits.traversalNodesMax). */
+  nodesMax?: number;
+  /** Edges the answer may hold (at most store.limits.traversalEdgesMax). */
+  edgesMax?: number;
+  /** Bytes the answer's nodes and edges may take (a ByteBudget): the walk stops before the first that does not fit. */
+  bytes?: { take(bytes: number): boolean };
+  /** Counts the walk's work; it stops when this says time is up (a query's Budget). */
+  clock?: { tick(units: number): boolean };
+}
+
+/** Edges gathered and settled together: new nodes at their far ends are read in one call. */
+const WALK_CHUNK = 256;
+/** The walk gives the event loop a turn when it ran this long without one (dense graphs). */
+const WALK_SLICE_MS = 10;
+
+/**
+ * Breadth-first neighbourhood up to `depth` hops. The answer holds the nodes reached (each with its depth) and the
+ * edges between them; it stops at the first bound it meets, says which in `bound`, and keeps what it had: `nodesMax`
+ * nodes visited, `edgesMax` edges, the byte budget for nodes (measured from their stored JSON before they are parsed)
+ * and edges, or the clock. An edge to an entity that does not exist is kept and its far end walked (it may have
+ * incoming edges) but not listed among the nodes.
+ */
+export async function neighbors(store: TenantStore, startId: string, opts: NeighborOptions): Promise<Neighborhood> {
   const nodesMax = Math.min(opts.nodesMax ?? store.limits.traversalNodesMax, store.limits.traversalNodesMax);
-  const start = await store.get<Entity>('entities', startId);
-  if (!start) throw new RemError('not_found', `entity ${startId} not found`);
-  const depthOf = new Map<string, number>([[startId, 0]]);
-  const records = new Map<string, Entity>([[startId, start]]);
+  const edgesMax = Math.min(opts.edgesMax ?? store.limits.traversalEdgesMax, store.limits.traversalEdgesMax);
+  const { bytes, clock } = opts;
+  const [startJson] = await store.getManyJson('entities', [startId]);
+  if (startJson === undefined) throw new RemError('not_found', `entity ${startId} not found`);
+  const visited = new Set<string>();
+  const records = new Map<string, Entity & { depth: number }>();
+  const nodes: (Entity & { depth: number })[] = [];
   const edges = new Map<string, GraphEdge>();
-  let frontier = [startId];
-  let truncated = false;
-  const visit = (id: string, depth: number, next: string[]) => {
-    if (depthOf.has(id)) return;
-    if (depthOf.size >= nodesMax) {
-      truncated = true;
-      return;
-    }
-    depthOf.set(id, depth);
-    next.push(id);
+  let bound: NeighborhoodBound | undefined;
+  const stop = (b: NeighborhoodBound) => {
+    bound ??= b;
+    return false;
   };
-  for (let d = 1; d <= opts.depth && frontier.length > 0 && !truncated; d++) {
+  /** Visits a node (its JSON undefined when the entity does not exist); false when the byte budget is spent. */
+  const admit = (id: string, json: string | undefined, depth: number): boolean => {
+    if (json !== undefined) {
+      // `,"depth":n` and the comma between nodes
+      if (bytes && !bytes.take(Buffer.byteLength(json, 'utf8') + 16)) return stop('response_bytes_max');
+      const node = JSON.parse(json) as Entity & { depth: number };
+      node.depth = depth;
+      records.set(id, node);
+      nodes.push(node);
+    }
+    visited.add(id);
+    return true;
+  };
+  // properties of incoming edges (the reverse index holds weights only) come from the source record, indexed once
+  const outProps = new Map<string, Map<string, Record<string, unknown>>>();
+  const propertiesOf = (from: string, rel: string, to: string): Record<string, unknown> => {
+    const r = records.get(from);
+    if (!r) return {};
+    let m = outProps.get(from);
+    if (!m) {
+      m = new Map(r.edges.map((x) => [`${x.rel}${SEP}${x.to}`, x.properties]));
+      outProps.set(from, m);
+    }
+    return m.get(`${rel}${SEP}${to}`) ?? {};
+  };
+  let sliceStart = performance.now();
+  const breathe = async () => {
+    if (performance.now() - sliceStart < WALK_SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+  /** Settles a chunk of edges found at depth `d` (`far` is the end away from the frontier); false stops the walk. */
+  const settle = async (chunk: GraphEdge[], far: (e: GraphEdge) => string, d: number, next: string[]): Promise<boolean> => {
+    const fresh = [...new Set(chunk.map(far).filter((x) => !visited.has(x)))].slice(0, nodesMax - visited.size);
+    const json = await store.getManyJson('entities', fresh);
+    const jsonOf = new Map(fresh.map((x, i) => [x, json[i]]));
+    for (const e of chunk) {
+      if (clock && !clock.tick(32)) return stop('time_ms_max');
+      const key = `${e.from}${SEP}${e.rel}${SEP}${e.to}`;
+      if (edges.has(key)) continue;
+      const other = far(e);
+      if (!visited.has(other)) {
+        if (visited.size >= nodesMax) return stop('traversal_nodes_max');
+        if (!admit(other, jsonOf.get(other), d)) return false;
+        next.push(other);
+      }
+      if (edges.size >= edgesMax) return stop('traversal_edges_max');
+      e.properties ??= propertiesOf(e.from, e.rel, e.to);
+      if (bytes && !bytes.take(Buffer.byteLength(JSON.stringify(e), 'utf8') + 1)) return stop('response_bytes_max');
+      edges.set(key, e);
+    }
+    await breathe();
+    return true;
+  };
+
+  if (!admit(startId, startJson, 0)) return { nodes, edges: [], truncated: true, bound };
+  let frontier = [startId];
+  walk: for (let d = 1; d <= opts.depth && frontier.length > 0; d++) {
     const next: string[] = [];
-    const missing = frontier.filter((id) => !records.has(id));
-    const fetched = await store.getMany<Entity>('entities', missing);
-    missing.forEach((id, i) => fetched[i] && records.set(id, fetched[i]!));
     for (const id of frontier) {
       if (opts.direction !== 'in') {
-        for (const e of records.get(id)?.edges ?? []) {
+        const out = records.get(id)?.edges ?? [];
+        const to = (e: GraphEdge) => e.to;
+        let chunk: GraphEdge[] = [];
+        for (const e of out) {
           if (opts.rel !== undefined && e.rel !== opts.rel) continue;
-          edges.set(`${id}${SEP}${e.rel}${SEP}${e.to}`, { from: id, rel: e.rel, to: e.to, weight: e.weight, properties: e.properties });
-          visit(e.to, d, next);
+          chunk.push({ from: id, rel: e.rel, to: e.to, weight: e.weight, properties: e.properties });
+          if (chunk.length >= WALK_CHUNK) {
+            if (!(await settle(chunk, to, d, next))) break walk;
+            chunk = [];
+          }
         }
+        if (chunk.length > 0 && !(await settle(chunk, to, d, next))) break walk;
       }
       if (opts.direction !== 'out') {
         const prefix = opts.rel !== undefined ? `${id}${SEP}${opts.rel}${SEP}` : `${id}${SEP}`;
-        for await (const [key, weight] of store.reverseEdges.iterator({ gte: prefix, lt: prefix + HIGH, limit: nodesMax })) {
-          const [, rel, from] = key.split(SEP) as [string, string, string];
-          edges.set(`${from}${SEP}${rel}${SEP}${id}`, { from, rel, to: id, weight });
-          visit(from, d, next);
+        const from = (e: GraphEdge) => e.from;
+        const it = store.reverseEdges.iterator({ gte: prefix, lt: prefix + HIGH });
+        try {
+          for (;;) {
+            const entries = await it.nextv(WALK_CHUNK);
+            if (entries.length === 0) break;
+            const chunk = entries.map(([key, weight]): GraphEdge => {
+              const [, rel, src] = key.split(SEP) as [string, string, string];
+              return { from: src, rel, to: id, weight };
+            });
+            if (!(await settle(chunk, from, d, next))) break walk;
+          }
+        } finally {
+          await it.close();
         }
       }
-      if (truncated) break;
     }
     frontier = next;
   }
-  const pending = [...depthOf.keys()].filter((id) => !records.has(id));
-  const rest = await store.getMany<Entity>('entities', pending);
-  pending.forEach((id, i) => rest[i] && records.set(id, rest[i]!));
-  const nodes: (Entity & { depth: number })[] = [];
-  for (const [id, depth] of depthOf) {
-    const r = records.get(id);
-    if (r) nodes.push({ ...r, depth });
-  }
-  // incoming edges carry no properties in the reverse index; fill them from the source record when we have it
-  for (const e of edges.values()) {
-    if (!e.properties) e.properties = records.get(e.from)?.edges.find((x) => x.rel === e.rel && x.to === e.to)?.properties ?? {};
-  }
-  return { nodes, edges: [...edges.values()], truncated };
+  const out: Neighborhood = { nodes, edges: [...edges.values()], truncated: bound !== undefined };
+  if (bound) out.bound = bound;
+  return out;
 }

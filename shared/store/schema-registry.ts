@@ -6,10 +6,17 @@
 //   indexOps  moves the entity's secondary-index entries (`sidx \0 type \0 field \0 value \0 id`, see keys.ts)
 // Adding or replacing a schema rebuilds that type's indexes from the stored entities; deleting it drops them. Both
 // happen under the store's write lock, so no entity write interleaves with a rebuild.
+//
+// No schema may make validation slow: `pattern` and `patternProperties` run on RE2 (re2js, linear time; a pattern
+// RE2 cannot run, with backreferences or lookaround, refuses the schema), and `uniqueItems` is accepted only next to
+// a `maxItems` of at most store.limits.schemaUniqueItemsMax (and checks in linear time, skipping arrays over maxItems,
+// which maxItems reports).
 import AjvDraft7 from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { AnySchemaObject, ErrorObject, KeywordDefinition, ValidateFunction } from 'ajv';
+import type { DataValidateFunction, RegExpEngine } from 'ajv/dist/types/index.js';
+import { RE2JS } from 're2js';
 import { RemError, invalid } from '../rem/errors.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity } from '../rem/types.js';
@@ -58,19 +65,140 @@ const SCHEMA_CHARS_MAX = 100_000;
 const META_PREFIX = 'schema:';
 const BACKFILL_BATCH = 1000;
 
+/** The backfill gives the event loop a turn when it ran this long without one. */
+const BACKFILL_SLICE_MS = 10;
+
 interface Loaded {
   def: EntitySchema;
   validate: ValidateFunction;
   fields: { name: string; path: string[] }[];
 }
 
+/** The property at a path (own keys only: `constructor` is a property name, not what objects inherit). */
 function propertyValue(e: Entity, path: readonly string[]): unknown {
   let v: unknown = e.properties;
   for (const seg of path) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, seg)) return undefined;
     v = (v as Record<string, unknown>)[seg];
   }
   return v;
+}
+
+/** Why RE2 cannot run a JSON Schema pattern (JavaScript syntax), or undefined when it can. */
+function re2Problem(source: string): string | undefined {
+  try {
+    RE2JS.compile(RE2JS.translateRegExp(source));
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * ajv's regular-expression engine: RE2 in linear time, searching anywhere in the string as `pattern` does. With
+ * `lenient`, a pattern RE2 cannot run never matches (definitions stored before patterns were checked still load;
+ * their next PUT is refused until the pattern is replaced); otherwise it throws.
+ */
+function re2Engine(lenient: boolean): RegExpEngine {
+  const engine = (source: string) => {
+    let re: RE2JS | undefined;
+    try {
+      re = RE2JS.compile(RE2JS.translateRegExp(source));
+    } catch (err) {
+      if (!lenient) throw new Error(`pattern '${source}' is not supported (${(err as Error).message})`);
+    }
+    // ajv shares compiled patterns by their toString
+    return { test: (s: string) => re !== undefined && re.test(s), toString: () => `re2:${lenient ? 'lenient:' : ''}${source}` };
+  };
+  return Object.assign(engine, { code: 'percolateRe2' });
+}
+
+/** JSON text of a value with object keys sorted: equal for deeply equal JSON values (what uniqueItems compares). */
+function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(',')}}`;
+}
+
+/**
+ * `uniqueItems` in linear time (ajv's compares every pair of items that are not all scalars, and with allErrors it does
+ * so even for an array over maxItems). An array longer than its schema's maxItems is left to maxItems.
+ */
+const UNIQUE_ITEMS: KeywordDefinition = {
+  keyword: 'uniqueItems',
+  type: 'array',
+  schemaType: 'boolean',
+  errors: true,
+  compile(schema: boolean, parentSchema: AnySchemaObject): DataValidateFunction {
+    const max = typeof parentSchema.maxItems === 'number' ? parentSchema.maxItems : Infinity;
+    const validate: DataValidateFunction = (data: unknown) => {
+      validate.errors = [];
+      if (!schema || !Array.isArray(data) || data.length > max) return true;
+      const first = new Map<string, number>();
+      for (let i = 0; i < data.length; i++) {
+        const key = canonicalJson(data[i]);
+        const j = first.get(key);
+        if (j !== undefined) {
+          validate.errors = [{ keyword: 'uniqueItems', message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i, j } }];
+          return false;
+        }
+        first.set(key, i);
+      }
+      return true;
+    };
+    return validate;
+  },
+};
+
+/** Keywords whose value is a subschema or a list of them (draft-07 and 2020-12). */
+const SUBSCHEMA = new Set([
+  'items', 'additionalItems', 'prefixItems', 'contains', 'additionalProperties', 'propertyNames', 'not', 'if', 'then', 'else',
+  'allOf', 'anyOf', 'oneOf', 'unevaluatedItems', 'unevaluatedProperties',
+]);
+/** Keywords whose value maps names (or patterns) to subschemas. */
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
+
+const pointer = (path: readonly string[]) => path.map((p) => `/${p.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+
+/**
+ * Refuses (400 invalid_request, naming the place in the schema) what would make validation slow: a `pattern` or
+ * `patternProperties` key RE2 cannot run, and `uniqueItems` without a `maxItems` of at most `uniqueItemsMax`.
+ */
+export function checkSchemaCost(schema: unknown, uniqueItemsMax: number, path: string[] = []): void {
+  if (Array.isArray(schema)) {
+    schema.forEach((s, i) => checkSchemaCost(s, uniqueItemsMax, [...path, String(i)]));
+    return;
+  }
+  if (schema === null || typeof schema !== 'object') return;
+  const node = schema as Record<string, unknown>;
+  const refusePattern = (source: string, at: string[]) => {
+    const problem = re2Problem(source);
+    if (problem !== undefined) {
+      throw invalid(
+        `schema pattern '${source}' at ${pointer(at)} is not supported: patterns run in linear time (RE2), without backreferences or lookaround (${problem})`,
+      );
+    }
+  };
+  if (Object.hasOwn(node, 'pattern') && typeof node.pattern === 'string') refusePattern(node.pattern, [...path, 'pattern']);
+  if (node.uniqueItems === true) {
+    const max = node.maxItems;
+    if (typeof max !== 'number' || max > uniqueItemsMax) {
+      throw invalid(`schema uniqueItems at ${pointer([...path, 'uniqueItems'])} needs maxItems of at most ${uniqueItemsMax} beside it`);
+    }
+  }
+  for (const [k, v] of Object.entries(node)) {
+    if (SUBSCHEMA.has(k)) checkSchemaCost(v, uniqueItemsMax, [...path, k]);
+    else if (SUBSCHEMA_MAPS.has(k) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [name, sub] of Object.entries(v as Record<string, unknown>)) {
+        if (k === 'patternProperties') refusePattern(name, [...path, k, name]);
+        checkSchemaCost(sub, uniqueItemsMax, [...path, k, name]);
+      }
+    }
+  }
 }
 
 function toViolations(errors: readonly ErrorObject[] | null | undefined): Violation[] {
@@ -85,23 +213,30 @@ function toViolations(errors: readonly ErrorObject[] | null | undefined): Violat
 
 export class SchemaRegistry implements EntityWriteHook {
   private readonly byType = new Map<string, Loaded>();
-  private ajv: { draft7?: InstanceType<typeof AjvDraft7.default>; v2020?: InstanceType<typeof Ajv2020.default> } = {};
+  private ajv = new Map<string, InstanceType<typeof AjvDraft7.default> | InstanceType<typeof Ajv2020.default>>();
 
   constructor(private readonly store: TenantStore) {}
 
   async load(): Promise<void> {
     for await (const [key, def] of this.store.meta.iterator({ gte: META_PREFIX, lt: prefixEnd(META_PREFIX) })) {
-      this.byType.set(key.slice(META_PREFIX.length), this.compile(def as EntitySchema));
+      this.byType.set(key.slice(META_PREFIX.length), this.compile(def as EntitySchema, true));
     }
   }
 
-  private compile(def: EntitySchema): Loaded {
+  private compile(def: EntitySchema, lenient = false): Loaded {
     const draft = String(def.schema.$schema ?? '');
     const v2020 = /2020-12|2019-09/.test(draft);
-    // one validator instance per tenant, created on first use (compiling the format vocabulary costs milliseconds)
-    const ajv = v2020
-      ? (this.ajv.v2020 ??= addFormats.default(new Ajv2020.default({ allErrors: true, strict: false, addUsedSchema: false })))
-      : (this.ajv.draft7 ??= addFormats.default(new AjvDraft7.default({ allErrors: true, strict: false, addUsedSchema: false })));
+    // one validator instance per tenant and draft, created on first use (compiling the format vocabulary costs
+    // milliseconds); a lenient one only for stored definitions whose patterns RE2 cannot run
+    const name = `${v2020 ? '2020' : '7'}${lenient ? ':lenient' : ''}`;
+    let ajv = this.ajv.get(name);
+    if (!ajv) {
+      const opts = { allErrors: true, strict: false, addUsedSchema: false, code: { regExp: re2Engine(lenient) } };
+      ajv = addFormats.default(v2020 ? new Ajv2020.default(opts) : new AjvDraft7.default(opts));
+      ajv.removeKeyword('uniqueItems');
+      ajv.addKeyword(UNIQUE_ITEMS);
+      this.ajv.set(name, ajv);
+    }
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(def.schema);
@@ -192,10 +327,11 @@ export class SchemaRegistry implements EntityWriteHook {
   }
 
   /** Validates a definition's shape (the HTTP schema checks types; this holds for in-process callers too). */
-  private static checkInput(type: string, input: SchemaInput): void {
+  private static checkInput(type: string, input: SchemaInput, uniqueItemsMax: number): void {
     if (!normalizeKey(type)) throw invalid('type must not be blank');
     if (input.schema === null || typeof input.schema !== 'object' || Array.isArray(input.schema)) throw invalid('schema must be a JSON Schema object');
     if (JSON.stringify(input.schema).length > SCHEMA_CHARS_MAX) throw new RemError('limit_exceeded', `schema exceeds ${SCHEMA_CHARS_MAX} characters`);
+    checkSchemaCost(input.schema, uniqueItemsMax);
     const fields = [...(input.indexed_fields ?? []), ...(input.embedding_fields ?? []), ...(input.key_field !== undefined ? [input.key_field] : [])];
     for (const f of fields) if (typeof f !== 'string' || !FIELD_PATH.test(f)) throw invalid(`field '${String(f)}' must be a property path like age or address.city`);
     if ((input.indexed_fields ?? []).length > INDEXED_FIELDS_MAX) throw new RemError('limit_exceeded', `at most ${INDEXED_FIELDS_MAX} indexed_fields`);
@@ -207,7 +343,7 @@ export class SchemaRegistry implements EntityWriteHook {
    * leaves no definition whose index is incomplete (the planner only uses indexes of stored definitions).
    */
   async put(type: string, input: SchemaInput): Promise<PutSchemaResult> {
-    SchemaRegistry.checkInput(type, input);
+    SchemaRegistry.checkInput(type, input, this.store.limits.schemaUniqueItemsMax);
     const ntype = normalizeKey(type);
     const now = new Date().toISOString();
     return this.store.writeLock.run(async () => {
@@ -229,11 +365,17 @@ export class SchemaRegistry implements EntityWriteHook {
       let ops: BatchOp[] = [];
       const typePrefix = entityKeyKey(ntype, '');
       const ids = this.store.idx.values({ gte: typePrefix, lt: prefixEnd(typePrefix) });
+      // the backfill holds this tenant's write lock, not the node: it gives the event loop a turn every few ms
+      let sliceStart = performance.now();
       try {
         for (;;) {
           const chunk = await ids.nextv(BACKFILL_BATCH);
           if (chunk.length === 0) break;
           for (const e of await this.store.getMany<Entity>('entities', chunk)) {
+            if (performance.now() - sliceStart >= BACKFILL_SLICE_MS) {
+              await new Promise((resolve) => setImmediate(resolve));
+              sliceStart = performance.now();
+            }
             if (!e) continue;
             result.indexed++;
             for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', sublevel: this.store.idx, key: k, value: e.id });

@@ -1,5 +1,6 @@
 // /api/v1/entities: merge-upserts, lookup by natural key, fuzzy match, neighbourhood traversal, delete.
 import type { FastifyInstance } from 'fastify';
+import { ByteBudget } from '../../../shared/rem/byte-budget.js';
 import { RemError, invalid } from '../../../shared/rem/errors.js';
 import type { Entity, EntityInput } from '../../../shared/rem/types.js';
 import { deleteEntity, fuzzyEntities, lookupEntities, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
@@ -87,8 +88,11 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
       const { id } = req.params as { id: string };
       const q = req.query as { depth: number; direction: Direction; rel?: string; limit?: number };
       const started = process.hrtime.bigint();
+      // the answer stays within the response budget (less room for took_ms and the envelope); edges are capped by
+      // store.limits.traversalEdgesMax; `bound` says which bound stopped a truncated walk
+      const bytes = new ByteBudget(ctx.cfg.responseBytesMax - 256);
       const n = await withStore(ctx, req, false, (store) =>
-        neighbors(store, id, { depth: q.depth, direction: q.direction, rel: q.rel, nodesMax: q.limit }),
+        neighbors(store, id, { depth: q.depth, direction: q.direction, rel: q.rel, nodesMax: q.limit, bytes }),
       );
       return { ...n, took_ms: elapsedMs(started) };
     },

@@ -13,6 +13,7 @@ export function queryBounds(ctx: ApiContext): QueryBounds {
     traversalNodesMax: ctx.cfg.traversalNodesMax,
     rowsReturnedMax: ctx.cfg.searchLimitMax,
     timeMsMax: ctx.cfg.query.timeMsMax,
+    responseBytesMax: ctx.cfg.responseBytesMax,
   };
 }
 
