@@ -27,9 +27,10 @@ const SMOKE_ARGS: Record<string, string[]> = {
   replication: ['--count', '500'],
   ingest: ['--count', '32'],
   peers: ['--count', '1000', '--queries', '20'],
+  isolation: ['--count', '40', '--queries', '40'],
 };
 /** Preferred order (cheap and self-contained first); benchmarks not listed run after these, alphabetically. */
-const ORDER = ['search', 'query', 'replication', 'ingest', 'peers'];
+const ORDER = ['search', 'query', 'replication', 'ingest', 'isolation', 'peers'];
 
 interface Options {
   quick: boolean;

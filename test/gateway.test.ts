@@ -9,7 +9,11 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOBS_STREAM, jobSubject } from '../shared/bus/names.js';
 import type { JobMessage } from '../shared/jobs/types.js';
+import net from 'node:net';
+import { buildGateway } from '../services/gateway/app.js';
+import { loadGatewayConfig } from '../shared/config/ingest-config.js';
 import { startIngestStack, type IngestStack } from './support/ingest.js';
+import { waitFor } from './support/wait.js';
 import { streamUpload, textBlocks } from './support/upload-stream.js';
 
 const MiB = 2 ** 20;
@@ -141,6 +145,39 @@ describe('POST /upload rejected', () => {
     expect(await objectsUnder('tenants/gone/')).toEqual([]);
     const uploads = await stack.s3.client.send(new ListMultipartUploadsCommand({ Bucket: stack.s3.bucket }));
     expect(uploads.Uploads ?? []).toEqual([]);
+  });
+
+  it('closes an upload that stalls mid-body after the idle timeout, leaving no parts and no object behind', async () => {
+    // a second gateway on the same stack with short limits (the defaults allow hours for a whole upload, but not
+    // a minute of silence)
+    const cfg = loadGatewayConfig({ ...stack.env, PERCOLATE_GATEWAY_PORT: '0', PERCOLATE_HTTP_CONNECTION_TIMEOUT_MS: '1000', PERCOLATE_HTTP_HEADERS_TIMEOUT_MS: '1000' });
+    const gw = await buildGateway(cfg, { logger: false, defaultMetrics: false });
+    await gw.listen({ host: '127.0.0.1', port: 0 });
+    const port = (gw.server.address() as { port: number }).port;
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    try {
+      const boundary = 'stall';
+      const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="stall.txt"\r\nContent-Type: text/plain\r\n\r\n`;
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      socket.write(
+        `POST /upload HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: stalled\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\n` +
+          `Transfer-Encoding: chunked\r\n\r\n`,
+      );
+      const chunk = head + 'x'.repeat(6 * MiB); // more than one part: the multipart upload has started
+      socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+      // ... and then nothing more
+      await waitFor('the gateway to close the stalled upload', async () => closed, 15_000);
+      await waitFor('the upload to end on the gateway', async () => /percolate_uploads_in_flight 0/.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 10_000);
+      expect(await objectsUnder('tenants/stalled/')).toEqual([]);
+      const uploads = await stack.s3.client.send(new ListMultipartUploadsCommand({ Bucket: stack.s3.bucket }));
+      expect(uploads.Uploads ?? []).toEqual([]);
+    } finally {
+      socket.destroy();
+      await gw.close();
+    }
   });
 
   it('accepts a file of exactly the limit', async () => {

@@ -6,6 +6,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
+import { installJsonBody } from '../../shared/http/json-body.js';
+import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { loggerOptions } from '../../shared/http/logger.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
@@ -34,7 +36,9 @@ export interface ApiOptions {
 
 export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<FastifyInstance> {
   await fs.mkdir(cfg.dataDir, { recursive: true });
-  const clock = new HybridLogicalClock(cfg.nodeId);
+  const clock = new HybridLogicalClock(cfg.nodeId, { maxDriftMs: cfg.hlcMaxDriftMs });
+  // set once the logger exists (the tenant manager is built first)
+  let onClockRefused: (tenant: string, hlc: string, aheadMs: number) => void = () => undefined;
   const replicated = cfg.natsUrl !== '';
   let replicator: Replicator | undefined;
   const tenants = new TenantManager({
@@ -44,6 +48,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       opBytesMax: cfg.opBytesMax,
       markerDir: path.join(cfg.dataDir, 'outbox-pending'),
       onOutbox: (tenant) => replicator?.kick(tenant),
+      onClockRefused: (tenant, hlc, aheadMs) => onClockRefused(tenant, hlc, aheadMs),
     },
     dataDir: cfg.dataDir,
     embedder: opts.embedder,
@@ -59,6 +64,8 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       traversalEdgesMax: cfg.traversalEdgesMax,
       contentCharsMax: cfg.contentCharsMax,
       schemaUniqueItemsMax: cfg.schemaUniqueItemsMax,
+      jsonDepthMax: cfg.jsonDepthMax,
+      responseBytesMax: cfg.responseBytesMax,
     },
   });
   const metrics = createNodeMetrics({
@@ -69,7 +76,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     vectorsPending: () => tenants.vectorsPending(),
     tenantsMemoryEstimate: () => tenants.memoryEstimateBytes(),
   });
-  const ctx: ApiContext = { cfg, tenants, metrics, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
+  const ctx: ApiContext = { cfg, tenants, metrics, clock, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
 
   const app = Fastify({
     logger: loggerOptions(opts.logger, cfg.logLevel),
@@ -77,8 +84,17 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     // requests are logged at debug from onResponse (with route and tenant), not twice at info per request
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    ...serverTimeoutOptions(cfg.http),
   });
+  applyServerLimits(app, cfg.http);
   app.decorate('ctx', ctx);
+  onClockRefused = (tenant, hlc, aheadMs) => {
+    metrics.hlcRefused.inc({ source: 'persisted' });
+    app.log.error(
+      { tenant, hlc_max: hlc, ahead_ms: aheadMs, max_drift_ms: cfg.hlcMaxDriftMs },
+      "tenant's persisted HLC high-water mark is beyond the clock drift bound and was not adopted (a poisoned timestamp, or this node's clock stepped back)",
+    );
+  };
   if (replicated) {
     replicator = new Replicator({
       natsUrl: cfg.natsUrl,
@@ -91,6 +107,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       maxDeliver: cfg.syncMaxDeliver,
       outboxBatchMax: cfg.outboxBatchMax,
       ackWaitMs: cfg.syncAckWaitMs,
+      jsonDepthMax: cfg.jsonDepthMax,
       metrics,
       log: app.log,
     });
@@ -104,6 +121,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     },
   });
   installValidation(app);
+  installJsonBody(app, { depthMax: cfg.jsonDepthMax });
   installErrorHandling(app);
   app.decorateRequest('tenant', '');
 

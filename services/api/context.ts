@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import { tenantFromHeader } from '../../shared/http/tenant.js';
 import type { NodeMetrics } from '../../shared/metrics/metrics.js';
+import type { HybridLogicalClock } from '../../shared/replication/hlc.js';
 import type { TenantManager } from '../../shared/store/tenant-manager.js';
 import type { TenantStore } from '../../shared/store/tenant-store.js';
 import type { Schemas } from './schemas.js';
@@ -12,6 +13,8 @@ export interface ApiContext {
   tenants: TenantManager;
   metrics: NodeMetrics;
   schemas: Schemas;
+  /** The node's clock (replicated ops are checked against its drift bound). */
+  clock: HybridLogicalClock;
   /** `standalone` without NATS; otherwise the replicator's connection state. */
   replicationState: () => string;
 }

@@ -9,6 +9,8 @@ import { createS3Client } from '../../shared/blob/s3.js';
 import { connectNats } from '../../shared/bus/connection.js';
 import type { GatewayConfig } from '../../shared/config/ingest-config.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
+import { installJsonBody } from '../../shared/http/json-body.js';
+import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { loggerOptions } from '../../shared/http/logger.js';
 import opsRoutes from '../../shared/http/ops-routes.js';
 import { installRequestMetrics } from '../../shared/http/request-metrics.js';
@@ -52,12 +54,13 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     logger: loggerOptions(opts.logger, cfg.logLevel),
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
-    // uploads of gigabytes take minutes: no request timeout (bounded by the upload size instead)
-    requestTimeout: 0,
+    ...serverTimeoutOptions(cfg.http),
   });
+  applyServerLimits(app, cfg.http);
   await app.register(swagger, { openapi: { info: { title: 'Percolate-TS upload gateway', version: '0.1.0' } } });
   await app.register(multipart);
   installValidation(app);
+  installJsonBody(app, { depthMax: cfg.jsonDepthMax });
   installErrorHandling(app);
   installRequestMetrics(app, ctx.metrics.httpDuration);
   app.decorateRequest('tenant', '');

@@ -96,20 +96,31 @@ export interface HttpLimits {
 
 /** The HTTP limits shared by every service, with the service's own defaults (the gateway takes long uploads). */
 export function httpLimitsFrom(env: NodeJS.ProcessEnv, defaults: HttpLimits): HttpLimits {
-  return {
+  const l: HttpLimits = {
     requestTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 0, 24 * 3600_000),
     headersTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_HEADERS_TIMEOUT_MS', defaults.headersTimeoutMs, 100, 600_000),
     connectionTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_CONNECTION_TIMEOUT_MS', defaults.connectionTimeoutMs, 0, 24 * 3600_000),
     keepAliveTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_KEEP_ALIVE_TIMEOUT_MS', defaults.keepAliveTimeoutMs, 100, 600_000),
     connectionsMax: intFrom(env, 'PERCOLATE_HTTP_CONNECTIONS_MAX', defaults.connectionsMax, 1, 1_000_000),
   };
+  // measured on Node 20: with a request timeout at or below the idle timeout, node:http's connection sweep keeps a
+  // socket that never sends a byte open indefinitely (neither timeout fires); below it, the idle timeout closes it
+  if (l.requestTimeoutMs > 0 && l.connectionTimeoutMs >= l.requestTimeoutMs) {
+    throw new ConfigError(
+      `PERCOLATE_HTTP_CONNECTION_TIMEOUT_MS (${l.connectionTimeoutMs}) must be below PERCOLATE_HTTP_REQUEST_TIMEOUT_MS (${l.requestTimeoutMs})`,
+    );
+  }
+  return l;
 }
 
-/** The database node's HTTP limits: requests are small and quick, so a slow sender is cut off after 30 s. */
+/**
+ * The database node's HTTP limits: requests are small and quick, so a request must arrive within 30 s, and a socket
+ * that sends nothing for 20 s is closed.
+ */
 export const API_HTTP_DEFAULTS: HttpLimits = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
-  connectionTimeoutMs: 60_000,
+  connectionTimeoutMs: 20_000,
   keepAliveTimeoutMs: 10_000,
   connectionsMax: 4096,
 };

@@ -1,7 +1,7 @@
 // Typed configuration of the upload gateway and the ingest workers, read from environment variables.
 // Every bound they enforce (upload size, parts in flight, chunking, concurrency, redelivery, write batches) comes
 // from here; S3 credentials are not read here but by the AWS SDK from its standard variables (AWS_ACCESS_KEY_ID, ...).
-import { ConfigError, intFrom, boolFrom } from './config.js';
+import { ConfigError, intFrom, boolFrom, httpLimitsFrom, type HttpLimits } from './config.js';
 
 export const TIER_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -44,7 +44,22 @@ export interface GatewayConfig {
   uploadsConcurrentMax: number;
   /** Largest `metadata` / `uri` form field. */
   fieldBytesMax: number;
+  /** Connection and request time limits (upload-friendly: a whole upload may take hours, a stall may not). */
+  http: HttpLimits;
+  jsonDepthMax: number;
 }
+
+/**
+ * The gateway's HTTP limits: an upload of gigabytes takes minutes, so the whole request may take up to 6 hours, but a
+ * socket that sends nothing for a minute is closed, and headers must arrive within 10 s.
+ */
+export const GATEWAY_HTTP_DEFAULTS: HttpLimits = {
+  requestTimeoutMs: 6 * 3600_000,
+  headersTimeoutMs: 10_000,
+  connectionTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 10_000,
+  connectionsMax: 1024,
+};
 
 export interface WorkerConfig {
   host: string;
@@ -137,6 +152,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     uploadsConcurrentMax: intFrom(env, 'PERCOLATE_UPLOADS_CONCURRENT_MAX', 16, 1, 10_000),
     // metadata is copied onto every chunk: kept small so a batch of chunks stays well inside the node's body limit
     fieldBytesMax: intFrom(env, 'PERCOLATE_UPLOAD_FIELD_BYTES_MAX', 8 * 1024, 256, 1024 * 1024),
+    http: httpLimitsFrom(env, GATEWAY_HTTP_DEFAULTS),
+    jsonDepthMax: intFrom(env, 'PERCOLATE_JSON_DEPTH_MAX', 64, 2, 1000),
   };
   // S3 allows at most 10,000 parts per upload
   if (cfg.uploadBytesMax > cfg.uploadPartBytes * 10_000) {

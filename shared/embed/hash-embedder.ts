@@ -3,6 +3,7 @@
 // that share words and spellings, not paraphrases. Use the transformers.js embedder for semantic similarity.
 import { l2normalize, type Embedder } from './embedder.js';
 import { words } from '../rem/text.js';
+import { TimeSlice } from '../rem/time-slice.js';
 
 /** 32-bit FNV-1a over UTF-16 code units, with a seed so the sign and the bucket come from independent hashes. */
 function fnv1a(s: string, seed: number): number {
@@ -54,7 +55,17 @@ export class HashEmbedder implements Embedder {
     return l2normalize(v);
   }
 
+  /**
+   * Embeds in time slices, yielding to the event loop between them: a batch of a thousand texts takes
+   * a few hundred milliseconds of CPU, which must not stall every other tenant's requests.
+   */
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    return texts.map((t) => this.embedOne(t));
+    const out: Float32Array[] = [];
+    const slice = new TimeSlice();
+    for (const t of texts) {
+      await slice.maybeYield();
+      out.push(this.embedOne(t));
+    }
+    return out;
   }
 }

@@ -2,6 +2,7 @@
 // Bad input must end as a 4xx with a code; only genuine faults are 500s (and are logged).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RemError, type RemErrorCode } from '../rem/errors.js';
+import { ClockDriftError } from '../replication/hlc.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -30,6 +31,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   conflict: 409,
   schema_violation: 422,
   invalid_query: 400,
+  invalid_op: 400,
 };
 
 const FASTIFY_CODES: Record<string, [number, string]> = {
@@ -47,6 +49,7 @@ export function errorBody(code: string, message: string, details?: unknown): Err
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RemError) return new HttpError(REM_STATUS[err.code], err.code, err.message, err.details);
+  if (err instanceof ClockDriftError) return new HttpError(400, 'invalid_op', err.message);
   const e = err as FastifyError & { code?: string };
   if (e && typeof e === 'object') {
     if (e.code === 'embedder_mismatch') return new HttpError(409, 'embedder_mismatch', e.message);

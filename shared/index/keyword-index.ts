@@ -6,6 +6,7 @@
 // candidates are rescored exactly from their per-document term lists, so every returned score is the true BM25.
 import type { AbstractBatchOperation } from 'abstract-level';
 import { terms as toTerms } from '../rem/text.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import type { StringSublevel } from './vector-index.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type JsonSublevel<V> = import('abstract-level').AbstractSublevel<any, any, string, V>;
@@ -136,7 +137,10 @@ export class KeywordIndex {
     const bump = (t: string, d: number) => dfDelta.set(t, (dfDelta.get(t) ?? 0) + d);
     const avgdl = stats.docs > 0 ? stats.totalLen / stats.docs : 0;
 
-    docs.forEach((doc, i) => {
+    const slice = new TimeSlice();
+    for (let i = 0; i < docs.length; i++) {
+      await slice.maybeYield(); // a batch of a thousand documents takes tens of milliseconds to tokenise
+      const doc = docs[i]!;
       const old = olds[i];
       if (old) {
         for (const key of old.keys) {
@@ -148,7 +152,7 @@ export class KeywordIndex {
       }
       if (doc.text === null) {
         if (old) ops.push({ type: 'del', sublevel: this.opts.docs, key: doc.id });
-        return;
+        continue;
       }
       const tokens = toTerms(doc.text);
       const tf = new Map<string, number>();
@@ -166,7 +170,7 @@ export class KeywordIndex {
       ops.push({ type: 'put', sublevel: this.opts.docs, key: doc.id, value: { keys, tf: tfs, dl } });
       stats.docs += 1;
       stats.totalLen += dl;
-    });
+    }
 
     const touched = [...dfDelta.keys()];
     const current = await this.dfOf(touched);

@@ -5,6 +5,7 @@
 // Remaining predicates (metadata equality, other time fields) are checked on the hydrated records, widening the
 // candidate pool until `limit` results pass or the pool is exhausted.
 import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
+import { ByteBudget, textBytes } from '../rem/byte-budget.js';
 import { RemError, invalid } from '../rem/errors.js';
 import { parseTime } from '../rem/validate.js';
 import { HIGH, MOMENT_TIME_PREFIX, RESOURCE_URI_PREFIX, momentTimeBound } from '../store/keys.js';
@@ -38,6 +39,14 @@ export interface SearchRequest {
   filters?: SearchFilters;
   /** HNSW ef for this query (defaults to the index's efSearch). */
   ef?: number;
+  /** Bytes of records (as JSON) the answer may hold; defaults to the store's `responseBytesMax`. */
+  bytesMax?: number;
+}
+
+export interface SearchAnswer {
+  hits: SearchHit[];
+  /** True when hits were left out because the answer reached its byte budget. */
+  truncated: boolean;
 }
 
 export interface SearchHit<R = RemRecord> {
@@ -88,7 +97,8 @@ async function plan(store: TenantStore, kind: RemKind, f: SearchFilters | undefi
       if (toMs !== undefined && t > toMs) return false;
     }
     const m = metadataOf(kind, r);
-    for (const [k, v] of meta) if (m[k] !== v) return false;
+    // own properties only: a filter on `constructor` must not see Object.prototype's
+    for (const [k, v] of meta) if ((Object.hasOwn(m, k) ? m[k] : undefined) !== v) return false;
     return true;
   };
   let candidates: Set<string> | undefined;
@@ -113,23 +123,51 @@ function norm(a: Float32Array): number {
   return Math.sqrt(dot(a, a));
 }
 
-/** Hydrates hits in order, dropping ids whose record vanished or fails the predicate. */
+/** What one search call carries through its kinds: the byte budget per list, and each kept record's size. */
+interface Hydration {
+  bytesMax: number;
+  sizes: Map<RemRecord, number>;
+  truncated: boolean;
+}
+
+/** Records read per round while hydrating, so a large pool of big records is never held in memory at once. */
+const HYDRATE_CHUNK = 128;
+
+/**
+ * Hydrates hits in order, dropping ids whose record vanished or fails the predicate, and stopping once `limit` passed
+ * or the kept records fill the byte budget (the first record always fits, so a caller can make progress).
+ */
 async function hydrate(
   store: TenantStore,
   kind: RemKind,
   hits: readonly { id: string; score: number }[],
   predicate: (r: RemRecord) => boolean,
+  limit: number,
+  h: Hydration,
 ): Promise<SearchHit[]> {
-  const records = await store.getMany<RemRecord>(kind, hits.map((h) => h.id));
   const out: SearchHit[] = [];
-  hits.forEach((h, i) => {
-    const r = records[i];
-    if (r && predicate(r)) out.push({ kind, id: h.id, score: h.score, record: r });
-  });
+  const budget = new ByteBudget(h.bytesMax);
+  for (let start = 0; start < hits.length && out.length < limit; start += HYDRATE_CHUNK) {
+    const chunk = hits.slice(start, start + HYDRATE_CHUNK);
+    const json = await store.getManyJson(kind, chunk.map((x) => x.id));
+    for (let i = 0; i < chunk.length && out.length < limit; i++) {
+      const j = json[i];
+      if (j === undefined) continue;
+      const r = JSON.parse(j) as RemRecord;
+      if (!predicate(r)) continue;
+      const bytes = textBytes(j);
+      if (!budget.take(bytes) && out.length > 0) {
+        h.truncated = true;
+        return out;
+      }
+      h.sizes.set(r, bytes);
+      out.push({ kind, id: chunk[i]!.id, score: chunk[i]!.score, record: r });
+    }
+  }
   return out;
 }
 
-async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, limit: number, p: Plan, ef?: number): Promise<SearchHit[]> {
+async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, limit: number, p: Plan, h: Hydration, ef?: number): Promise<SearchHit[]> {
   const vi = store.kinds[kind].vectors;
   // a query with no features (empty or only punctuation) has no direction to compare against
   if (norm(q) === 0) return [];
@@ -145,45 +183,42 @@ async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, 
       scored.push({ id, score: dot(q, v) / (qn * (norm(v) || 1)) });
     });
     scored.sort((a, b) => b.score - a.score);
-    const out: SearchHit[] = [];
-    for (let start = 0; start < scored.length && out.length < limit; start += limit * 2) {
-      out.push(...(await hydrate(store, kind, scored.slice(start, start + limit * 2), p.predicate)));
-    }
-    return out.slice(0, limit);
+    return hydrate(store, kind, scored, p.predicate, limit, h);
   }
   const accept = p.candidates ? (id: string) => p.candidates!.has(id) : undefined;
   let k = limit;
   for (;;) {
     const hits = vi.search(q, k, ef, accept);
-    const out = await hydrate(store, kind, hits, p.predicate);
-    if (out.length >= limit || hits.length < k || k >= POOL_MAX) return out.slice(0, limit);
+    const out = await hydrate(store, kind, hits, p.predicate, limit, h);
+    if (out.length >= limit || h.truncated || hits.length < k || k >= POOL_MAX) return out;
     k = Math.min(POOL_MAX, k * 4);
   }
 }
 
-async function keywordSearch(store: TenantStore, kind: RemKind, query: string, limit: number, p: Plan): Promise<SearchHit[]> {
+async function keywordSearch(store: TenantStore, kind: RemKind, query: string, limit: number, p: Plan, h: Hydration): Promise<SearchHit[]> {
   const kw = store.kinds[kind].keyword;
   let k = limit;
   for (;;) {
     let hits = await kw.search(query, k);
     const exhausted = hits.length < k;
     if (p.candidates) hits = hits.filter((h) => p.candidates!.has(h.id));
-    const out = await hydrate(store, kind, hits, p.predicate);
-    if (out.length >= limit || exhausted || k >= POOL_MAX) return out.slice(0, limit);
+    const out = await hydrate(store, kind, hits, p.predicate, limit, h);
+    if (out.length >= limit || h.truncated || exhausted || k >= POOL_MAX) return out;
     k = Math.min(POOL_MAX, k * 4);
   }
 }
 
-async function searchKind(store: TenantStore, kind: RemKind, req: SearchRequest, qvec: Float32Array | undefined): Promise<SearchHit[]> {
+async function searchKind(store: TenantStore, kind: RemKind, req: SearchRequest, qvec: Float32Array | undefined, h: Hydration): Promise<SearchHit[]> {
   const p = await plan(store, kind, req.filters);
   if (p.empty) return [];
-  if (req.mode === 'vector') return vectorSearch(store, kind, qvec!, req.limit, p, req.ef);
-  if (req.mode === 'keyword') return keywordSearch(store, kind, req.query ?? '', req.limit, p);
+  if (req.mode === 'vector') return vectorSearch(store, kind, qvec!, req.limit, p, h, req.ef);
+  if (req.mode === 'keyword') return keywordSearch(store, kind, req.query ?? '', req.limit, p, h);
   // hybrid: fuse a deeper list from each side so items ranked well by only one still surface
   const depth = Math.max(req.limit * 2, 20);
-  const [v, k] = await Promise.all([vectorSearch(store, kind, qvec!, depth, p, req.ef), keywordSearch(store, kind, req.query ?? '', depth, p)]);
+  const [v, k] = await Promise.all([vectorSearch(store, kind, qvec!, depth, p, h, req.ef), keywordSearch(store, kind, req.query ?? '', depth, p, h)]);
   const records = new Map<string, RemRecord>();
-  for (const h of [...v, ...k]) records.set(h.id, h.record);
+  for (const x of v) records.set(x.id, x.record);
+  for (const x of k) records.set(x.id, x.record);
   return reciprocalRankFusion([v, k])
     .slice(0, req.limit)
     .map((f) => ({ kind, id: f.id, score: f.score, record: records.get(f.id)! }));
@@ -191,14 +226,33 @@ async function searchKind(store: TenantStore, kind: RemKind, req: SearchRequest,
 
 /** Ranked hits across the requested kinds (scores are comparable within one mode). */
 export async function search(store: TenantStore, req: SearchRequest): Promise<SearchHit[]> {
+  return (await searchBounded(store, req)).hits;
+}
+
+/**
+ * Ranked hits across the requested kinds, within the byte budget: records are hydrated in chunks and measured as
+ * they are read, and the answer stops before the hit that would exceed the budget (`truncated`).
+ */
+export async function searchBounded(store: TenantStore, req: SearchRequest): Promise<SearchAnswer> {
   if (req.mode !== 'vector' && !req.query) throw invalid(`${req.mode} search needs query text`);
   if (req.query === undefined && req.vector === undefined) throw invalid('search needs query text or a vector');
   if (req.vector && req.vector.length !== store.dimension) {
     throw new RemError('invalid_embedding', `vector must have ${store.dimension} dimensions`);
   }
+  const h: Hydration = { bytesMax: req.bytesMax ?? store.limits.responseBytesMax, sizes: new Map(), truncated: false };
   const qvec = req.mode === 'keyword' ? undefined : (req.vector ?? (await store.embedTexts([req.query!]))[0]);
-  const perKind = await Promise.all(req.kinds.map((kind) => searchKind(store, kind, req, qvec)));
+  const perKind = await Promise.all(req.kinds.map((kind) => searchKind(store, kind, req, qvec, h)));
   const all = perKind.flat();
   all.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
-  return all.slice(0, req.limit);
+  const budget = new ByteBudget(h.bytesMax);
+  const hits: SearchHit[] = [];
+  for (const hit of all) {
+    if (hits.length === req.limit) break;
+    if (!budget.take(h.sizes.get(hit.record) ?? 0) && hits.length > 0) {
+      h.truncated = true;
+      break;
+    }
+    hits.push(hit);
+  }
+  return { hits, truncated: h.truncated };
 }

@@ -11,7 +11,8 @@ export interface NodeMetrics {
   replicationLag: client.Histogram;
   opsPublished: client.Counter;
   opsApplied: client.Counter<'result'>;
-  applyErrors: client.Counter;
+  applyErrors: client.Counter<'reason'>;
+  hlcRefused: client.Counter<'source'>;
   outboxDepth: client.Gauge;
   vectorsPending: client.Gauge;
   tenantsMemoryEstimate: client.Gauge;
@@ -88,7 +89,14 @@ export function createNodeMetrics(opts: {
     }),
     applyErrors: new client.Counter({
       name: 'percolate_replication_apply_errors_total',
-      help: 'Replicated ops that failed to apply (malformed, or a store error)',
+      help: 'Replicated ops from the bus that failed to apply: malformed (terminated), clock_drift (terminated), store_error (redelivered)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    hlcRefused: new client.Counter({
+      name: 'percolate_hlc_refused_total',
+      help: 'Timestamps refused for being further ahead of this node\'s clock than PERCOLATE_HLC_MAX_DRIFT_MS, by where they came from (sync, applier, persisted)',
+      labelNames: ['source'],
       registers: [registry],
     }),
     outboxDepth: new client.Gauge({

@@ -11,7 +11,9 @@ export type RemErrorCode =
   | 'limit_exceeded'
   | 'conflict'
   | 'schema_violation'
-  | 'invalid_query';
+  | 'invalid_query'
+  /** A replicated op (POST /sync, or from a peer) that breaks the rules a write must satisfy. */
+  | 'invalid_op';
 
 export class RemError extends Error {
   constructor(

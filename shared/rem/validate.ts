@@ -13,6 +13,12 @@ export function parseTime(value: unknown, field: string): number {
   return ms;
 }
 
+/**
+ * A client's embedding as the float32 vector the indexes hold, scaled to unit length. Finiteness is checked after the
+ * conversion to float32 (1e308 is a finite double but Infinity as a float), and the vector is normalised here in
+ * float64 because hnswlib's cosine space sums squares in float32, which overflows from about 1e19 per component.
+ * Cosine similarity does not change with length, so scores are those of the vector as sent.
+ */
 export function checkEmbedding(embedding: unknown, dimension: number, field: string): Float32Array {
   if (!Array.isArray(embedding) || embedding.length !== dimension) {
     throw new RemError('invalid_embedding', `${field} must be an array of ${dimension} numbers`);
@@ -23,10 +29,33 @@ export function checkEmbedding(embedding: unknown, dimension: number, field: str
     const x = embedding[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new RemError('invalid_embedding', `${field}[${i}] must be a finite number`);
     v[i] = x;
+    const f = v[i]!;
+    if (!Number.isFinite(f)) throw new RemError('invalid_embedding', `${field}[${i}] is out of the float32 range (|x| < 3.4e38)`);
+    norm += f * f;
+  }
+  if (norm === 0) throw new RemError('invalid_embedding', `${field} must not be the zero vector (as float32)`);
+  const inv = 1 / Math.sqrt(norm);
+  for (let i = 0; i < dimension; i++) v[i] = v[i]! * inv;
+  return v;
+}
+
+/** Squared length above which hnswlib's float32 arithmetic overflows. */
+const FLOAT32_SQUARED_NORM_MAX = 1e38;
+
+/**
+ * Checks a vector that arrives already in float32 (a replicated op's base64 vector): every component finite, not
+ * the zero vector, and short enough that float32 arithmetic on it cannot overflow. Returns the problem, or undefined.
+ */
+export function vectorProblem(v: Float32Array): string | undefined {
+  let norm = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (!Number.isFinite(x)) return `component ${i} is not finite`;
     norm += x * x;
   }
-  if (norm === 0) throw new RemError('invalid_embedding', `${field} must not be the zero vector`);
-  return v;
+  if (norm === 0) return 'it is the zero vector';
+  if (norm > FLOAT32_SQUARED_NORM_MAX) return 'its length overflows float32 arithmetic';
+  return undefined;
 }
 
 // eslint-disable-next-line no-control-regex

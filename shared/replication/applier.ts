@@ -3,12 +3,12 @@
 // a crash redelivers them (and applying twice is harmless). In-flight messages are bounded by max_ack_pending.
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { NodeMetrics } from '../metrics/metrics.js';
-import { RemError } from '../rem/errors.js';
-import { applyOps } from '../store/apply.js';
+import { jsonTextDepth } from '../rem/json-guard.js';
+import { applyReplicated } from '../store/apply.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { hlcWallMs } from './hlc.js';
 import type { Op } from './ops.js';
-import { validateOp } from './validate-op.js';
+import { OpRejected, opRulesFor, validateOp, type OpRejectReason } from './validate-op.js';
 
 export interface ApplierOptions {
   nodeId: string;
@@ -17,6 +17,8 @@ export interface ApplierOptions {
   batchMax: number;
   /** Messages pulled ahead of processing at most. */
   pullMax: number;
+  /** Deepest nesting of an op's JSON text; deeper messages are refused before they are parsed. */
+  jsonDepthMax: number;
   metrics?: NodeMetrics;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -68,9 +70,15 @@ export class SyncApplier {
     for (const msg of msgs) {
       let raw: unknown;
       try {
-        raw = msg.json();
+        const text = msg.string();
+        // + 3: the op, its mutations and the mutation wrap a record that may nest as deep as a request body
+        if (jsonTextDepth(text, this.o.jsonDepthMax + 3) > this.o.jsonDepthMax + 3) {
+          this.reject(msg, 'malformed', `op nests deeper than the JSON depth bound (${this.o.jsonDepthMax})`);
+          continue;
+        }
+        raw = JSON.parse(text);
       } catch {
-        this.reject(msg, 'op is not JSON');
+        this.reject(msg, 'malformed', 'op is not JSON');
         continue;
       }
       const r = raw as { node?: unknown; tenant?: unknown };
@@ -79,7 +87,7 @@ export class SyncApplier {
         continue;
       }
       if (typeof r.tenant !== 'string') {
-        this.reject(msg, 'op has no tenant');
+        this.reject(msg, 'malformed', 'op has no tenant');
         continue;
       }
       const list = byTenant.get(r.tenant) ?? [];
@@ -94,18 +102,20 @@ export class SyncApplier {
       await this.o.tenants.use(tenant, true, async (store) => {
         const ops: Op[] = [];
         const good: JsMsg[] = [];
+        const rules = opRulesFor(store);
         for (const { msg, raw } of items) {
           try {
-            const op = validateOp(raw, store.dimension);
-            if (op.tenant !== tenant) throw new RemError('invalid_request', 'op tenant does not match its subject');
+            const op = validateOp(raw, rules);
+            if (op.tenant !== tenant) throw new OpRejected('malformed', 'op.tenant does not match the tenant it was grouped under');
             ops.push(op);
             good.push(msg);
           } catch (err) {
-            this.reject(msg, String((err as Error).message));
+            if (!(err instanceof OpRejected)) throw err;
+            this.reject(msg, err.reason, err.message, raw);
           }
         }
         if (ops.length === 0) return;
-        const result = await store.writeLock.run(() => applyOps(store, ops, { local: false }));
+        const result = await applyReplicated(store, ops);
         const nowMs = Date.now();
         for (const op of ops) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
         this.o.metrics?.opsApplied.inc({ result: 'applied' }, result.applied);
@@ -114,16 +124,21 @@ export class SyncApplier {
       });
     } catch (err) {
       // a store-level failure (disk, embedder mismatch, invalid tenant id): redeliver later, bounded by max_deliver
-      this.o.metrics?.applyErrors.inc(items.length);
+      this.o.metrics?.applyErrors.inc({ reason: 'store_error' }, items.length);
       this.o.log?.error({ tenant, err: String(err) }, 'replicated ops failed to apply; will be redelivered');
       for (const { msg } of items) msg.nak(NAK_DELAY_MS);
     }
   }
 
-  private reject(msg: JsMsg, reason: string): void {
-    this.o.metrics?.applyErrors.inc();
-    this.o.log?.warn({ subject: msg.subject, seq: msg.seq, reason }, 'malformed replicated op terminated');
-    msg.term(reason);
+  /** Terminates an op that can never apply (redelivering it would fail the same way), and counts why. */
+  private reject(msg: JsMsg, reason: OpRejectReason, message: string, raw?: unknown): void {
+    this.o.metrics?.applyErrors.inc({ reason });
+    if (reason === 'clock_drift') this.o.metrics?.hlcRefused.inc({ source: 'applier' });
+    const origin = (raw as { node?: unknown } | undefined)?.node;
+    const fields = { subject: msg.subject, seq: msg.seq, reason, origin_node: typeof origin === 'string' ? origin : undefined, error: message };
+    if (reason === 'clock_drift') this.o.log?.error(fields, 'replicated op refused: its timestamp is too far ahead of this node\'s clock (check time sync on both nodes)');
+    else this.o.log?.warn(fields, 'malformed replicated op terminated');
+    msg.term(message.slice(0, 200));
   }
 
   async stop(): Promise<void> {

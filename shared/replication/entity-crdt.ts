@@ -26,7 +26,26 @@ export interface EntityState {
   edges: Record<string, Reg<{ rel: string; to: string; properties: Record<string, unknown>; weight: number } | null>>;
 }
 
-export const emptyEntityState = (): EntityState => ({ aliases: {}, props: {}, edges: {} });
+export const emptyEntityState = (): EntityState => ({ aliases: ownMap(), props: ownMap(), edges: ownMap() });
+
+// The maps of a state are keyed by what clients send (property names, aliases), so they are null-prototype objects
+// and are read through own-property checks only: a property named `constructor` or `toString` must be an ordinary
+// key, not the inherited function (which silently swallowed such writes), and `__proto__` must not be a setter.
+function ownMap<T>(src?: Record<string, T>): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  if (src) for (const k of Object.keys(src)) out[k] = src[k]!;
+  return out;
+}
+
+function own<T>(m: Record<string, T>, k: string): T | undefined {
+  return Object.hasOwn(m, k) ? m[k] : undefined;
+}
+
+/** Sets `o[k]` on an ordinary object as an own property, whatever `k` is (`__proto__` included). */
+export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
 
 export const edgeKey = (rel: string, to: string) => `${rel}\u0000${to}`;
 
@@ -41,7 +60,8 @@ function live(t: string, del: string | undefined): boolean {
 
 /** Applies a delta written at `t` (returns a new state; the input is not modified). */
 export function applyEntityDelta(state: EntityState, d: EntityDelta, t: string): EntityState {
-  const s: EntityState = structuredClone(state);
+  // registers are never modified in place, so copying the maps (not the registers) is enough
+  const s: EntityState = { ...state, aliases: ownMap(state.aliases), props: ownMap(state.props), edges: ownMap(state.edges) };
   s.c = s.c === undefined || t < s.c ? t : s.c;
   if (!live(t, s.del)) return s;
   const set = <T>(cur: Reg<T> | undefined, v: T): Reg<T> | undefined => (newer(cur, t) ? { v, t } : cur);
@@ -53,7 +73,11 @@ export function applyEntityDelta(state: EntityState, d: EntityDelta, t: string):
     const k = normalizeKey(a);
     if (k) s.aliases[k] = set(s.aliases[k], a)!;
   }
-  for (const [k, v] of Object.entries(d.properties ?? {})) s.props[k] = set(s.props[k], v === undefined ? null : v)!;
+  const props = d.properties ?? {};
+  for (const k of Object.keys(props)) {
+    const v = props[k];
+    s.props[k] = set(s.props[k], v === undefined ? null : v)!;
+  }
   for (const e of d.edges ?? []) {
     const k = edgeKey(e.rel, e.to);
     s.edges[k] = set(s.edges[k], { rel: e.rel, to: e.to, properties: e.properties, weight: e.weight })!;
@@ -66,8 +90,8 @@ export function applyEntityDelta(state: EntityState, d: EntityDelta, t: string):
 }
 
 function dropUpTo<T>(map: Record<string, Reg<T>>, del: string): Record<string, Reg<T>> {
-  const out: Record<string, Reg<T>> = {};
-  for (const [k, r] of Object.entries(map)) if (r.t > del) out[k] = r;
+  const out = ownMap<Reg<T>>();
+  for (const k of Object.keys(map)) if (map[k]!.t > del) out[k] = map[k]!;
   return out;
 }
 
@@ -96,9 +120,9 @@ export function mergeEntityStates(a: EntityState, b: EntityState): EntityState {
     return w && live(w.t, del) ? w : undefined;
   };
   const mergeMap = <T>(x: Record<string, Reg<T>>, y: Record<string, Reg<T>>) => {
-    const out: Record<string, Reg<T>> = {};
+    const out = ownMap<Reg<T>>();
     for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
-      const w = pick(x[k], y[k]);
+      const w = pick(own(x, k), own(y, k));
       if (w) out[k] = w;
     }
     return out;
@@ -118,7 +142,11 @@ const byKey = <T>(m: Record<string, T>) => Object.keys(m).sort();
 
 /** Canonical serialisation (sorted keys) so equal states hash equally on every replica. */
 export function canonicalEntityState(s: EntityState): string {
-  const sortObj = (m: Record<string, unknown>) => Object.fromEntries(byKey(m).map((k) => [k, m[k]]));
+  const sortObj = (m: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const k of byKey(m)) setOwn(out, k, m[k]);
+    return out;
+  };
   return JSON.stringify({
     del: s.del ?? null,
     c: s.c ?? null,
@@ -139,7 +167,7 @@ export function entityView(id: string, s: EntityState): Entity | undefined {
     .sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : x.v < y.v ? -1 : 1))
     .map((r) => r.v);
   const properties: Record<string, unknown> = {};
-  for (const k of byKey(s.props)) if (s.props[k]!.v !== null) properties[k] = s.props[k]!.v;
+  for (const k of byKey(s.props)) if (s.props[k]!.v !== null) setOwn(properties, k, s.props[k]!.v);
   const edges: Edge[] = [];
   for (const k of byKey(s.edges)) {
     const r = s.edges[k]!;

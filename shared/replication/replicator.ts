@@ -23,6 +23,8 @@ export interface ReplicatorOptions {
   outboxBatchMax: number;
   /** Redelivery delay of an op delivered but not acknowledged (a crashed node's in-flight ops). */
   ackWaitMs: number;
+  /** Deepest nesting of a replicated op's records (the request body bound). */
+  jsonDepthMax: number;
   metrics?: NodeMetrics;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -88,6 +90,7 @@ export class Replicator {
       tenants: this.o.tenants,
       batchMax: 512,
       pullMax: Math.min(this.o.inflightMax, 1024),
+      jsonDepthMax: this.o.jsonDepthMax,
       metrics: this.o.metrics,
       log: this.o.log,
     });

@@ -1,54 +1,97 @@
-// Checks an op received from the bus or POST /api/v1/sync before it reaches the merge path: a malformed op is
-// rejected as a whole (and, from the bus, terminated instead of redelivered forever).
-import { invalid } from '../rem/errors.js';
+// Checks an op received from the bus or POST /api/v1/sync before it reaches the merge path. A peer is treated like a
+// client: every mutation's record must satisfy the rules of the public write routes (shared/rem/rules.ts), its
+// timestamp must not be ahead of this node's clock by more than the drift bound, and no key may be `__proto__`.
+// An invalid op is refused as a whole (from the bus: terminated and counted, instead of redelivered forever).
+import { RemError } from '../rem/errors.js';
 import { ID_PATTERN } from '../rem/ids.js';
+import { protoKeyPath, valueDepth } from '../rem/json-guard.js';
+import { checkEntityDelta, checkMomentRecord, checkResourceRecord, checkWireVector, type RecordLimits } from '../rem/rules.js';
 import { REM_KINDS, type RemKind } from '../rem/types.js';
-import { isHlc } from './hlc.js';
+import { ClockDriftError, isHlc, type HybridLogicalClock } from './hlc.js';
 import type { Op } from './ops.js';
+
+/** Why an op was refused, for `percolate_replication_apply_errors_total{reason}`. */
+export type OpRejectReason = 'malformed' | 'clock_drift';
+
+export class OpRejected extends RemError {
+  constructor(
+    readonly reason: OpRejectReason,
+    message: string,
+  ) {
+    super('invalid_op', message);
+  }
+}
+
+export interface OpRules extends RecordLimits {
+  /** The node's clock: timestamps further ahead than its drift bound are refused. */
+  clock: HybridLogicalClock;
+  /** Deepest nesting of an op's JSON. */
+  jsonDepthMax: number;
+  mutationsMax?: number;
+}
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
+const bad = (message: string) => new OpRejected('malformed', message);
 
-export function validateOp(raw: unknown, dimension: number, mutationsMax = 100_000): Op {
-  if (!isObj(raw)) throw invalid('op must be an object');
-  if (raw.v !== 1) throw invalid('op.v must be 1');
-  if (!isStr(raw.op_id) || raw.op_id.length > 256) throw invalid('op.op_id must be a string');
-  if (!isStr(raw.tenant)) throw invalid('op.tenant must be a string');
-  if (!isStr(raw.node) || !/^[A-Za-z0-9_-]{1,64}$/.test(raw.node)) throw invalid('op.node must be a node id');
-  if (!isHlc(raw.hlc) || !raw.hlc.endsWith('.' + raw.node)) throw invalid("op.hlc must be an HLC timestamp of op.node");
-  if (!Array.isArray(raw.mutations) || raw.mutations.length === 0 || raw.mutations.length > mutationsMax) {
-    throw invalid(`op.mutations must be an array of 1..${mutationsMax}`);
+/** The rules for ops of one tenant store (its dimension and limits, the node's clock). */
+export function opRulesFor(store: {
+  clock: HybridLogicalClock;
+  dimension: number;
+  limits: { contentCharsMax: number; jsonDepthMax: number };
+}): OpRules {
+  return { clock: store.clock, dimension: store.dimension, contentCharsMax: store.limits.contentCharsMax, jsonDepthMax: store.limits.jsonDepthMax };
+}
+
+export function validateOp(raw: unknown, rules: OpRules): Op {
+  const mutationsMax = rules.mutationsMax ?? 100_000;
+  if (!isObj(raw)) throw bad('op must be an object');
+  // the merge path and the CRDT copy records with ordinary objects: `__proto__` must never reach them
+  const proto = protoKeyPath(raw);
+  if (proto) throw bad(`op${proto}: the key __proto__ is not accepted`);
+  // `+ 3`: the op, its mutation list and the mutation wrap the record, which gets the same depth as a request body
+  if (valueDepth(raw, rules.jsonDepthMax + 3) > rules.jsonDepthMax + 3) throw bad(`op nests deeper than the JSON depth bound (${rules.jsonDepthMax})`);
+  if (raw.v !== 1) throw bad('op.v must be 1');
+  if (!isStr(raw.op_id) || raw.op_id.length > 256) throw bad('op.op_id must be a string');
+  if (!isStr(raw.tenant)) throw bad('op.tenant must be a string');
+  if (!isStr(raw.node) || !/^[A-Za-z0-9_-]{1,64}$/.test(raw.node)) throw bad('op.node must be a node id');
+  if (!isHlc(raw.hlc) || !raw.hlc.endsWith('.' + raw.node)) throw bad('op.hlc must be an HLC timestamp of op.node');
+  try {
+    rules.clock.checkRemote(raw.hlc);
+  } catch (err) {
+    if (err instanceof ClockDriftError) throw new OpRejected('clock_drift', `op.hlc: ${err.message}`);
+    throw err;
   }
-  const vectorChars = Math.ceil((dimension * 4) / 3) * 4;
-  raw.mutations.forEach((m: unknown, i: number) => {
+  if (!Array.isArray(raw.mutations) || raw.mutations.length === 0 || raw.mutations.length > mutationsMax) {
+    throw bad(`op.mutations must be an array of 1..${mutationsMax}`);
+  }
+  for (let i = 0; i < raw.mutations.length; i++) {
     const f = `op.mutations[${i}]`;
-    if (!isObj(m)) throw invalid(`${f} must be an object`);
-    if (!REM_KINDS.includes(m.kind as RemKind)) throw invalid(`${f}.kind must be one of ${REM_KINDS.join(', ')}`);
-    if (!isStr(m.id) || !ID_PATTERN.test(m.id)) throw invalid(`${f}.id must be a 32-character hex id`);
-    if (m.type === 'delete') return;
-    if (m.type !== 'put') throw invalid(`${f}.type must be put or delete`);
-    if (m.kind === 'entities') {
-      const d = m.delta;
-      if (!isObj(d) || !isStr(d.type) || !isStr(d.key)) throw invalid(`${f}.delta needs type and key`);
-      if (d.properties !== undefined && !isObj(d.properties)) throw invalid(`${f}.delta.properties must be an object`);
-      for (const list of ['aliases', 'edges', 'edges_remove'] as const) {
-        if (d[list] !== undefined && !Array.isArray(d[list])) throw invalid(`${f}.delta.${list} must be an array`);
-      }
-      for (const e of [...((d.edges as unknown[]) ?? []), ...((d.edges_remove as unknown[]) ?? [])]) {
-        if (!isObj(e) || !isStr(e.rel) || !isStr(e.to) || !ID_PATTERN.test(e.to)) throw invalid(`${f}.delta edges need rel and a target id`);
-      }
-      if (d.embedding !== undefined && d.embedding !== null && (!isStr(d.embedding) || d.embedding.length !== vectorChars)) {
-        throw invalid(`${f}.delta.embedding must be base64 of ${dimension} float32`);
-      }
-      return;
+    try {
+      checkMutation(raw.mutations[i], f, rules);
+    } catch (err) {
+      if (err instanceof OpRejected) throw err;
+      if (err instanceof RemError) throw bad(err.message.startsWith(f) ? err.message : `${f}: ${err.message}`);
+      throw err;
     }
-    const r = m.record;
-    if (!isObj(r) || r.id !== m.id) throw invalid(`${f}.record must be an object with the mutation's id`);
-    if (!isStr(m.vector) || m.vector.length !== vectorChars) throw invalid(`${f}.vector must be base64 of ${dimension} float32`);
-    if (m.kind === 'resources' && (!isStr(r.uri) || !isStr(r.content) || typeof r.chunk_ordinal !== 'number')) {
-      throw invalid(`${f}.record must be a resource (uri, content, chunk_ordinal)`);
-    }
-    if (m.kind === 'moments' && (!isStr(r.summary) || !isStr(r.start_time))) throw invalid(`${f}.record must be a moment (summary, start_time)`);
-  });
+  }
   return raw as unknown as Op;
+}
+
+function checkMutation(m: unknown, f: string, rules: OpRules): void {
+  if (!isObj(m)) throw bad(`${f} must be an object`);
+  if (!REM_KINDS.includes(m.kind as RemKind)) throw bad(`${f}.kind must be one of ${REM_KINDS.join(', ')}`);
+  if (!isStr(m.id) || !ID_PATTERN.test(m.id)) throw bad(`${f}.id must be a 32-character hex id`);
+  if (m.type === 'delete') {
+    if (Object.keys(m).some((k) => k !== 'type' && k !== 'kind' && k !== 'id')) throw bad(`${f}: a delete carries type, kind and id only`);
+    return;
+  }
+  if (m.type !== 'put') throw bad(`${f}.type must be put or delete`);
+  if (m.kind === 'entities') {
+    checkEntityDelta(m.delta, m.id, `${f}.delta`, rules);
+    return;
+  }
+  checkWireVector(m.vector, rules.dimension, `${f}.vector`);
+  if (m.kind === 'resources') checkResourceRecord(m.record, m.id, `${f}.record`, rules);
+  else checkMomentRecord(m.record, m.id, `${f}.record`, rules);
 }

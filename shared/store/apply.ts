@@ -69,11 +69,19 @@ async function load(store: TenantStore, keys: { kind: RemKind; id: string }[]): 
   return out;
 }
 
+/** Applies validated replicated ops (from the applier or POST /sync) under the tenant's write lock. */
+export function applyReplicated(store: TenantStore, ops: readonly Op[]): Promise<ApplyResult> {
+  return store.writeLock.run(() => applyOps(store, ops, { local: false }));
+}
+
 /**
  * Applies ops in order (merging into what the store holds) and commits the result in one batch.
  * The caller holds `store.writeLock`. `local` ops go to the outbox and run the entity write hooks' checks.
  */
 export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { local: boolean }): Promise<ApplyResult> {
+  // remote timestamps move the node's clock: one beyond the drift bound must not get that far (validateOp refuses
+  // such ops first; this keeps the invariant for every caller)
+  if (!opts.local) for (const op of ops) store.clock.checkRemote(op.hlc);
   const touched = await load(
     store,
     ops.flatMap((op) => op.mutations.map((m) => ({ kind: m.kind, id: m.id }))),
@@ -146,8 +154,8 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
       const old = t.oldRecord as Entity | undefined;
       const next = t.record as Entity | undefined;
       if (opts.local && next) for (const hook of store.entityHooks) await hook.check(next);
-      extra.push(...entityIndexOps(store, old, next ?? null));
-      for (const hook of store.entityHooks) extra.push(...hook.indexOps(old, next ?? null));
+      append(extra, entityIndexOps(store, old, next ?? null));
+      for (const hook of store.entityHooks) append(extra, hook.indexOps(old, next ?? null));
     } else {
       if (t.ver !== t.oldVer) {
         extra.push(t.ver === undefined ? { type: 'del', sublevel: store.versions, key: vkey } : { type: 'put', sublevel: store.versions, key: vkey, value: t.ver });
@@ -155,8 +163,8 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
       if (t.tomb !== t.oldTomb) {
         extra.push(t.tomb === undefined ? { type: 'del', sublevel: store.tombstones, key: vkey } : { type: 'put', sublevel: store.tombstones, key: vkey, value: t.tomb });
       }
-      if (t.kind === 'resources') extra.push(...resourceIndexOps(store, t.oldRecord as Resource | undefined, t.record as Resource | undefined));
-      else extra.push(...momentIndexOps(store, t.oldRecord as Moment | undefined, t.record as Moment | undefined));
+      if (t.kind === 'resources') append(extra, resourceIndexOps(store, t.oldRecord as Resource | undefined, t.record as Resource | undefined));
+      else append(extra, momentIndexOps(store, t.oldRecord as Moment | undefined, t.record as Moment | undefined));
     }
     if (t.record) {
       if (t.record === t.oldRecord) continue;
@@ -171,6 +179,11 @@ export async function applyOps(store: TenantStore, ops: readonly Op[], opts: { l
   // later local writes must be stamped after everything this node has seen
   if (!opts.local && maxHlc) store.clock.observe(maxHlc);
   return { applied, skipped, hlcMax: maxHlc };
+}
+
+/** Appends without `push(...items)`, whose argument count is bounded by the stack (a batch's keys are not). */
+function append<T>(target: T[], items: readonly T[]): void {
+  for (const x of items) target.push(x);
 }
 
 /** The text an entity is embedded from: a hook's (the schema's embedding_fields) or the default entity text. */

@@ -1,10 +1,11 @@
 // Entities: mutable graph nodes identified by (type, normalised key). Upserts merge properties field by field
 // (null removes a field) and edges by (rel, to); edges are stored inline and in a reverse index for incoming traversal.
-import { RemError, invalid } from '../rem/errors.js';
-import { ID_PATTERN, entityId } from '../rem/ids.js';
+import { RemError } from '../rem/errors.js';
+import { entityId } from '../rem/ids.js';
+import { checkEntityInput } from '../rem/rules.js';
 import { normalizeKey } from '../rem/text.js';
-import type { Edge, EdgeInput, Entity, EntityInput, EntityRef } from '../rem/types.js';
-import { checkEmbedding, checkObject, checkStringList, checkText } from '../rem/validate.js';
+import type { Entity, EntityInput } from '../rem/types.js';
+import { checkEmbedding } from '../rem/validate.js';
 import type { BatchOp } from '../index/keyword-index.js';
 import {
   ENTITY_NAME_PREFIX,
@@ -21,61 +22,12 @@ import { encodeVector, type EntityDelta, type Mutation } from '../replication/op
 import { deleteLocal, writeLocal } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 
-export const TYPE_CHARS_MAX = 128;
-export const KEY_CHARS_MAX = 512;
-export const ALIASES_MAX = 100;
-export const EDGES_PER_WRITE_MAX = 1000;
-export const REL_CHARS_MAX = 128;
-
 export { entityText } from '../rem/record-text.js';
-
-function resolveRef(ref: EntityRef, field: string): string {
-  if (typeof ref === 'string') {
-    if (!ID_PATTERN.test(ref)) throw invalid(`${field} must be an entity id (32 hex chars) or {"type","key"}`);
-    return ref;
-  }
-  if (ref === null || typeof ref !== 'object') throw invalid(`${field} must be an entity id or {"type","key"}`);
-  const type = checkText(ref.type, `${field}.type`, TYPE_CHARS_MAX);
-  const key = checkText(ref.key, `${field}.key`, KEY_CHARS_MAX);
-  if (!normalizeKey(type) || !normalizeKey(key)) throw invalid(`${field} type and key must not be blank`);
-  return entityId(type, key);
-}
-
-function checkRel(v: unknown, field: string): string {
-  const rel = checkText(v, field, REL_CHARS_MAX);
-  if (rel.length === 0) throw invalid(`${field} must not be empty`);
-  return rel;
-}
 
 /** Validates one entity input and turns it into a CRDT delta (edge targets resolved to ids). */
 function toDelta(store: TenantStore, input: EntityInput, i: number): { id: string; delta: EntityDelta } {
   const f = `entities[${i}]`;
-  if (input === null || typeof input !== 'object') throw invalid(`${f} must be an object`);
-  const type = checkText(input.type, `${f}.type`, TYPE_CHARS_MAX);
-  const key = checkText(input.key, `${f}.key`, KEY_CHARS_MAX);
-  if (!normalizeKey(type)) throw invalid(`${f}.type must not be blank`);
-  if (!normalizeKey(key)) throw invalid(`${f}.key must not be blank`);
-  if (input.name !== undefined) checkText(input.name, `${f}.name`, KEY_CHARS_MAX);
-  const aliases = checkStringList(input.aliases, `${f}.aliases`, ALIASES_MAX, KEY_CHARS_MAX);
-  const properties = checkObject(input.properties, `${f}.properties`);
-  const edgesIn = input.edges ?? [];
-  const removesIn = input.edges_remove ?? [];
-  if (!Array.isArray(edgesIn) || edgesIn.length > EDGES_PER_WRITE_MAX) throw invalid(`${f}.edges must be an array of at most ${EDGES_PER_WRITE_MAX}`);
-  if (!Array.isArray(removesIn) || removesIn.length > EDGES_PER_WRITE_MAX) {
-    throw invalid(`${f}.edges_remove must be an array of at most ${EDGES_PER_WRITE_MAX}`);
-  }
-  const edges = edgesIn.map((e: EdgeInput, j) => {
-    const ef = `${f}.edges[${j}]`;
-    if (e === null || typeof e !== 'object') throw invalid(`${ef} must be an object`);
-    const weight = e.weight ?? 1;
-    if (typeof weight !== 'number' || !Number.isFinite(weight)) throw invalid(`${ef}.weight must be a finite number`);
-    return { rel: checkRel(e.rel, `${ef}.rel`), to: resolveRef(e.to, `${ef}.to`), properties: checkObject(e.properties, `${ef}.properties`), weight };
-  });
-  const removes = removesIn.map((e, j) => {
-    const ef = `${f}.edges_remove[${j}]`;
-    if (e === null || typeof e !== 'object') throw invalid(`${ef} must be an object`);
-    return { rel: checkRel(e.rel, `${ef}.rel`), to: resolveRef(e.to, `${ef}.to`) };
-  });
+  const { type, key, aliases, properties, edges, removes } = checkEntityInput(input, f);
   const raw: EntityDelta = { type, key };
   if (input.name !== undefined) raw.name = input.name;
   if (aliases.length) raw.aliases = aliases;

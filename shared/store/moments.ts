@@ -1,17 +1,15 @@
 // Moments: immutable time-anchored events (meetings, conversations, ingestions), listed newest first by start time.
-import { RemError, invalid } from '../rem/errors.js';
+import { ByteBudget, RESPONSE_BYTES_BOUND, textBytes } from '../rem/byte-budget.js';
+import { RemError } from '../rem/errors.js';
 import { momentId } from '../rem/ids.js';
+import { checkMomentInput } from '../rem/rules.js';
 import type { Moment, MomentInput } from '../rem/types.js';
-import { checkEmbedding, checkObject, checkStringList, checkText, parseTime } from '../rem/validate.js';
 import type { BatchOp } from '../index/keyword-index.js';
 import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
 import { deleteLocal, putWholeRecords } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
-
-export const LIST_ITEMS_MAX = 1000;
-const SHORT_TEXT_MAX = 1024;
 
 export { momentText } from '../rem/record-text.js';
 
@@ -23,23 +21,9 @@ interface Prepared {
 }
 
 function prepare(store: TenantStore, input: MomentInput, i: number): Prepared {
-  const f = `moments[${i}]`;
-  if (input === null || typeof input !== 'object') throw invalid(`${f} must be an object`);
-  checkText(input.summary, `${f}.summary`, store.limits.contentCharsMax, { allowControl: true });
-  const startMs = parseTime(input.start_time, `${f}.start_time`);
-  if (input.end_time !== undefined && input.end_time !== null) {
-    const endMs = parseTime(input.end_time, `${f}.end_time`);
-    if (endMs < startMs) throw invalid(`${f}.end_time must not be before start_time`);
-  }
-  if (input.id !== undefined) checkText(input.id, `${f}.id`, SHORT_TEXT_MAX);
-  if (input.name !== undefined) checkText(input.name, `${f}.name`, SHORT_TEXT_MAX);
-  if (input.moment_type !== undefined) checkText(input.moment_type, `${f}.moment_type`, 128);
-  for (const list of ['tags', 'people', 'resource_ids', 'entity_ids'] as const) {
-    checkStringList(input[list], `${f}.${list}`, LIST_ITEMS_MAX, SHORT_TEXT_MAX);
-  }
-  checkObject(input.metadata, `${f}.metadata`);
-  const p: Prepared = { id: momentId(input), input, startMs };
-  if (input.embedding !== undefined) p.vector = checkEmbedding(input.embedding, store.dimension, `${f}.embedding`);
+  const c = checkMomentInput(input, `moments[${i}]`, { contentCharsMax: store.limits.contentCharsMax, dimension: store.dimension });
+  const p: Prepared = { id: momentId(input), input, startMs: c.startMs };
+  if (c.vector) p.vector = c.vector;
   return p;
 }
 
@@ -94,7 +78,10 @@ export interface MomentQuery {
 }
 
 /** Moments newest first (by start time) within [from, to], filtered by type and tag, with an opaque cursor. */
-export async function listMoments(store: TenantStore, q: MomentQuery): Promise<ListResult<Moment> & { truncated: boolean }> {
+export async function listMoments(
+  store: TenantStore,
+  q: MomentQuery,
+): Promise<ListResult<Moment> & { truncated: boolean; bound?: 'scan_max' | typeof RESPONSE_BYTES_BOUND }> {
   const lower = q.fromMs !== undefined ? momentTimeBound(q.fromMs) : MOMENT_TIME_PREFIX;
   let upper = q.toMs !== undefined ? momentTimeBound(q.toMs + 1) : MOMENT_TIME_PREFIX + HIGH;
   if (q.cursor) {
@@ -108,24 +95,33 @@ export async function listMoments(store: TenantStore, q: MomentQuery): Promise<L
   let scanned = 0;
   let more = false;
   let truncated = false;
+  let bound: 'scan_max' | typeof RESPONSE_BYTES_BOUND | undefined;
+  const budget = new ByteBudget(store.limits.responseBytesMax);
   const it = store.idx.iterator({ gte: lower, lt: upper, reverse: true });
   try {
     outer: for (;;) {
       const entries = await it.nextv(Math.min(256, q.limit * 4 + 1));
       if (entries.length === 0) break;
-      const records = await store.getMany<Moment>('moments', entries.map(([, id]) => id));
+      const records = await store.getManyJson('moments', entries.map(([, id]) => id));
       for (let i = 0; i < entries.length; i++) {
         if (++scanned > scanMax) {
           truncated = more = true;
+          bound = 'scan_max';
           break outer;
         }
-        const m = records[i];
+        const j = records[i];
+        const m = j === undefined ? undefined : (JSON.parse(j) as Moment);
         if (!m || (q.type !== undefined && m.moment_type !== q.type) || (q.tag !== undefined && !m.tags.includes(q.tag))) {
           lastKey = entries[i]![0];
           continue;
         }
         if (items.length === q.limit) {
           more = true;
+          break outer;
+        }
+        if (!budget.take(textBytes(j!)) && items.length > 0) {
+          truncated = more = true;
+          bound = RESPONSE_BYTES_BOUND;
           break outer;
         }
         items.push(m);
@@ -135,5 +131,5 @@ export async function listMoments(store: TenantStore, q: MomentQuery): Promise<L
   } finally {
     await it.close();
   }
-  return { items, next_cursor: more && lastKey ? encodeCursor(lastKey) : null, truncated };
+  return { items, next_cursor: more && lastKey ? encodeCursor(lastKey) : null, truncated, ...(bound ? { bound } : {}) };
 }

@@ -1,18 +1,14 @@
 // Resources: immutable-per-version document chunks identified by (uri, chunk_ordinal). A write replaces the record.
-import { RemError, invalid } from '../rem/errors.js';
-import { resourceId } from '../rem/ids.js';
+import { ByteBudget, textBytes } from '../rem/byte-budget.js';
+import { RemError } from '../rem/errors.js';
+import { checkResourceInput } from '../rem/rules.js';
 import type { Resource, ResourceInput } from '../rem/types.js';
-import { checkEmbedding, checkObject, checkText } from '../rem/validate.js';
 import type { BatchOp } from '../index/keyword-index.js';
 import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey } from './keys.js';
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';
 import { deleteLocal, putWholeRecords } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
-
-export const URI_CHARS_MAX = 2048;
-export const NAME_CHARS_MAX = 1024;
-export const CHUNK_ORDINAL_MAX = 1_000_000_000;
 
 interface Prepared {
   id: string;
@@ -23,19 +19,9 @@ interface Prepared {
 }
 
 function prepare(store: TenantStore, input: ResourceInput, i: number): Prepared {
-  if (input === null || typeof input !== 'object') throw invalid(`resources[${i}] must be an object`);
-  const uri = checkText(input.uri, `resources[${i}].uri`, URI_CHARS_MAX);
-  if (uri.length === 0) throw invalid(`resources[${i}].uri must not be empty`);
-  checkText(input.content, `resources[${i}].content`, store.limits.contentCharsMax, { allowControl: true });
-  if (input.name !== undefined) checkText(input.name, `resources[${i}].name`, NAME_CHARS_MAX);
-  const ordinal = input.chunk_ordinal ?? 0;
-  if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal > CHUNK_ORDINAL_MAX) {
-    throw invalid(`resources[${i}].chunk_ordinal must be an integer in [0, ${CHUNK_ORDINAL_MAX}]`);
-  }
-  checkObject(input.metadata, `resources[${i}].metadata`);
-  checkObject(input.source, `resources[${i}].source`);
-  const p: Prepared = { id: resourceId(uri, ordinal), input, uri, ordinal };
-  if (input.embedding !== undefined) p.vector = checkEmbedding(input.embedding, store.dimension, `resources[${i}].embedding`);
+  const c = checkResourceInput(input, `resources[${i}]`, { contentCharsMax: store.limits.contentCharsMax, dimension: store.dimension });
+  const p: Prepared = { id: c.id, input, uri: c.uri, ordinal: c.ordinal };
+  if (c.vector) p.vector = c.vector;
   return p;
 }
 
@@ -76,9 +62,15 @@ export function resourceIndexOps(store: TenantStore, old: Resource | undefined, 
 export interface ListResult<T> {
   items: T[];
   next_cursor: string | null;
+  /** True when the page stopped early at the byte budget (the cursor continues after the last item). */
+  truncated?: boolean;
 }
 
-/** Resources in (uri, chunk_ordinal) order, optionally under a uri prefix, with an opaque cursor. */
+/**
+ * Resources in (uri, chunk_ordinal) order, optionally under a uri prefix, with an opaque cursor. A page holds at
+ * most `limit` records and at most the store's `responseBytesMax` of them (at least one), so a page of big records
+ * ends early with `truncated` and a cursor instead of an answer too big to build.
+ */
 export async function listResources(
   store: TenantStore,
   opts: { uriPrefix?: string; cursor?: string; limit: number },
@@ -94,8 +86,28 @@ export async function listResources(
   }
   const entries = await store.idx.iterator(range).all();
   const page = entries.slice(0, opts.limit);
-  const records = await store.getMany<Resource>('resources', page.map(([, id]) => id));
-  const items = records.filter((r): r is Resource => r !== undefined);
-  const more = entries.length > opts.limit;
-  return { items, next_cursor: more && page.length > 0 ? encodeCursor(page[page.length - 1]![0]) : null };
+  const budget = new ByteBudget(store.limits.responseBytesMax);
+  const items: Resource[] = [];
+  let lastKey: string | undefined;
+  let truncated = false;
+  const CHUNK = 64;
+  outer: for (let start = 0; start < page.length; start += CHUNK) {
+    const chunk = page.slice(start, start + CHUNK);
+    const json = await store.getManyJson('resources', chunk.map(([, id]) => id));
+    for (let i = 0; i < chunk.length; i++) {
+      const j = json[i];
+      if (j !== undefined) {
+        if (!budget.take(textBytes(j)) && items.length > 0) {
+          truncated = true;
+          break outer;
+        }
+        items.push(JSON.parse(j) as Resource);
+      }
+      lastKey = chunk[i]![0];
+    }
+  }
+  const more = truncated || entries.length > opts.limit;
+  const out: ListResult<Resource> = { items, next_cursor: more && lastKey !== undefined ? encodeCursor(lastKey) : null };
+  if (truncated) out.truncated = true;
+  return out;
 }

@@ -13,9 +13,10 @@ import { REM_KINDS } from '../rem/types.js';
 import { KeywordIndex, type BatchOp } from '../index/keyword-index.js';
 import { VectorIndex, seqKey, vectorToBuffer, type BufferSublevel, type StringSublevel } from '../index/vector-index.js';
 import { sharedHnswPool } from '../index/hnsw-pool.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import { Mutex } from './mutex.js';
 import { RecordCache } from './record-cache.js';
-import { HybridLogicalClock, hlcMax, isHlc } from '../replication/hlc.js';
+import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../replication/hlc.js';
 import type { Op } from '../replication/ops.js';
 import { markOutboxPending } from '../replication/outbox.js';
 import { attachSchemaRegistry } from './schema-registry.js';
@@ -38,6 +39,10 @@ export interface StoreLimits {
   contentCharsMax: number;
   /** Items an array checked by a schema's `uniqueItems` may hold (schemas without such a bound are refused). */
   schemaUniqueItemsMax: number;
+  /** Deepest nesting of a stored document (metadata, properties) accepted from a replicated op. */
+  jsonDepthMax: number;
+  /** Largest answer a read builds (records' JSON bytes); listings and searches stop early past it. */
+  responseBytesMax: number;
 }
 
 /** classic-level's chained batch through its implementor API (see TenantStore.writeBatch). */
@@ -78,6 +83,8 @@ export interface StoreReplication {
   markerDir?: string;
   /** Called after a batch that added outbox entries (wakes the publisher). */
   onOutbox?: (tenant: string) => void;
+  /** Called when a tenant's persisted HLC high-water mark is beyond the clock's drift bound and was not adopted. */
+  onClockRefused?: (tenant: string, hlc: string, aheadMs: number) => void;
 }
 
 export const DEFAULT_LIMITS: StoreLimits = {
@@ -88,6 +95,8 @@ export const DEFAULT_LIMITS: StoreLimits = {
   filterCandidatesMax: 20_000,
   contentCharsMax: 1_000_000,
   schemaUniqueItemsMax: 1000,
+  jsonDepthMax: 64,
+  responseBytesMax: 16 * 1024 * 1024,
 };
 
 export interface TenantMeta {
@@ -155,6 +164,8 @@ export class TenantStore {
   private outboxSeq = 0;
   private outboxCount = 0;
   private hlcHigh: string | undefined;
+  /** A persisted high-water mark that was refused at open (beyond the clock's drift bound), for operators. */
+  clockRefused: string | undefined;
   private outboxMarked = false;
   private readonly cache: RecordCache;
   /** Incremented by every committed batch (guards the record cache against racing async reads). */
@@ -264,9 +275,17 @@ export class TenantStore {
     }
     const high = (await this.meta.get('hlc_max')) as string | undefined;
     if (isHlc(high)) {
-      this.hlcHigh = high;
-      // a clock that stepped back across a restart must still issue timestamps above everything this tenant holds
-      this.clock.observe(high);
+      try {
+        // a clock that stepped back across a restart must still issue timestamps above everything this tenant holds
+        this.clock.observe(high);
+        this.hlcHigh = high;
+      } catch (err) {
+        if (!(err instanceof ClockDriftError)) throw err;
+        // a high-water mark beyond the drift bound was poisoned (or this node's clock jumped back a long way):
+        // adopting it would drag the node's clock there; the next commit writes a sane one instead
+        this.clockRefused = high;
+        this.opts.replication?.onClockRefused?.(this.tenant, high, err.aheadMs);
+      }
     }
     const lastOutbox = await this.outbox.keys({ reverse: true, limit: 1 }).all();
     this.outboxSeq = lastOutbox[0] ? Number(lastOutbox[0]) : 0;
@@ -397,7 +416,7 @@ export class TenantStore {
       if (mine.length === 0) continue;
       const parts = this.kinds[kind];
       const pending = await parts.keyword.prepare(mine.map((c) => ({ id: c.id, text: c.record ? (c.text ?? '') : null, isNew: !c.existed })));
-      ops.push(...pending.ops);
+      for (const op of pending.ops) ops.push(op); // not push(...ops): a big batch has more keys than a call has arguments
       pendings.push(pending);
       for (const c of mine) {
         if (c.record) {
@@ -452,8 +471,12 @@ export class TenantStore {
       return;
     }
     const batch = db._chainedBatch();
+    // encoding a thousand records' keys takes a few hundred microseconds per hundred keys: yield between slices so a
+    // large batch does not stall other tenants (nothing is visible before _write, and the write lock is held)
+    const slice = new TimeSlice(undefined, 256);
     try {
       for (const o of ops) {
+        await slice.maybeYield();
         const op = o as { type: 'put' | 'del'; sublevel?: { prefix: string }; key: string; value?: unknown };
         const key = (op.sublevel ? op.sublevel.prefix : '') + op.key;
         if (op.type === 'del') batch._del(key);

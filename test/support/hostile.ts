@@ -16,7 +16,7 @@ export interface NodeProcess {
 /** Starts services/api/main.ts over a temporary data directory (standalone unless `env` names NATS). */
 export async function startNodeProcess(env: Record<string, string> = {}): Promise<NodeProcess> {
   const tmp = await tempDir();
-  const proc = await spawnService('services/api/main.ts', { PERCOLATE_DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'warn', ...env });
+  const proc = await spawnService('services/api/main.ts', { PERCOLATE_DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'info', ...env });
   return {
     url: proc.url,
     dataDir: tmp.dir,

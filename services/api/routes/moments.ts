@@ -50,7 +50,13 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
       const page = await withStore(ctx, req, false, (store) =>
         listMoments(store, { fromMs, toMs, type: q.type, tag: q.tag, limit: q.limit, cursor: q.cursor }),
       );
-      return { results: page.items, next_cursor: page.next_cursor, truncated: page.truncated, took_ms: elapsedMs(started) };
+      return {
+        results: page.items,
+        next_cursor: page.next_cursor,
+        truncated: page.truncated,
+        ...(page.bound ? { bound: page.bound } : {}),
+        took_ms: elapsedMs(started),
+      };
     },
   );
 

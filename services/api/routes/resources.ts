@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { RemError } from '../../../shared/rem/errors.js';
 import type { Resource, ResourceInput } from '../../../shared/rem/types.js';
-import { search, type SearchMode } from '../../../shared/index/search.js';
+import { searchBounded, type SearchMode } from '../../../shared/index/search.js';
+import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { deleteResource, listResources, putResources } from '../../../shared/store/resources.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 import { idParams } from '../schemas.js';
@@ -63,10 +64,15 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
         const page = await withStore(ctx, req, false, (store) =>
           listResources(store, { uriPrefix: q.uri_prefix, cursor: q.cursor, limit: q.limit }),
         );
-        return { results: page.items, next_cursor: page.next_cursor, took_ms: elapsedMs(started) };
+        return {
+          results: page.items,
+          next_cursor: page.next_cursor,
+          ...(page.truncated ? { truncated: true, bound: RESPONSE_BYTES_BOUND } : {}),
+          took_ms: elapsedMs(started),
+        };
       }
-      const hits = await withStore(ctx, req, false, (store) =>
-        search(store, {
+      const answer = await withStore(ctx, req, false, (store) =>
+        searchBounded(store, {
           query: q.query!,
           kinds: ['resources'],
           mode: q.mode,
@@ -76,11 +82,11 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
       );
       const tookMs = elapsedMs(started);
       ctx.metrics.searchDuration.observe({ mode: q.mode }, tookMs / 1000);
-      const results = hits.map((h) => {
+      const results = answer.hits.map((h) => {
         const r = h.record as Resource;
         return { id: r.id, uri: r.uri, name: r.name, content: r.content, chunk_ordinal: r.chunk_ordinal, metadata: r.metadata, score: h.score };
       });
-      return { results, mode: q.mode, took_ms: tookMs };
+      return { results, mode: q.mode, ...(answer.truncated ? { truncated: true, bound: RESPONSE_BYTES_BOUND } : {}), took_ms: tookMs };
     },
   );
 }

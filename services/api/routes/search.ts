@@ -2,19 +2,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { RemKind } from '../../../shared/rem/types.js';
 import { checkEmbedding } from '../../../shared/rem/validate.js';
-import { search, type SearchFilters, type SearchMode } from '../../../shared/index/search.js';
+import { searchBounded, type SearchFilters, type SearchMode } from '../../../shared/index/search.js';
+import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { elapsedMs, withStore, type RouteOptions } from '../context.js';
 
 export default async function searchRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   app.post('/search', { schema: { summary: 'Search across kinds', body: ctx.schemas.searchBody } }, async (req) => {
     const b = req.body as { query?: string; vector?: number[]; kinds: RemKind[]; mode: SearchMode; limit: number; filters?: SearchFilters; ef?: number };
     const started = process.hrtime.bigint();
-    const hits = await withStore(ctx, req, false, (store) => {
+    const answer = await withStore(ctx, req, false, (store) => {
       const vector = b.vector ? checkEmbedding(b.vector, store.dimension, 'vector') : undefined;
-      return search(store, { query: b.query, vector, kinds: b.kinds, mode: b.mode, limit: b.limit, filters: b.filters, ef: b.ef });
+      return searchBounded(store, { query: b.query, vector, kinds: b.kinds, mode: b.mode, limit: b.limit, filters: b.filters, ef: b.ef });
     });
     const tookMs = elapsedMs(started);
     ctx.metrics.searchDuration.observe({ mode: b.mode }, tookMs / 1000);
-    return { results: hits, mode: b.mode, took_ms: tookMs };
+    return { results: answer.hits, mode: b.mode, ...(answer.truncated ? { truncated: true, bound: RESPONSE_BYTES_BOUND } : {}), took_ms: tookMs };
   });
 }

@@ -1,10 +1,9 @@
 // Replication endpoints: the tenant digest (equal on converged replicas) and POST /sync, which applies ops in the
-// stream's format through the same merge path as the applier (repair and bootstrap).
+// stream's format through the same validation and merge path as the applier (repair and bootstrap).
 import type { FastifyInstance } from 'fastify';
-import { RemError } from '../../../shared/rem/errors.js';
 import { tenantDigest } from '../../../shared/replication/digest.js';
-import { validateOp } from '../../../shared/replication/validate-op.js';
-import { applyOps } from '../../../shared/store/apply.js';
+import { OpRejected, opRulesFor, validateOp } from '../../../shared/replication/validate-op.js';
+import { applyReplicated } from '../../../shared/store/apply.js';
 import { withStore, type RouteOptions } from '../context.js';
 
 export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
@@ -16,7 +15,7 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
     '/sync',
     {
       schema: {
-        summary: 'Apply replication ops (repair, bootstrap)',
+        summary: 'Apply replication ops (repair, bootstrap); an invalid op refuses the whole request with 400 invalid_op',
         body: {
           type: 'object',
           required: ['ops'],
@@ -27,17 +26,21 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
     },
     async (req) => {
       const { ops } = req.body as { ops: unknown[] };
+      // validated before the store is opened: a refused request must not create the tenant
+      const rules = opRulesFor({ clock: ctx.clock, dimension: ctx.tenants.opts.embedder.dimension, limits: ctx.tenants.opts.limits });
+      const valid = ops.map((raw, i) => {
+        try {
+          const op = validateOp(raw, rules);
+          if (op.tenant !== req.tenant) throw new OpRejected('malformed', 'op.tenant must match X-Tenant-ID');
+          return op;
+        } catch (err) {
+          if (!(err instanceof OpRejected)) throw err;
+          if (err.reason === 'clock_drift') ctx.metrics.hlcRefused.inc({ source: 'sync' });
+          throw new OpRejected(err.reason, `ops[${i}]: ${err.message}`);
+        }
+      });
       return withStore(ctx, req, true, async (store) => {
-        const valid = ops.map((raw, i) => {
-          try {
-            const op = validateOp(raw, store.dimension);
-            if (op.tenant !== req.tenant) throw new RemError('invalid_request', 'op.tenant must match X-Tenant-ID');
-            return op;
-          } catch (err) {
-            throw new RemError('invalid_request', `ops[${i}]: ${(err as Error).message}`);
-          }
-        });
-        const result = await store.writeLock.run(() => applyOps(store, valid, { local: false }));
+        const result = await applyReplicated(store, valid);
         ctx.metrics.opsApplied.inc({ result: 'applied' }, result.applied);
         ctx.metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
         return { applied: result.applied, skipped: result.skipped, hlc_max: store.hlcMax ?? null };

@@ -1,0 +1,64 @@
+// Guards for JSON that arrives from outside (request bodies, replicated ops), applied before or right after parsing:
+// nesting depth (deep documents overflow the stack of every recursive walker, JSON.stringify included) and the
+// `__proto__` key (an own property after JSON.parse, but an assignment to it elsewhere replaces an object's
+// prototype). Both are iterative and linear in the input, so they cannot be turned against the node themselves.
+
+/**
+ * The nesting depth of a JSON text (objects and arrays), scanning at most until `max` is exceeded: returns a number
+ * greater than `max` as soon as the text nests deeper. Does not validate the JSON otherwise.
+ */
+export function jsonTextDepth(text: string, max: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > deepest) {
+        deepest = depth;
+        if (deepest > max) return deepest;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/** The nesting depth of a parsed value, counted without recursion, stopping once it exceeds `max`. */
+export function valueDepth(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const depth = d + 1;
+    if (depth > deepest) {
+      deepest = depth;
+      if (deepest > max) return deepest;
+    }
+    if (Array.isArray(v)) for (const x of v) stack.push([x, depth]);
+    else for (const k in v) if (Object.hasOwn(v, k)) stack.push([(v as Record<string, unknown>)[k], depth]);
+  }
+  return deepest;
+}
+
+/** The path of the first own `__proto__` key in a parsed value, or undefined (iterative). */
+export function protoKeyPath(value: unknown): string | undefined {
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}[${i}]`]);
+      continue;
+    }
+    if (Object.hasOwn(v, '__proto__')) return `${path}.__proto__`;
+    for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], `${path}.${k}`]);
+  }
+  return undefined;
+}

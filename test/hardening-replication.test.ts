@@ -1,0 +1,188 @@
+// What a peer sends is treated like what a client sends: ops from the bus with a timestamp far in the future, or
+// records that break the write rules, are terminated and counted instead of poisoning the node's clock or its
+// indexes; a tenant's persisted high-water mark beyond the drift bound is reported, not adopted; and any property
+// key a client may send (prototype names included) survives a write-read and a replication round trip.
+import path from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ClassicLevel } from 'classic-level';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HashEmbedder } from '../shared/embed/hash-embedder.js';
+import { syncSubject } from '../shared/bus/names.js';
+import { entityId, resourceId } from '../shared/rem/ids.js';
+import { ClockDriftError, encodeHlc, hlcWallMs, HybridLogicalClock } from '../shared/replication/hlc.js';
+import { tenantDir } from '../shared/store/tenant-id.js';
+import { DEFAULT_LIMITS, TenantStore } from '../shared/store/tenant-store.js';
+import { startNode, type TestNode } from './support/api.js';
+import { startNats, type NatsServer } from './support/nats.js';
+import { hlcAt, resourceOp } from './support/ops.js';
+import { tempDir } from './support/tmp.js';
+import { waitFor } from './support/wait.js';
+
+describe('the hybrid logical clock', () => {
+  it('refuses a remote timestamp beyond the drift bound without moving, and accepts one within it', () => {
+    let wall = 1_000_000;
+    const clock = new HybridLogicalClock('n1', { nowMs: () => wall, maxDriftMs: 60_000 });
+    const before = clock.now();
+    expect(() => clock.observe(encodeHlc({ wallMs: wall + 60_001, counter: 0, node: 'n2' }))).toThrow(ClockDriftError);
+    expect(hlcWallMs(clock.now())).toBe(wall); // not dragged forward
+    clock.observe(encodeHlc({ wallMs: wall + 59_000, counter: 5, node: 'n2' }));
+    const after = clock.now();
+    expect(after > before).toBe(true);
+    expect(hlcWallMs(after)).toBe(wall + 59_000);
+    wall += 120_000; // time passes: the wall clock leads again
+    expect(hlcWallMs(clock.now())).toBe(wall);
+  });
+
+  it('never leaves its format', () => {
+    expect(() => encodeHlc({ wallMs: 10 ** 15, counter: 0, node: 'n' })).toThrow(/out of its format/);
+    expect(() => encodeHlc({ wallMs: 1, counter: 1_000_000, node: 'n' })).toThrow(/out of its format/);
+    expect(() => encodeHlc({ wallMs: -1, counter: 0, node: 'n' })).toThrow(/out of its format/);
+    // a wall clock at the very end of the format cannot be stepped past it either
+    const clock = new HybridLogicalClock('n', { nowMs: () => 10 ** 15 - 1 });
+    clock.now();
+    expect(() => {
+      for (let i = 0; i < 1_000_001; i++) clock.now();
+    }).toThrow(/out of its format/);
+  });
+});
+
+describe('a persisted high-water mark beyond the drift bound', () => {
+  it('is reported at open and not adopted by the node clock', async () => {
+    const tmp = await tempDir();
+    try {
+      const opts = {
+        dataDir: tmp.dir,
+        tenant: 'poisoned',
+        embedder: new HashEmbedder(384),
+        hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
+        vectorCheckpointOps: 100_000,
+        syncWrites: false,
+        limits: DEFAULT_LIMITS,
+        create: true,
+      };
+      const first = await TenantStore.open(opts);
+      await first.close();
+      // what a poisoned op left behind before the bound existed
+      const poisoned = '999999999999999.999990.evil';
+      const db = new ClassicLevel<string, unknown>(path.join(tenantDir(tmp.dir, 'poisoned'), 'db'), { valueEncoding: 'json' });
+      await db.sublevel<string, unknown>('meta', { valueEncoding: 'json' }).put('hlc_max', poisoned);
+      await db.close();
+
+      const clock = new HybridLogicalClock('node-1');
+      const refused: { tenant: string; hlc: string }[] = [];
+      const store = await TenantStore.open({
+        ...opts,
+        replication: { clock, outbox: false, opBytesMax: 512 * 1024, onClockRefused: (tenant, hlc) => refused.push({ tenant, hlc }) },
+      });
+      try {
+        expect(refused).toEqual([{ tenant: 'poisoned', hlc: poisoned }]);
+        expect(store.clockRefused).toBe(poisoned);
+        expect(Math.abs(hlcWallMs(clock.now()) - Date.now())).toBeLessThan(5_000);
+        expect(store.hlcMax).toBeUndefined();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
+
+describe('ops from the bus', () => {
+  let nats: NatsServer & { cleanup(): Promise<void> };
+  let a: TestNode;
+  let b: TestNode;
+  let nc: NatsConnection;
+
+  const connected = (n: TestNode) =>
+    waitFor('node connected to NATS', async () => (await n.call('GET', '/health/ready', { tenant: null })).body.replication === 'connected');
+
+  beforeAll(async () => {
+    nats = await startNats();
+    const nodes = await Promise.all(['a', 'b'].map((id) => startNode({ PERCOLATE_NODE_ID: id, PERCOLATE_NATS_URL: nats.url })));
+    a = nodes[0]!;
+    b = nodes[1]!;
+    await Promise.all([connected(a), connected(b)]);
+    nc = await connect({ servers: nats.url });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await a?.close();
+    await b?.close();
+    await nats?.cleanup();
+  });
+
+  async function metric(node: TestNode, line: RegExp): Promise<number> {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const m = text.split('\n').find((l) => line.test(l));
+    return m ? Number(m.split(' ').at(-1)) : 0;
+  }
+
+  it('terminates and counts an op stamped far in the future, and a malformed one, then applies the next good op', async () => {
+    const js = jetstream(nc);
+    const tenant = 'bus';
+    const future = await resourceOp(tenant, 'evil', '999999999999999.999990.evil', 'doc://future', 'from the future');
+    await js.publish(syncSubject(tenant), JSON.stringify(future), { msgID: future.op_id });
+    const malformed = { ...(await resourceOp(tenant, 'evil', hlcAt(Date.now(), 'evil'), 'doc://bad', 'bad')), op_id: 'bad#0' };
+    (malformed.mutations[0] as { record: { metadata: unknown } }).record.metadata = 'not an object';
+    await js.publish(syncSubject(tenant), JSON.stringify(malformed), { msgID: malformed.op_id });
+    const deep = `{"v":1,"nested":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+    await js.publish(syncSubject(tenant), deep, { msgID: 'deep#0' });
+    const good = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), 'doc://good', 'a good op after the bad ones');
+    await js.publish(syncSubject(tenant), JSON.stringify(good), { msgID: good.op_id });
+
+    for (const n of [a, b]) {
+      await waitFor('the good op applied', async () => (await n.call('GET', `/api/v1/resources/${resourceId('doc://good', 0)}`, { tenant })).status === 200);
+      expect(await metric(n, /^percolate_replication_apply_errors_total\{reason="clock_drift"\}/)).toBe(1);
+      expect(await metric(n, /^percolate_replication_apply_errors_total\{reason="malformed"\}/)).toBe(2);
+      expect(await metric(n, /^percolate_hlc_refused_total\{source="applier"\}/)).toBe(1);
+      expect((await n.call('GET', `/api/v1/resources/${resourceId('doc://future', 0)}`, { tenant })).status).toBe(404);
+      expect((await n.call('GET', `/api/v1/resources/${resourceId('doc://bad', 0)}`, { tenant })).status).toBe(404);
+    }
+    // the node's own writes are still stamped near the wall clock, and replicate
+    const w = await a.call('POST', '/api/v1/resources', { tenant, body: { uri: 'doc://after', content: 'written after' } });
+    expect(w.status).toBe(201);
+    const digest = await a.call('GET', '/api/v1/tenant/digest', { tenant });
+    expect(Math.abs(hlcWallMs(digest.body.hlc_max) - Date.now())).toBeLessThan(60_000);
+    await waitFor('the later write on B', async () => (await b.call('GET', `/api/v1/resources/${w.body.ids[0]}`, { tenant })).status === 200);
+  });
+
+  // keys named after Object.prototype members, plus arbitrary strings (`__proto__` is refused with a 400 naming it)
+  const keyArb = fc.oneof(
+    fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__', 'prototype'),
+    fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'),
+  );
+  const valueArb = fc.jsonValue({ maxDepth: 3 }).filter((v) => v !== null);
+
+  it('keeps every property key through a write-read and a replication round trip', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(keyArb, valueArb, { maxKeys: 8 }), fc.dictionary(keyArb, valueArb, { maxKeys: 4 }), async (properties, metadata) => {
+        const key = `thing-${n++}`;
+        const tenant = 'keys';
+        const w = await a.call('POST', '/api/v1/entities', { tenant, body: { type: 'thing', key, properties } });
+        expect(w.status, JSON.stringify(w.body)).toBe(201);
+        const r = await a.call('POST', '/api/v1/resources', { tenant, body: { uri: `doc://${key}`, content: key, metadata } });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        const id = entityId('thing', key);
+        // JSON round trip of the expectation: -0 and 0 are one number on the wire
+        const expected = JSON.parse(JSON.stringify(properties));
+        expect((await a.call('GET', `/api/v1/entities/${id}`, { tenant })).body.properties).toEqual(expected);
+        const onB = await waitFor('the entity on B', async () => {
+          const got = await b.call('GET', `/api/v1/entities/${id}`, { tenant });
+          return got.status === 200 ? got.body : undefined;
+        });
+        expect(onB.properties).toEqual(expected);
+        const resOnB = await waitFor('the resource on B', async () => {
+          const got = await b.call('GET', `/api/v1/resources/${r.body.ids[0]}`, { tenant });
+          return got.status === 200 ? got.body : undefined;
+        });
+        expect(resOnB.metadata).toEqual(JSON.parse(JSON.stringify(metadata)));
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
