@@ -1,5 +1,6 @@
 // Entities: mutable graph nodes identified by (type, normalised key). Upserts merge properties field by field
 // (null removes a field) and edges by (rel, to); edges are stored inline and in a reverse index for incoming traversal.
+import { ByteBudget, RESPONSE_BYTES_BOUND, textBytes } from '../rem/byte-budget.js';
 import { RemError } from '../rem/errors.js';
 import { entityId } from '../rem/ids.js';
 import { checkEntityInput } from '../rem/rules.js';
@@ -89,9 +90,15 @@ export async function deleteEntity(store: TenantStore, id: string): Promise<bool
 }
 
 /** Entities whose natural key matches (case- and space-insensitive), optionally of one type. */
+/** Entities whose natural key matches (case- and space-insensitive), optionally of one type. */
 export async function lookupEntities(store: TenantStore, key: string, type?: string, limit = 100): Promise<Entity[]> {
+  return (await lookupEntitiesBounded(store, key, type, limit)).entities;
+}
+
+/** lookupEntities within the store's answer budget: `truncated` when matches were left out for their size. */
+export async function lookupEntitiesBounded(store: TenantStore, key: string, type?: string, limit = 100): Promise<{ entities: Entity[]; truncated: boolean }> {
   const nkey = normalizeKey(key);
-  if (!nkey) return [];
+  if (!nkey) return { entities: [], truncated: false };
   let ids: string[];
   if (type !== undefined) {
     const id = await store.idx.get(entityKeyKey(normalizeKey(type), nkey));
@@ -100,7 +107,23 @@ export async function lookupEntities(store: TenantStore, key: string, type?: str
     const prefix = entityKeyPrefix(nkey);
     ids = await store.idx.values({ gte: prefix, lt: prefix + HIGH, limit }).all();
   }
-  return (await store.getMany<Entity>('entities', ids)).filter((e): e is Entity => e !== undefined);
+  return readWithinBudget(store, ids);
+}
+
+/**
+ * Entities by id, in order, until the next would exceed the store's `responseBytesMax` (the first always fits):
+ * measured from their stored JSON before parsing, since an entity can be megabytes of properties and edges.
+ */
+async function readWithinBudget(store: TenantStore, ids: readonly string[]): Promise<{ entities: Entity[]; truncated: boolean }> {
+  const json = await store.getManyJson('entities', ids);
+  const budget = new ByteBudget(store.limits.responseBytesMax);
+  const entities: Entity[] = [];
+  for (const j of json) {
+    if (j === undefined) continue;
+    if (!budget.take(textBytes(j)) && entities.length > 0) return { entities, truncated: true };
+    entities.push(JSON.parse(j) as Entity);
+  }
+  return { entities, truncated: false };
 }
 
 function trigrams(s: string): Map<string, number> {
@@ -141,7 +164,7 @@ export async function fuzzyEntities(
   store: TenantStore,
   text: string,
   opts: { limit: number; threshold?: number },
-): Promise<{ hits: FuzzyHit[]; truncated: boolean }> {
+): Promise<{ hits: FuzzyHit[]; truncated: boolean; bound?: 'fuzzy_scan_max' | typeof RESPONSE_BYTES_BOUND }> {
   const q = normalizeKey(text);
   if (!q) return { hits: [], truncated: false };
   const threshold = opts.threshold ?? 0.3;
@@ -174,13 +197,21 @@ export async function fuzzyEntities(
     }
   }
   const ranked = [...best.entries()].sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1)).slice(0, opts.limit);
-  const entities = await store.getMany<Entity>('entities', ranked.map(([id]) => id));
+  const json = await store.getManyJson('entities', ranked.map(([id]) => id));
+  const budget = new ByteBudget(store.limits.responseBytesMax);
   const hits: FuzzyHit[] = [];
-  ranked.forEach(([, m], i) => {
-    const entity = entities[i];
-    if (entity) hits.push({ entity, ...m });
-  });
-  return { hits, truncated };
+  let bound: 'fuzzy_scan_max' | typeof RESPONSE_BYTES_BOUND | undefined = truncated ? 'fuzzy_scan_max' : undefined;
+  for (let i = 0; i < ranked.length; i++) {
+    const j = json[i];
+    if (j === undefined) continue;
+    if (!budget.take(textBytes(j)) && hits.length > 0) {
+      truncated = true;
+      bound = RESPONSE_BYTES_BOUND;
+      break;
+    }
+    hits.push({ entity: JSON.parse(j) as Entity, ...ranked[i]![1] });
+  }
+  return { hits, truncated, ...(bound ? { bound } : {}) };
 }
 
 export type Direction = 'out' | 'in' | 'both';

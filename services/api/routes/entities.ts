@@ -1,9 +1,9 @@
 // /api/v1/entities: merge-upserts, lookup by natural key, fuzzy match, neighbourhood traversal, delete.
 import type { FastifyInstance } from 'fastify';
-import { ByteBudget } from '../../../shared/rem/byte-budget.js';
+import { ByteBudget, RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { RemError, invalid } from '../../../shared/rem/errors.js';
 import type { Entity, EntityInput } from '../../../shared/rem/types.js';
-import { deleteEntity, fuzzyEntities, lookupEntities, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
+import { deleteEntity, fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 import { idParams } from '../schemas.js';
 
@@ -52,15 +52,15 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
       const q = req.query as { key?: string; type?: string; fuzzy?: string; threshold?: number; limit: number };
       const started = process.hrtime.bigint();
       if (q.key !== undefined) {
-        const results = await withStore(ctx, req, false, (store) => lookupEntities(store, q.key!, q.type, q.limit));
-        return { results, took_ms: elapsedMs(started) };
+        const found = await withStore(ctx, req, false, (store) => lookupEntitiesBounded(store, q.key!, q.type, q.limit));
+        return { results: found.entities, ...(found.truncated ? { truncated: true, bound: RESPONSE_BYTES_BOUND } : {}), took_ms: elapsedMs(started) };
       }
       if (q.fuzzy !== undefined) {
-        const { hits, truncated } = await withStore(ctx, req, false, (store) =>
+        const { hits, truncated, bound } = await withStore(ctx, req, false, (store) =>
           fuzzyEntities(store, q.fuzzy!, { limit: q.limit, threshold: q.threshold }),
         );
         const results = hits.map((h) => ({ ...h.entity, score: h.score, match: h.match, matched: h.matched }));
-        return { results, truncated, took_ms: elapsedMs(started) };
+        return { results, truncated, ...(bound ? { bound } : {}), took_ms: elapsedMs(started) };
       }
       throw invalid('pass key (with optional type) or fuzzy');
     },
