@@ -78,13 +78,14 @@ async function seed(node: NodeProcess): Promise<void> {
 }
 
 /** The hostile mix: each call sends the next request of the cycle and waits for its answer (any status). */
-function hostileMix(node: NodeProcess): () => Promise<string> {
+function hostileMix(node: NodeProcess, only?: string): () => Promise<string> {
   const rnd = mulberry32(9);
   const bulk = Array.from({ length: 1000 }, (_, i) => ({ uri: `doc://bulk/${i}`, content: words(rnd, 150) }));
   const deep = `{"uri":"doc://deep","content":"deep","metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
   const overflow = Array.from({ length: 384 }, (_, i) => (i === 0 ? 1e308 : 0.5));
   let i = 0;
   const q = (query: string) => ({ query });
+  // the names double as the rows of the per-request table
   const steps: [string, () => Promise<unknown>][] = [
     ['LIKE with many %', () => node.call('POST', '/api/v1/query', { tenant: HOSTILE, body: q("SELECT id FROM resources WHERE content LIKE '%a%a%a%a%a%a%a%a%a%a%b'") })],
     ['schema pattern ^(a+)+$', () => node.call('POST', '/api/v1/entities', { tenant: HOSTILE, body: { type: 'victim', key: `k${i}`, properties: { code: `${'a'.repeat(40)}!` } } })],
@@ -95,8 +96,10 @@ function hostileMix(node: NodeProcess): () => Promise<string> {
     ['/sync from the far future', async () => node.call('POST', '/api/v1/sync', { tenant: HOSTILE, body: { ops: [await resourceOp(HOSTILE, 'evil', '999999999999999.999990.evil', 'doc://f', 'future')] } })],
     ['float32 overflow vector', () => node.call('POST', '/api/v1/resources', { tenant: HOSTILE, body: { uri: 'doc://inf', content: 'x', embedding: overflow } })],
   ];
+  const chosen = only ? steps.filter(([name]) => name === only) : steps;
+  if (chosen.length === 0) throw new Error(`no hostile request named '${only}'`);
   return async () => {
-    const [name, run] = steps[i++ % steps.length]!;
+    const [name, run] = chosen[i++ % chosen.length]!;
     await run();
     return name;
   };
@@ -114,43 +117,79 @@ async function searches(url: string, n: number): Promise<number[]> {
   return lat;
 }
 
-async function isolationPhases(): Promise<{ rows: (string | number)[][]; meta: Record<string, unknown> }> {
+const HOSTILE_KINDS = ['LIKE with many %', 'schema pattern ^(a+)+$', 'TRAVERSE 3 hops, dense', 'SELECT * over big records', 'batch of 1,000 resources', 'JSON 5,000 deep', '/sync from the far future', 'float32 overflow vector'];
+
+interface Beside {
+  lat: number[];
+  loop: number;
+  counts: Map<string, number>;
+  slowest: Map<string, number>;
+}
+
+/** Waits until the node has inserted every pending vector, so one phase's background work does not bleed into the next. */
+async function settle(url: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (/^percolate_vectors_pending_insert 0$/m.test(text)) return;
+    if (Date.now() > deadline) throw new Error('the node did not drain its pending vectors within 120 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `n` quiet searches while the hostile tenant loops over its mix (or over one kind of request). */
+async function besideHostile(node: NodeProcess, n: number, only?: string): Promise<Beside> {
+  await settle(node.url);
+  await loopDelayMaxMs(node.url); // resets the event-loop histogram
+  const next = hostileMix(node, only);
+  let stop = false;
+  const counts = new Map<string, number>();
+  const slowest = new Map<string, number>();
+  const hostile = (async () => {
+    while (!stop) {
+      const started = performance.now();
+      const name = await next();
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      slowest.set(name, Math.max(slowest.get(name) ?? 0, performance.now() - started));
+    }
+  })();
+  const lat = await searches(node.url, n);
+  stop = true;
+  await hostile;
+  return { lat, loop: await loopDelayMaxMs(node.url), counts, slowest };
+}
+
+async function isolationPhases(): Promise<{ rows: (string | number)[][]; kindRows: (string | number)[][]; meta: Record<string, unknown> }> {
   const node = await startNodeProcess({});
   try {
     await seed(node);
     await searches(node.url, 50); // warm-up
-    await loopDelayMaxMs(node.url); // resets the event-loop histogram
+    await settle(node.url);
+    await loopDelayMaxMs(node.url);
     log(`phase 1: ${SEARCHES} searches alone`);
     const alone = await searches(node.url, SEARCHES);
     const aloneLoop = await loopDelayMaxMs(node.url);
     log(`phase 2: ${SEARCHES} searches beside the hostile tenant`);
-    const next = hostileMix(node);
-    let stop = false;
-    const counts = new Map<string, number>();
-    const slowest = new Map<string, number>();
-    const hostile = (async () => {
-      while (!stop) {
-        const started = performance.now();
-        const name = await next();
-        counts.set(name, (counts.get(name) ?? 0) + 1);
-        slowest.set(name, Math.max(slowest.get(name) ?? 0, performance.now() - started));
-      }
-    })();
-    const beside = await searches(node.url, SEARCHES);
-    stop = true;
-    await hostile;
-    const besideLoop = await loopDelayMaxMs(node.url);
+    const mix = await besideHostile(node, SEARCHES);
     const row = (label: string, lat: number[], loop: number, hostileRequests: number) => [label, lat.length, hostileRequests, percentile(lat, 50), percentile(lat, 99), loop];
-    const hostileTotal = [...counts.values()].reduce((a, b) => a + b, 0);
-    const rows = [row('quiet tenant alone', alone, aloneLoop, 0), row('beside the hostile tenant', beside, besideLoop, hostileTotal)];
+    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const rows = [row('quiet tenant alone', alone, aloneLoop, 0), row('beside the hostile tenant', mix.lat, mix.loop, total(mix.counts))];
+    // which request costs the quiet tenant what: each kind alone beside a third of the searches
+    const kindRows: (string | number)[][] = [];
+    for (const kind of HOSTILE_KINDS) {
+      log(`phase 2b: beside '${kind}' only`);
+      const b = await besideHostile(node, Math.ceil(SEARCHES / 3), kind);
+      kindRows.push([kind, total(b.counts), b.slowest.get(kind) ?? NaN, percentile(b.lat, 50), percentile(b.lat, 99), percentile(b.lat, 99) / percentile(alone, 99), b.loop]);
+    }
     return {
       rows,
+      kindRows,
       meta: {
-        p50_ratio: percentile(beside, 50) / percentile(alone, 50),
-        p99_ratio: percentile(beside, 99) / percentile(alone, 99),
-        loop_delay_max_ms: besideLoop,
-        hostile_requests: Object.fromEntries(counts),
-        hostile_slowest_ms: Object.fromEntries(slowest),
+        p50_ratio: percentile(mix.lat, 50) / percentile(alone, 50),
+        p99_ratio: percentile(mix.lat, 99) / percentile(alone, 99),
+        loop_delay_max_ms: mix.loop,
+        hostile_requests: Object.fromEntries(mix.counts),
+        hostile_slowest_ms: Object.fromEntries(mix.slowest),
       },
     };
   } finally {
@@ -183,13 +222,7 @@ const phases = await isolationPhases();
 log(`phase 3: touching ${TENANTS} tenants`);
 const mem = await memoryPhase();
 
-const m = phases.meta as {
-  p50_ratio: number;
-  p99_ratio: number;
-  loop_delay_max_ms: number;
-  hostile_requests: Record<string, number>;
-  hostile_slowest_ms: Record<string, number>;
-};
+const m = phases.meta as { p50_ratio: number; p99_ratio: number; loop_delay_max_ms: number };
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 const table = [
   '### Isolation benchmark',
@@ -199,11 +232,12 @@ const table = [
   '',
   markdownTable(['quiet tenant', 'searches', 'hostile requests', 'p50 ms', 'p99 ms', 'event-loop delay max ms'], phases.rows),
   '',
-  'Hostile requests sent during phase 2 (one at a time, each answered before the next):',
+  'Hostile requests sent during phase 2 (one at a time, each answered before the next), then each kind alone beside',
+  `${Math.ceil(SEARCHES / 3)} quiet searches:`,
   '',
   markdownTable(
-    ['hostile request', 'sent', 'slowest answer ms'],
-    Object.entries(m.hostile_requests).map(([k, v]) => [k, v, m.hostile_slowest_ms[k]!]),
+    ['hostile request', 'sent (alone)', 'slowest answer ms', 'quiet p50 ms', 'quiet p99 ms', 'p99 / alone', 'event-loop delay max ms'],
+    phases.kindRows,
   ),
   '',
   markdownTable(
@@ -222,4 +256,8 @@ const table = [
   ),
 ].join('\n');
 
-writeResults(args.quick ? 'isolation-quick' : 'isolation', { meta: { machine, tenants: TENANTS, searches: SEARCHES, ...phases.meta, memory: mem }, rows: phases.rows, table });
+writeResults(args.quick ? 'isolation-quick' : 'isolation', {
+  meta: { machine, tenants: TENANTS, searches: SEARCHES, ...phases.meta, memory: mem },
+  rows: [...phases.rows, ...phases.kindRows],
+  table,
+});

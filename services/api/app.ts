@@ -8,6 +8,7 @@ import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
+import { installSlicedSerialization } from '../../shared/http/sliced-json.js';
 import { loggerOptions } from '../../shared/http/logger.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
@@ -122,6 +123,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   });
   installValidation(app);
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });
+  installSlicedSerialization(app);
   installErrorHandling(app);
   app.decorateRequest('tenant', '');
 

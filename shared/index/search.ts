@@ -6,6 +6,7 @@
 // candidate pool until `limit` results pass or the pool is exhausted.
 import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
 import { ByteBudget, textBytes } from '../rem/byte-budget.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import { RemError, invalid } from '../rem/errors.js';
 import { parseTime } from '../rem/validate.js';
 import { HIGH, MOMENT_TIME_PREFIX, RESOURCE_URI_PREFIX, momentTimeBound } from '../store/keys.js';
@@ -126,6 +127,8 @@ function norm(a: Float32Array): number {
 /** What one search call carries through its kinds: the byte budget per list, and each kept record's size. */
 interface Hydration {
   bytesMax: number;
+  /** Shared by the call's lists: parsing big records yields between time slices. */
+  slice: TimeSlice;
   sizes: Map<RemRecord, number>;
   truncated: boolean;
 }
@@ -151,6 +154,7 @@ async function hydrate(
     const chunk = hits.slice(start, start + HYDRATE_CHUNK);
     const json = await store.getManyJson(kind, chunk.map((x) => x.id));
     for (let i = 0; i < chunk.length && out.length < limit; i++) {
+      await h.slice.maybeYield();
       const j = json[i];
       if (j === undefined) continue;
       const r = JSON.parse(j) as RemRecord;
@@ -239,7 +243,7 @@ export async function searchBounded(store: TenantStore, req: SearchRequest): Pro
   if (req.vector && req.vector.length !== store.dimension) {
     throw new RemError('invalid_embedding', `vector must have ${store.dimension} dimensions`);
   }
-  const h: Hydration = { bytesMax: req.bytesMax ?? store.limits.responseBytesMax, sizes: new Map(), truncated: false };
+  const h: Hydration = { bytesMax: req.bytesMax ?? store.limits.responseBytesMax, slice: new TimeSlice(), sizes: new Map(), truncated: false };
   const qvec = req.mode === 'keyword' ? undefined : (req.vector ?? (await store.embedTexts([req.query!]))[0]);
   const perKind = await Promise.all(req.kinds.map((kind) => searchKind(store, kind, req, qvec, h)));
   const all = perKind.flat();

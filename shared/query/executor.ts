@@ -4,6 +4,7 @@
 // offset + limit rows matched) or a bound is reached.
 import { ByteBudget, RESPONSE_BYTES_BOUND, jsonBytes, textBytes } from '../rem/byte-budget.js';
 import { ID_PATTERN } from '../rem/ids.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import type { Entity, RemRecord } from '../rem/types.js';
 import { searchBounded } from '../index/search.js';
 import { fuzzyEntities, lookupEntities, neighbors, type GraphEdge } from '../store/entities.js';
@@ -204,8 +205,11 @@ async function executeSelect(store: TenantStore, plan: SelectPlan, budget: Budge
   };
   let matched = 0;
   let done = streaming && wanted === 0;
+  // rows from the record cache arrive without a real wait: give the event loop a turn between time slices
+  const slice = new TimeSlice();
   for await (const batch of done ? [] : candidates(store, plan, plan.access, budget, streaming ? wanted + 1 : BATCH)) {
     for (const json of batch) {
+      await slice.maybeYield();
       if (stats.rows_scanned >= budget.bounds.rowsScannedMax) {
         budget.stop('rows_scanned_max');
         done = true;

@@ -1,6 +1,7 @@
 // Entities: mutable graph nodes identified by (type, normalised key). Upserts merge properties field by field
 // (null removes a field) and edges by (rel, to); edges are stored inline and in a reverse index for incoming traversal.
 import { ByteBudget, RESPONSE_BYTES_BOUND, textBytes } from '../rem/byte-budget.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { entityId } from '../rem/ids.js';
 import { checkEntityInput } from '../rem/rules.js';
@@ -118,7 +119,9 @@ async function readWithinBudget(store: TenantStore, ids: readonly string[]): Pro
   const json = await store.getManyJson('entities', ids);
   const budget = new ByteBudget(store.limits.responseBytesMax);
   const entities: Entity[] = [];
+  const slice = new TimeSlice();
   for (const j of json) {
+    await slice.maybeYield();
     if (j === undefined) continue;
     if (!budget.take(textBytes(j)) && entities.length > 0) return { entities, truncated: true };
     entities.push(JSON.parse(j) as Entity);
@@ -248,8 +251,6 @@ export interface NeighborOptions {
 
 /** Edges gathered and settled together: new nodes at their far ends are read in one call. */
 const WALK_CHUNK = 256;
-/** The walk gives the event loop a turn when it ran this long without one (dense graphs). */
-const WALK_SLICE_MS = 10;
 
 /**
  * Breadth-first neighbourhood up to `depth` hops. The answer holds the nodes reached (each with its depth) and the
@@ -298,12 +299,8 @@ export async function neighbors(store: TenantStore, startId: string, opts: Neigh
     }
     return m.get(`${rel}${SEP}${to}`) ?? {};
   };
-  let sliceStart = performance.now();
-  const breathe = async () => {
-    if (performance.now() - sliceStart < WALK_SLICE_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    sliceStart = performance.now();
-  };
+  const slice = new TimeSlice();
+  const breathe = () => slice.maybeYield();
   /** Settles a chunk of edges found at depth `d` (`far` is the end away from the frontier); false stops the walk. */
   const settle = async (chunk: GraphEdge[], far: (e: GraphEdge) => string, d: number, next: string[]): Promise<boolean> => {
     const fresh = [...new Set(chunk.map(far).filter((x) => !visited.has(x)))].slice(0, nodesMax - visited.size);

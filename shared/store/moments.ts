@@ -1,5 +1,6 @@
 // Moments: immutable time-anchored events (meetings, conversations, ingestions), listed newest first by start time.
 import { ByteBudget, RESPONSE_BYTES_BOUND, textBytes } from '../rem/byte-budget.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { momentId } from '../rem/ids.js';
 import { checkMomentInput } from '../rem/rules.js';
@@ -97,6 +98,7 @@ export async function listMoments(
   let truncated = false;
   let bound: 'scan_max' | typeof RESPONSE_BYTES_BOUND | undefined;
   const budget = new ByteBudget(store.limits.responseBytesMax);
+  const slice = new TimeSlice();
   const it = store.idx.iterator({ gte: lower, lt: upper, reverse: true });
   try {
     outer: for (;;) {
@@ -104,6 +106,7 @@ export async function listMoments(
       if (entries.length === 0) break;
       const records = await store.getManyJson('moments', entries.map(([, id]) => id));
       for (let i = 0; i < entries.length; i++) {
+        await slice.maybeYield();
         if (++scanned > scanMax) {
           truncated = more = true;
           bound = 'scan_max';

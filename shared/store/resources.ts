@@ -1,5 +1,6 @@
 // Resources: immutable-per-version document chunks identified by (uri, chunk_ordinal). A write replaces the record.
 import { ByteBudget, textBytes } from '../rem/byte-budget.js';
+import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { checkResourceInput } from '../rem/rules.js';
 import type { Resource, ResourceInput } from '../rem/types.js';
@@ -91,10 +92,12 @@ export async function listResources(
   let lastKey: string | undefined;
   let truncated = false;
   const CHUNK = 64;
+  const slice = new TimeSlice();
   outer: for (let start = 0; start < page.length; start += CHUNK) {
     const chunk = page.slice(start, start + CHUNK);
     const json = await store.getManyJson('resources', chunk.map(([, id]) => id));
     for (let i = 0; i < chunk.length; i++) {
+      await slice.maybeYield(); // parsing a page of big records takes tens of milliseconds
       const j = json[i];
       if (j !== undefined) {
         if (!budget.take(textBytes(j)) && items.length > 0) {

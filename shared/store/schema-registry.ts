@@ -17,6 +17,7 @@ import addFormats from 'ajv-formats';
 import type { AnySchemaObject, ErrorObject, KeywordDefinition, ValidateFunction } from 'ajv';
 import type { DataValidateFunction, RegExpEngine } from 'ajv/dist/types/index.js';
 import { RE2JS } from 're2js';
+import { TimeSlice } from '../rem/time-slice.js';
 import { RemError, invalid } from '../rem/errors.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity } from '../rem/types.js';
@@ -64,9 +65,6 @@ export const INDEXED_FIELDS_MAX = 32;
 const SCHEMA_CHARS_MAX = 100_000;
 const META_PREFIX = 'schema:';
 const BACKFILL_BATCH = 1000;
-
-/** The backfill gives the event loop a turn when it ran this long without one. */
-const BACKFILL_SLICE_MS = 10;
 
 interface Loaded {
   def: EntitySchema;
@@ -366,16 +364,13 @@ export class SchemaRegistry implements EntityWriteHook {
       const typePrefix = entityKeyKey(ntype, '');
       const ids = this.store.idx.values({ gte: typePrefix, lt: prefixEnd(typePrefix) });
       // the backfill holds this tenant's write lock, not the node: it gives the event loop a turn every few ms
-      let sliceStart = performance.now();
+      const slice = new TimeSlice();
       try {
         for (;;) {
           const chunk = await ids.nextv(BACKFILL_BATCH);
           if (chunk.length === 0) break;
           for (const e of await this.store.getMany<Entity>('entities', chunk)) {
-            if (performance.now() - sliceStart >= BACKFILL_SLICE_MS) {
-              await new Promise((resolve) => setImmediate(resolve));
-              sliceStart = performance.now();
-            }
+            await slice.maybeYield();
             if (!e) continue;
             result.indexed++;
             for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', sublevel: this.store.idx, key: k, value: e.id });

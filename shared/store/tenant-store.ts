@@ -141,6 +141,33 @@ export interface EntityWriteHook {
  * microseconds each, far less than an async round trip through the thread pool (blocking the loop that briefly is fine).
  */
 const SYNC_READ_MAX = 64;
+/**
+ * ... and until they returned this many characters: decoding a value costs the main thread time in proportion to its
+ * size, so a handful of megabyte records is read through the thread pool instead (the rest of the call, at least).
+ */
+const SYNC_READ_CHARS_MAX = 256 * 1024;
+
+/** Values for `keys`: synchronously while few and small (see SYNC_READ_MAX), the rest in one async call. */
+async function readAdaptive(
+  keys: readonly string[],
+  getSync: (key: string) => string | undefined,
+  getMany: (keys: string[]) => Promise<(string | undefined)[]>,
+): Promise<(string | undefined)[]> {
+  if (keys.length > SYNC_READ_MAX) return getMany([...keys]);
+  const out: (string | undefined)[] = new Array(keys.length);
+  let chars = 0;
+  let i = 0;
+  for (; i < keys.length && chars <= SYNC_READ_CHARS_MAX; i++) {
+    const v = getSync(keys[i]!);
+    out[i] = v;
+    if (v !== undefined) chars += v.length;
+  }
+  if (i < keys.length) {
+    const rest = await getMany(keys.slice(i));
+    for (let n = 0; n < rest.length; n++) out[i + n] = rest[n];
+  }
+  return out;
+}
 
 export const KIND_SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
 
@@ -346,11 +373,11 @@ export class TenantStore {
    */
   async readRaw(keys: readonly (readonly [{ readonly prefix: string }, string])[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
-    if (keys.length <= SYNC_READ_MAX) return keys.map(([sub, key]) => this.db.getSync(sub.prefix + key, { valueEncoding: 'utf8' }) as string | undefined);
-    return (await this.db.getMany(
+    return readAdaptive(
       keys.map(([sub, key]) => sub.prefix + key),
-      { valueEncoding: 'utf8' },
-    )) as (string | undefined)[];
+      (key) => this.db.getSync(key, { valueEncoding: 'utf8' }) as string | undefined,
+      async (rest) => (await this.db.getMany(rest, { valueEncoding: 'utf8' })) as (string | undefined)[],
+    );
   }
 
   /** Records by id (undefined where absent), through the record cache. Each call returns fresh objects. */
@@ -372,10 +399,11 @@ export class TenantStore {
     if (missing.length > 0) {
       const records = this.kinds[kind].records;
       const seq = this.writeSeq;
-      const raw =
-        missing.length <= SYNC_READ_MAX
-          ? missing.map((i) => records.getSync(ids[i]!, { valueEncoding: 'utf8' }) as string | undefined)
-          : ((await records.getMany(missing.map((i) => ids[i]!), { valueEncoding: 'utf8' })) as (string | undefined)[]);
+      const raw = await readAdaptive(
+        missing.map((i) => ids[i]!),
+        (id) => records.getSync(id, { valueEncoding: 'utf8' }) as string | undefined,
+        async (rest) => (await records.getMany(rest, { valueEncoding: 'utf8' })) as (string | undefined)[],
+      );
       // an async read that overlapped a write may have read the old value: do not cache it
       const cacheable = seq === this.writeSeq;
       missing.forEach((i, n) => {
