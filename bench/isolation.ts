@@ -78,23 +78,33 @@ async function seed(node: NodeProcess): Promise<void> {
 }
 
 /** The hostile mix: each call sends the next request of the cycle and waits for its answer (any status). */
-function hostileMix(node: NodeProcess, only?: string): () => Promise<string> {
+/**
+ * The hostile mix: each call sends the next request of the cycle and waits for its answer (any status). Bodies are
+ * serialised once up front and answers are read as bytes, not parsed: the clients share this process, and parsing a
+ * 16 MB answer here would stall the quiet tenant's client, not the node.
+ */
+async function hostileMix(node: NodeProcess, only?: string): Promise<() => Promise<string>> {
   const rnd = mulberry32(9);
-  const bulk = Array.from({ length: 1000 }, (_, i) => ({ uri: `doc://bulk/${i}`, content: words(rnd, 150) }));
+  const bulk = JSON.stringify({ resources: Array.from({ length: 1000 }, (_, i) => ({ uri: `doc://bulk/${i}`, content: words(rnd, 150) })) });
   const deep = `{"uri":"doc://deep","content":"deep","metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
-  const overflow = Array.from({ length: 384 }, (_, i) => (i === 0 ? 1e308 : 0.5));
+  const overflow = JSON.stringify({ uri: 'doc://inf', content: 'x', embedding: Array.from({ length: 384 }, (_, i) => (i === 0 ? 1e308 : 0.5)) });
+  const future = JSON.stringify({ ops: [await resourceOp(HOSTILE, 'evil', '999999999999999.999990.evil', 'doc://f', 'future')] });
+  const q = (query: string) => JSON.stringify({ query });
   let i = 0;
-  const q = (query: string) => ({ query });
+  const send = async (path: string, body: string) => {
+    const res = await fetch(node.url + path, { method: 'POST', headers: { 'x-tenant-id': HOSTILE, 'content-type': 'application/json' }, body });
+    await res.arrayBuffer();
+  };
   // the names double as the rows of the per-request table
   const steps: [string, () => Promise<unknown>][] = [
-    ['LIKE with many %', () => node.call('POST', '/api/v1/query', { tenant: HOSTILE, body: q("SELECT id FROM resources WHERE content LIKE '%a%a%a%a%a%a%a%a%a%a%b'") })],
-    ['schema pattern ^(a+)+$', () => node.call('POST', '/api/v1/entities', { tenant: HOSTILE, body: { type: 'victim', key: `k${i}`, properties: { code: `${'a'.repeat(40)}!` } } })],
-    ['TRAVERSE 3 hops, dense', () => node.call('POST', '/api/v1/query', { tenant: HOSTILE, body: q("TRAVERSE FROM 'n0' DEPTH 3 DIRECTION both") })],
-    ['SELECT * over big records', () => node.call('POST', '/api/v1/query', { tenant: HOSTILE, body: q('SELECT * FROM resources LIMIT 1000') })],
-    ['batch of 1,000 resources', () => node.call('POST', '/api/v1/resources', { tenant: HOSTILE, body: { resources: bulk } })],
-    ['JSON 5,000 deep', () => node.call('POST', '/api/v1/resources', { tenant: HOSTILE, rawBody: deep })],
-    ['/sync from the far future', async () => node.call('POST', '/api/v1/sync', { tenant: HOSTILE, body: { ops: [await resourceOp(HOSTILE, 'evil', '999999999999999.999990.evil', 'doc://f', 'future')] } })],
-    ['float32 overflow vector', () => node.call('POST', '/api/v1/resources', { tenant: HOSTILE, body: { uri: 'doc://inf', content: 'x', embedding: overflow } })],
+    ['LIKE with many %', () => send('/api/v1/query', q("SELECT id FROM resources WHERE content LIKE '%a%a%a%a%a%a%a%a%a%a%b'"))],
+    ['schema pattern ^(a+)+$', () => send('/api/v1/entities', JSON.stringify({ type: 'victim', key: `k${i}`, properties: { code: `${'a'.repeat(40)}!` } }))],
+    ['TRAVERSE 3 hops, dense', () => send('/api/v1/query', q("TRAVERSE FROM 'n0' DEPTH 3 DIRECTION both"))],
+    ['SELECT * over big records', () => send('/api/v1/query', q('SELECT * FROM resources LIMIT 1000'))],
+    ['batch of 1,000 resources', () => send('/api/v1/resources', bulk)],
+    ['JSON 5,000 deep', () => send('/api/v1/resources', deep)],
+    ['/sync from the far future', () => send('/api/v1/sync', future)],
+    ['float32 overflow vector', () => send('/api/v1/resources', overflow)],
   ];
   const chosen = only ? steps.filter(([name]) => name === only) : steps;
   if (chosen.length === 0) throw new Error(`no hostile request named '${only}'`);
@@ -141,7 +151,7 @@ async function settle(url: string): Promise<void> {
 async function besideHostile(node: NodeProcess, n: number, only?: string): Promise<Beside> {
   await settle(node.url);
   await loopDelayMaxMs(node.url); // resets the event-loop histogram
-  const next = hostileMix(node, only);
+  const next = await hostileMix(node, only);
   let stop = false;
   const counts = new Map<string, number>();
   const slowest = new Map<string, number>();

@@ -21,6 +21,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AbstractSublevel } from 'abstract-level';
 import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPool, type HNSW, type HnswPool } from './hnsw-pool.js';
+import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type BufferSublevel = AbstractSublevel<any, any, string, Buffer>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -306,7 +307,7 @@ export class VectorIndex {
     this.drainTimer = setImmediate(() => {
       this.drainTimer = undefined;
       if (this.drainPaused) return;
-      const until = performance.now() + (this.opts.drainSliceMs ?? 4);
+      const until = performance.now() + (this.opts.drainSliceMs ?? SLICE_MS_DEFAULT);
       while (this.pending.size > 0 && performance.now() < until) this.insertOldestPending();
       this.scheduleDrain();
     });
