@@ -19,7 +19,7 @@ import hnswlib from 'hnswlib-node';
 import { buildApi } from '../services/api/app.js';
 import { loadConfig } from '../shared/config/config.js';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
-import { search } from '../shared/index/search.js';
+import { search } from '../shared/search/search.js';
 import type { Resource, ResourceInput } from '../shared/rem/types.js';
 import { putResources } from '../shared/store/resources.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';

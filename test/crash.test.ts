@@ -1,7 +1,7 @@
 // A database node killed with SIGKILL during a write load loses no acknowledged write, and its indexes agree with
 // its records after reopening (vector log replay and keyword postings are part of the same LevelDB batches).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { search } from '../shared/index/search.js';
+import { search } from '../shared/search/search.js';
 import type { Resource } from '../shared/rem/types.js';
 import { spawnService, type ServiceProcess } from './support/process.js';
 import { openStore } from './support/store.js';

@@ -2,10 +2,10 @@
 // times, converge (property-based, over random op sets, orders and duplicates).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEntityDelete, applyEntityDelta, canonicalEntityState, emptyEntityState, entityView, mergeEntityStates, type EntityState } from '../shared/replication/entity-crdt.js';
-import { encodeHlc, HybridLogicalClock } from '../shared/replication/hlc.js';
-import { encodeVector, type EntityDelta, type Mutation, type Op } from '../shared/replication/ops.js';
-import { tenantDigest } from '../shared/replication/digest.js';
+import { applyEntityDelete, applyEntityDelta, canonicalEntityState, emptyEntityState, entityView, mergeEntityStates, type EntityState } from '../shared/rem/entity-crdt.js';
+import { encodeHlc, HybridLogicalClock } from '../shared/rem/hlc.js';
+import { encodeVector, type EntityDelta, type Mutation, type Op } from '../shared/rem/ops.js';
+import { tenantDigest } from '../shared/store/digest.js';
 import { applyOps } from '../shared/store/apply.js';
 import { entityId, resourceId } from '../shared/rem/ids.js';
 import type { Resource } from '../shared/rem/types.js';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../bench/dataset.js';
 import { entityId, resourceId } from '../shared/rem/ids.js';
-import { hlcWallMs } from '../shared/replication/hlc.js';
+import { hlcWallMs } from '../shared/rem/hlc.js';
 import { probeWhile, seedQuietTenant, startNodeProcess, type NodeProcess, type Responsiveness } from './support/hostile.js';
 import { hlcAt, resourceOp } from './support/ops.js';
 

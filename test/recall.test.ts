@@ -1,7 +1,7 @@
 // Vector search through the store reaches recall@10 >= 0.95 against brute force on 20k clustered vectors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bruteForceTopK, makeDataset, recallAtK } from '../bench/dataset.js';
-import { search } from '../shared/index/search.js';
+import { search } from '../shared/search/search.js';
 import type { Resource } from '../shared/rem/types.js';
 import { putResources } from '../shared/store/resources.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';

@@ -2,7 +2,7 @@
 // faults (NATS down, a node killed with SIGKILL, a NATS cluster member killed). Digests are compared at the end of
 // every test: equal digests mean equal ids, versions and tombstones on every replica.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { encodeHlc } from '../shared/replication/hlc.js';
+import { encodeHlc } from '../shared/rem/hlc.js';
 import { resourceId } from '../shared/rem/ids.js';
 import { callUrl, startNode, type TestNode } from './support/api.js';
 import { startNats, startNatsCluster, type NatsServer } from './support/nats.js';

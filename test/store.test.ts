@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Embedder } from '../shared/embed/embedder.js';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
-import { search } from '../shared/index/search.js';
+import { search } from '../shared/search/search.js';
 import { entityId } from '../shared/rem/ids.js';
 import { RemError } from '../shared/rem/errors.js';
 import type { Entity, Resource } from '../shared/rem/types.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { loadConfig } from '../../shared/config/config.js';
 import { HashEmbedder } from '../../shared/embed/hash-embedder.js';
-import { search } from '../../shared/index/search.js';
+import { search } from '../../shared/search/search.js';
 import { words } from '../../shared/rem/text.js';
 import type { Resource, ResourceInput } from '../../shared/rem/types.js';
 import { putResources } from '../../shared/store/resources.js';

@@ -12,7 +12,7 @@ import { installSlicedSerialization } from '../../shared/http/sliced-json.js';
 import { loggerOptions } from '../../shared/http/logger.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
-import { HybridLogicalClock } from '../../shared/replication/hlc.js';
+import { HybridLogicalClock } from '../../shared/rem/hlc.js';
 import { Replicator } from '../../shared/replication/replicator.js';
 import { TenantManager } from '../../shared/store/tenant-manager.js';
 import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import { tenantFromHeader } from '../../shared/http/tenant.js';
 import type { NodeMetrics } from '../../shared/metrics/metrics.js';
-import type { HybridLogicalClock } from '../../shared/replication/hlc.js';
+import type { HybridLogicalClock } from '../../shared/rem/hlc.js';
 import type { TenantManager } from '../../shared/store/tenant-manager.js';
 import type { TenantStore } from '../../shared/store/tenant-store.js';
 import type { Schemas } from './schemas.js';

@@ -5,7 +5,7 @@
 //     its capitalised words, each with its neighbours;
 //   - moments inside any time window the question names ("yesterday", "last week", "in March 2024", ISO dates).
 // Items come back ranked and deduplicated; the context budget (budget.ts) decides how many reach the answerer.
-import { search, type SearchHit } from '../index/search.js';
+import { search, type SearchHit } from '../search/search.js';
 import { reciprocalRankFusion } from '../index/fusion.js';
 import { terms, words } from '../rem/text.js';
 import type { Entity, Moment, RemRecord, Resource } from '../rem/types.js';

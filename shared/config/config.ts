@@ -1,6 +1,8 @@
 // Typed configuration read from environment variables, with documented defaults and bounds.
 // Every limit the node enforces (bodies, batches, open stores, traversal) comes from here.
 import path from 'node:path';
+import { boolFrom, ConfigError, intFrom } from './env.js';
+import { httpLimitsFrom, type HttpLimits } from './http-config.js';
 import { loadChatConfig, loadQueryConfig, type ChatConfig, type QueryConfig } from './query-config.js';
 
 /**
@@ -81,38 +83,6 @@ export interface NodeConfig {
   chat: ChatConfig;
 }
 
-export interface HttpLimits {
-  /** Whole request (headers and body) must arrive within this; slow senders are cut off (0: no limit). */
-  requestTimeoutMs: number;
-  /** Request headers must arrive within this. */
-  headersTimeoutMs: number;
-  /** A socket idle this long is closed (0: no limit). */
-  connectionTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveTimeoutMs: number;
-  /** Open connections at most; more are refused by the server. */
-  connectionsMax: number;
-}
-
-/** The HTTP limits shared by every service, with the service's own defaults (the gateway takes long uploads). */
-export function httpLimitsFrom(env: NodeJS.ProcessEnv, defaults: HttpLimits): HttpLimits {
-  const l: HttpLimits = {
-    requestTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 0, 24 * 3600_000),
-    headersTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_HEADERS_TIMEOUT_MS', defaults.headersTimeoutMs, 100, 600_000),
-    connectionTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_CONNECTION_TIMEOUT_MS', defaults.connectionTimeoutMs, 0, 24 * 3600_000),
-    keepAliveTimeoutMs: intFrom(env, 'PERCOLATE_HTTP_KEEP_ALIVE_TIMEOUT_MS', defaults.keepAliveTimeoutMs, 100, 600_000),
-    connectionsMax: intFrom(env, 'PERCOLATE_HTTP_CONNECTIONS_MAX', defaults.connectionsMax, 1, 1_000_000),
-  };
-  // measured on Node 20: with a request timeout at or below the idle timeout, node:http's connection sweep keeps a
-  // socket that never sends a byte open indefinitely (neither timeout fires); below it, the idle timeout closes it
-  if (l.requestTimeoutMs > 0 && l.connectionTimeoutMs >= l.requestTimeoutMs) {
-    throw new ConfigError(
-      `PERCOLATE_HTTP_CONNECTION_TIMEOUT_MS (${l.connectionTimeoutMs}) must be below PERCOLATE_HTTP_REQUEST_TIMEOUT_MS (${l.requestTimeoutMs})`,
-    );
-  }
-  return l;
-}
-
 /**
  * The database node's HTTP limits: requests are small and quick, so a request must arrive within 30 s, and a socket
  * that sends nothing for 20 s is closed.
@@ -124,26 +94,6 @@ export const API_HTTP_DEFAULTS: HttpLimits = {
   keepAliveTimeoutMs: 10_000,
   connectionsMax: 4096,
 };
-
-export function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got '${raw}'`);
-  }
-  return n;
-}
-
-export function boolFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got '${raw}'`);
-}
-
-export class ConfigError extends Error {}
 
 /** Node ids appear in HLC timestamps and consumer names: letters, digits, _ and - only. */
 function nodeIdFrom(raw: string): string {

@@ -1,7 +1,8 @@
 // Typed configuration of the upload gateway and the ingest workers, read from environment variables.
 // Every bound they enforce (upload size, parts in flight, chunking, concurrency, redelivery, write batches) comes
 // from here; S3 credentials are not read here but by the AWS SDK from its standard variables (AWS_ACCESS_KEY_ID, ...).
-import { ConfigError, intFrom, boolFrom, httpLimitsFrom, type HttpLimits } from './config.js';
+import { ConfigError, intFrom, boolFrom } from './env.js';
+import { httpLimitsFrom, type HttpLimits } from './http-config.js';
 
 export const TIER_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 

@@ -1,7 +1,7 @@
 // Configuration of the query dialect's bounds and of chat (context budget, language-model provider), from the
 // environment. The API key is kept as a non-enumerable property, so logging or serialising the configuration
 // never shows it.
-import { ConfigError, intFrom } from './config.js';
+import { ConfigError, intFrom } from './env.js';
 
 export interface QueryConfig {
   /** Records one query may examine (`truncated` with bound `rows_scanned_max` beyond). */

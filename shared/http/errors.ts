@@ -2,7 +2,7 @@
 // Bad input must end as a 4xx with a code; only genuine faults are 500s (and are logged).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RemError, type RemErrorCode } from '../rem/errors.js';
-import { ClockDriftError } from '../replication/hlc.js';
+import { ClockDriftError } from '../rem/hlc.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -32,6 +32,8 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   schema_violation: 422,
   invalid_query: 400,
   invalid_op: 400,
+  provider_error: 502,
+  provider_unavailable: 502,
 };
 
 const FASTIFY_CODES: Record<string, [number, string]> = {

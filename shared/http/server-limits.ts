@@ -2,7 +2,7 @@
 // sends its request one byte at a time holds a socket forever, and a few thousand such clients exhaust the node's
 // file descriptors for every tenant.
 import type { FastifyInstance } from 'fastify';
-import type { HttpLimits } from '../config/config.js';
+import type { HttpLimits } from '../config/http-config.js';
 
 /** The fastify constructor options that carry the limits. */
 export function serverTimeoutOptions(l: HttpLimits): {

@@ -1,5 +1,5 @@
 // The X-Tenant-ID header check every tenant-scoped HTTP route shares (database node and upload gateway).
-import { TENANT_ID_PATTERN } from '../store/tenant-id.js';
+import { TENANT_ID_PATTERN } from '../rem/tenant-id.js';
 import { HttpError } from './errors.js';
 
 /** The tenant named by the header value, or a 400 `missing_tenant` / `invalid_tenant`. */

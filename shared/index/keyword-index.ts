@@ -4,14 +4,9 @@
 // index time (best first). A query runs in two phases: (1) candidates from at most `postingsPerTermMax` best
 // postings of each term, so rare terms are read whole and very common terms cost a bounded read; (2) the best
 // candidates are rescored exactly from their per-document term lists, so every returned score is the true BM25.
-import type { AbstractBatchOperation } from 'abstract-level';
 import { terms as toTerms } from '../rem/text.js';
 import { TimeSlice } from '../rem/time-slice.js';
-import type { StringSublevel } from './vector-index.js';
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type JsonSublevel<V> = import('abstract-level').AbstractSublevel<any, any, string, V>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type BatchOp = AbstractBatchOperation<any, any, any>;
+import type { BatchOp, JsonSublevel, StringSublevel } from '../rem/codec.js';
 
 const K1 = 1.2;
 const B = 0.75;

@@ -19,13 +19,9 @@
 // the pending set answers searches exactly), and a checkpoint of an empty graph is only its label file.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AbstractSublevel } from 'abstract-level';
 import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPool, type HNSW, type HnswPool } from './hnsw-pool.js';
+import { bufferToVector, seqKey, type BufferSublevel, type StringSublevel } from '../rem/codec.js';
 import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type BufferSublevel = AbstractSublevel<any, any, string, Buffer>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type StringSublevel = AbstractSublevel<any, any, string, string>;
 
 export interface VectorIndexOptions {
   dir: string;
@@ -70,27 +66,10 @@ interface LabelFile {
 }
 
 const INITIAL_CAPACITY = 64;
-const SEQ_WIDTH = 16;
 /** Rough V8 cost of one id in both label maps (two Map entries, the id string's header; its characters are added). */
 const LABEL_ENTRY_BYTES = 112;
 /** Rough V8 cost of one pending entry beside its vector's bytes (Map entry, object, Float32Array and its buffer). */
 const PENDING_ENTRY_BYTES = 200;
-
-export function seqKey(seq: number): string {
-  return seq.toString().padStart(SEQ_WIDTH, '0');
-}
-
-export function vectorToBuffer(v: Float32Array | number[]): Buffer {
-  const f = v instanceof Float32Array ? v : Float32Array.from(v);
-  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
-}
-
-export function bufferToVector(b: Uint8Array): Float32Array {
-  // copy: LevelDB buffers may be unaligned slices of a larger allocation
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
-}
 
 export class VectorIndex {
   readonly kind: string;

@@ -1,7 +1,7 @@
 // What every service entry point does the same way: configuration or exit 2, one graceful stop on SIGTERM / SIGINT,
 // the bound port after listening, and a failure to start as one line on stderr with exit 1.
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from '../config/config.js';
+import { ConfigError } from '../config/env.js';
 
 /** Loads configuration; a ConfigError ends the process with status 2 and a one-line message. */
 export function configOrExit<T>(service: string, load: () => T): T {

@@ -6,7 +6,7 @@ import { ByteBudget, RESPONSE_BYTES_BOUND, jsonBytes, textBytes } from '../rem/b
 import { ID_PATTERN } from '../rem/ids.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import type { Entity, RemRecord } from '../rem/types.js';
-import { searchBounded } from '../index/search.js';
+import { searchBounded } from '../search/search.js';
 import { fuzzyEntities, lookupEntities, neighbors, type GraphEdge } from '../store/entities.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import { Grouper } from './aggregate.js';

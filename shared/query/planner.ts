@@ -1,7 +1,7 @@
 // Planner: a parsed statement plus parameters becomes an executable plan (bound values, compiled filter, chosen access
 // path, projection, grouping, ordering, limits). `describe` is what EXPLAIN returns and every result carries.
 import type { RemKind } from '../rem/types.js';
-import type { SearchFilters } from '../index/search.js';
+import type { SearchFilters } from '../search/search.js';
 import { chooseAccess, conjuncts, type AccessPath, type IndexCatalog } from './access.js';
 import type { AggregateSpec } from './aggregate.js';
 import { aggregateName, type Direction, type Mode, type OrderItem, type Query, type SelectQuery } from './ast.js';

@@ -13,7 +13,10 @@ export type RemErrorCode =
   | 'schema_violation'
   | 'invalid_query'
   /** A replicated op (POST /sync, or from a peer) that breaks the rules a write must satisfy. */
-  | 'invalid_op';
+  | 'invalid_op'
+  /** The configured language model answered an error (provider_error) or could not be reached (provider_unavailable). */
+  | 'provider_error'
+  | 'provider_unavailable';
 
 export class RemError extends Error {
   constructor(

@@ -6,9 +6,9 @@ import type { NodeMetrics } from '../metrics/metrics.js';
 import { jsonTextDepth } from '../rem/json-guard.js';
 import { applyReplicated } from '../store/apply.js';
 import type { TenantManager } from '../store/tenant-manager.js';
-import { hlcWallMs } from './hlc.js';
-import type { Op } from './ops.js';
-import { OpRejected, opRulesFor, validateOp, type OpRejectReason } from './validate-op.js';
+import { hlcWallMs } from '../rem/hlc.js';
+import type { Op } from '../rem/ops.js';
+import { OpRejected, opRulesFor, validateOp, type OpRejectReason } from '../rem/validate-op.js';
 
 export interface ApplierOptions {
   nodeId: string;

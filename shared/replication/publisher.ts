@@ -5,7 +5,7 @@ import { syncSubject } from '../bus/names.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { RemError } from '../rem/errors.js';
 import type { TenantManager } from '../store/tenant-manager.js';
-import { clearOutboxPending, markOutboxPending, pendingOutboxTenants } from './outbox.js';
+import { clearOutboxPending, markOutboxPending, pendingOutboxTenants } from '../store/outbox.js';
 
 export interface PublisherOptions {
   tenants: TenantManager;

@@ -5,10 +5,10 @@
 // version (its HLC, or the entity's CRDT state) lives in the `ver` sublevel, tombstones in `tomb`. Local writes also
 // put their ops in the outbox, in the same batch, so a write is never acknowledged without its replication record.
 import type { Entity, Moment, RemKind, RemRecord, Resource } from '../rem/types.js';
-import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../replication/entity-crdt.js';
-import { hlcIso, hlcMax } from '../replication/hlc.js';
-import { buildOps, decodeVector, encodeLocalVectors, localPut, mutationVector, type Mutation, type Op } from '../replication/ops.js';
-import type { BatchOp } from '../index/keyword-index.js';
+import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../rem/entity-crdt.js';
+import { hlcIso, hlcMax } from '../rem/hlc.js';
+import { buildOps, decodeVector, encodeLocalVectors, localPut, mutationVector, type Mutation, type Op } from '../rem/ops.js';
+import type { BatchOp } from '../rem/codec.js';
 import { entityText, recordText } from '../rem/record-text.js';
 import { entityIndexOps } from './entities.js';
 import { momentIndexOps } from './moments.js';

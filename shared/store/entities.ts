@@ -8,7 +8,7 @@ import { checkEntityInput } from '../rem/rules.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity, EntityInput } from '../rem/types.js';
 import { checkEmbedding } from '../rem/validate.js';
-import type { BatchOp } from '../index/keyword-index.js';
+import type { BatchOp } from '../rem/codec.js';
 import {
   ENTITY_NAME_PREFIX,
   HIGH,
@@ -19,8 +19,8 @@ import {
   entityNameKey,
   reverseEdgeKey,
 } from './keys.js';
-import { coalesceDeltas } from '../replication/entity-crdt.js';
-import { encodeVector, type EntityDelta, type Mutation } from '../replication/ops.js';
+import { coalesceDeltas } from '../rem/entity-crdt.js';
+import { encodeVector, type EntityDelta, type Mutation } from '../rem/ops.js';
 import { deleteLocal, writeLocal } from './apply.js';
 import type { TenantStore } from './tenant-store.js';
 

@@ -5,7 +5,7 @@ import { RemError } from '../rem/errors.js';
 import { momentId } from '../rem/ids.js';
 import { checkMomentInput } from '../rem/rules.js';
 import type { Moment, MomentInput } from '../rem/types.js';
-import type { BatchOp } from '../index/keyword-index.js';
+import type { BatchOp } from '../rem/codec.js';
 import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';

@@ -4,7 +4,7 @@ import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { checkResourceInput } from '../rem/rules.js';
 import type { Resource, ResourceInput } from '../rem/types.js';
-import type { BatchOp } from '../index/keyword-index.js';
+import type { BatchOp } from '../rem/codec.js';
 import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey } from './keys.js';
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';

@@ -21,7 +21,7 @@ import { TimeSlice } from '../rem/time-slice.js';
 import { RemError, invalid } from '../rem/errors.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity } from '../rem/types.js';
-import type { BatchOp } from '../index/keyword-index.js';
+import type { BatchOp } from '../rem/codec.js';
 import { encodeIndexValue, entityKeyKey, prefixEnd, schemaIndexKey, schemaIndexTypePrefix } from './keys.js';
 import type { EntityWriteHook, TenantStore } from './tenant-store.js';
 

@@ -2,7 +2,7 @@
 // Callers lease a store with `use(tenant, fn)`; a leased store is never closed underneath them.
 import type { Embedder } from '../embed/embedder.js';
 import { TenantStore, type StoreLimits, type StoreReplication } from './tenant-store.js';
-import { assertTenantId } from './tenant-id.js';
+import { assertTenantId } from '../rem/tenant-id.js';
 
 export interface TenantManagerOptions {
   dataDir: string;

@@ -10,20 +10,18 @@ import { EmbedderMismatchError } from '../embed/embedder.js';
 import { RemError } from '../rem/errors.js';
 import type { RemKind } from '../rem/types.js';
 import { REM_KINDS } from '../rem/types.js';
-import { KeywordIndex, type BatchOp } from '../index/keyword-index.js';
-import { VectorIndex, seqKey, vectorToBuffer, type BufferSublevel, type StringSublevel } from '../index/vector-index.js';
+import { KeywordIndex } from '../index/keyword-index.js';
+import { VectorIndex } from '../index/vector-index.js';
+import { seqKey, vectorToBuffer, type BatchOp, type BufferSublevel, type JsonSublevel, type StringSublevel } from '../rem/codec.js';
 import { sharedHnswPool } from '../index/hnsw-pool.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import { Mutex } from './mutex.js';
 import { RecordCache } from './record-cache.js';
-import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../replication/hlc.js';
-import type { Op } from '../replication/ops.js';
-import { markOutboxPending } from '../replication/outbox.js';
+import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../rem/hlc.js';
+import type { Op } from '../rem/ops.js';
+import { markOutboxPending } from './outbox.js';
 import { attachSchemaRegistry } from './schema-registry.js';
-import { tenantDir } from './tenant-id.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type JsonSublevel<V = any> = import('abstract-level').AbstractSublevel<any, any, string, V>;
+import { tenantDir } from '../rem/tenant-id.js';
 
 export interface StoreLimits {
   /** Postings read per query term to find candidates (bounds keyword query cost on very common terms). */

@@ -1,8 +1,8 @@
 // Builds replication ops in the wire format (as a peer, or a hostile client of POST /sync, would send them).
 import { HashEmbedder } from '../../shared/embed/hash-embedder.js';
 import { resourceId } from '../../shared/rem/ids.js';
-import { encodeHlc } from '../../shared/replication/hlc.js';
-import { encodeVector, type Op } from '../../shared/replication/ops.js';
+import { encodeHlc } from '../../shared/rem/hlc.js';
+import { encodeVector, type Op } from '../../shared/rem/ops.js';
 
 const embedder = new HashEmbedder(384);
 

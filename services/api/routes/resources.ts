@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RemError } from '../../../shared/rem/errors.js';
 import type { Resource, ResourceInput } from '../../../shared/rem/types.js';
-import { searchBounded, type SearchMode } from '../../../shared/index/search.js';
+import { searchBounded, type SearchMode } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { deleteResource, listResources, putResources } from '../../../shared/store/resources.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';

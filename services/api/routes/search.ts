@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RemKind } from '../../../shared/rem/types.js';
 import { checkEmbedding } from '../../../shared/rem/validate.js';
-import { searchBounded, type SearchFilters, type SearchMode } from '../../../shared/index/search.js';
+import { searchBounded, type SearchFilters, type SearchMode } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { elapsedMs, withStore, type RouteOptions } from '../context.js';
 

@@ -1,8 +1,8 @@
 // Replication endpoints: the tenant digest (equal on converged replicas) and POST /sync, which applies ops in the
 // stream's format through the same validation and merge path as the applier (repair and bootstrap).
 import type { FastifyInstance } from 'fastify';
-import { tenantDigest } from '../../../shared/replication/digest.js';
-import { OpRejected, opRulesFor, validateOp } from '../../../shared/replication/validate-op.js';
+import { tenantDigest } from '../../../shared/store/digest.js';
+import { OpRejected, opRulesFor, validateOp } from '../../../shared/rem/validate-op.js';
 import { applyReplicated } from '../../../shared/store/apply.js';
 import { withStore, type RouteOptions } from '../context.js';
 

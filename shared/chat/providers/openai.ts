@@ -3,7 +3,7 @@
 // OpenAI, vLLM, llama.cpp's server, Ollama's /v1 and any other server speaking that wire format. The API key goes
 // only into the Authorization header; errors name the status and the server's message, never the key.
 import type { LlmConfig } from '../../config/query-config.js';
-import { HttpError } from '../../http/errors.js';
+import { RemError } from '../../rem/errors.js';
 import { parseSse } from '../sse.js';
 import type { LlmProvider, ProviderAnswer, ProviderRequest } from './provider.js';
 
@@ -37,7 +37,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       });
     } catch (err) {
       const why = timeout.aborted ? `no answer within ${this.cfg.timeoutMs} ms` : (err as Error).message;
-      throw new HttpError(502, 'provider_unavailable', `language model at ${this.cfg.baseUrl} unreachable: ${why}`);
+      throw new RemError('provider_unavailable', `language model at ${this.cfg.baseUrl} unreachable: ${why}`);
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');
@@ -47,7 +47,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       } catch {
         /* not JSON */
       }
-      throw new HttpError(502, 'provider_error', `language model answered ${res.status}: ${message.slice(0, ERROR_CHARS_MAX)}`);
+      throw new RemError('provider_error', `language model answered ${res.status}: ${message.slice(0, ERROR_CHARS_MAX)}`);
     }
     return res;
   }
@@ -58,7 +58,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       | { choices?: { message?: { content?: string | null } }[]; usage?: ProviderAnswer['usage'] }
       | undefined;
     const text = json?.choices?.[0]?.message?.content;
-    if (typeof text !== 'string') throw new HttpError(502, 'provider_error', 'language model answer has no choices[0].message.content');
+    if (typeof text !== 'string') throw new RemError('provider_error', 'language model answer has no choices[0].message.content');
     const out: ProviderAnswer = { text };
     if (json?.usage) out.usage = json.usage;
     return out;
@@ -66,16 +66,16 @@ export class OpenAiCompatibleProvider implements LlmProvider {
 
   async *stream(req: ProviderRequest, signal?: AbortSignal): AsyncIterable<string> {
     const res = await this.post(req, true, signal);
-    if (!res.body) throw new HttpError(502, 'provider_error', 'language model sent no body');
+    if (!res.body) throw new RemError('provider_error', 'language model sent no body');
     for await (const ev of parseSse(res.body as unknown as AsyncIterable<Uint8Array>)) {
       if (ev.data === '[DONE]') return;
       let chunk: { choices?: { delta?: { content?: string | null } }[]; error?: { message?: string } };
       try {
         chunk = JSON.parse(ev.data);
       } catch {
-        throw new HttpError(502, 'provider_error', 'language model sent a stream event that is not JSON');
+        throw new RemError('provider_error', 'language model sent a stream event that is not JSON');
       }
-      if (chunk.error) throw new HttpError(502, 'provider_error', `language model stream failed: ${(chunk.error.message ?? '').slice(0, ERROR_CHARS_MAX)}`);
+      if (chunk.error) throw new RemError('provider_error', `language model stream failed: ${(chunk.error.message ?? '').slice(0, ERROR_CHARS_MAX)}`);
       const delta = chunk.choices?.[0]?.delta?.content;
       if (typeof delta === 'string' && delta.length > 0) yield delta;
     }

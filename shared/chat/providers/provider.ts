@@ -1,10 +1,7 @@
 // The answerer behind chat: an OpenAI-compatible language model, or (with none configured) the offline extractive
 // answerer. Both get the prompt messages (system prompt with numbered context, then the conversation) and the context
 // items themselves, and cite context as [n] markers in their text.
-import type { LlmConfig } from '../../config/query-config.js';
 import type { ChatMessage, ContextItem } from '../types.js';
-import { ExtractiveProvider } from './extractive.js';
-import { OpenAiCompatibleProvider } from './openai.js';
 
 export interface ProviderRequest {
   /** System prompt with the numbered context, then the conversation (within its budget). */
@@ -32,9 +29,4 @@ export interface LlmProvider {
   complete(req: ProviderRequest, signal?: AbortSignal): Promise<ProviderAnswer>;
   /** The answer as text deltas. */
   stream(req: ProviderRequest, signal?: AbortSignal): AsyncIterable<string>;
-}
-
-/** The configured provider: OpenAI-compatible when PERCOLATE_LLM_BASE_URL is set, else the extractive answerer. */
-export function createProvider(llm: LlmConfig | undefined): LlmProvider {
-  return llm ? new OpenAiCompatibleProvider(llm) : new ExtractiveProvider();
 }

@@ -11,8 +11,8 @@ import { RemError, invalid } from '../rem/errors.js';
 import { parseTime } from '../rem/validate.js';
 import { HIGH, MOMENT_TIME_PREFIX, RESOURCE_URI_PREFIX, momentTimeBound } from '../store/keys.js';
 import type { TenantStore } from '../store/tenant-store.js';
-import { reciprocalRankFusion } from './fusion.js';
-import { bufferToVector } from './vector-index.js';
+import { reciprocalRankFusion } from '../index/fusion.js';
+import { bufferToVector } from '../rem/codec.js';
 
 export type SearchMode = 'vector' | 'keyword' | 'hybrid';
 export const SEARCH_MODES: readonly SearchMode[] = ['hybrid', 'vector', 'keyword'];

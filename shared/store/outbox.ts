@@ -3,7 +3,7 @@
 // own LevelDB (`outbox` sublevel), written in the same batch as the write they describe.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { assertTenantId } from '../store/tenant-id.js';
+import { assertTenantId } from '../rem/tenant-id.js';
 
 export async function markOutboxPending(markerDir: string, tenant: string): Promise<void> {
   assertTenantId(tenant);

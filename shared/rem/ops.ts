@@ -1,6 +1,6 @@
 // The one operation format for every mutation, local or replicated. An op carries one HLC timestamp for all of its
 // mutations (one write call), and is what the outbox stores and JetStream carries (`Nats-Msg-Id` = op_id).
-import type { Moment, RemKind, Resource } from '../rem/types.js';
+import type { Moment, RemKind, Resource } from './types.js';
 
 export interface EdgeDelta {
   rel: string;

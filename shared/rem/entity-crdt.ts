@@ -4,8 +4,8 @@
 // so replicas that saw the same ops in any order, any number of times, hold the same state.
 import { hlcIso } from './hlc.js';
 import type { EdgeDelta, EntityDelta } from './ops.js';
-import type { Edge, Entity } from '../rem/types.js';
-import { normalizeKey } from '../rem/text.js';
+import type { Edge, Entity } from './types.js';
+import { normalizeKey } from './text.js';
 
 export interface Reg<T> {
   v: T;

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import type { RemKind } from '../rem/types.js';
 import { REM_KINDS } from '../rem/types.js';
-import type { TenantStore } from '../store/tenant-store.js';
-import { canonicalEntityState, type EntityState } from './entity-crdt.js';
+import type { TenantStore } from './tenant-store.js';
+import { canonicalEntityState, type EntityState } from '../rem/entity-crdt.js';
 
 export interface TenantDigest {
   digest: string;

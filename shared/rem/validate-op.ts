@@ -2,11 +2,11 @@
 // client: every mutation's record must satisfy the rules of the public write routes (shared/rem/rules.ts), its
 // timestamp must not be ahead of this node's clock by more than the drift bound, and no key may be `__proto__`.
 // An invalid op is refused as a whole (from the bus: terminated and counted, instead of redelivered forever).
-import { RemError } from '../rem/errors.js';
-import { ID_PATTERN } from '../rem/ids.js';
-import { protoKeyPath, valueDepth } from '../rem/json-guard.js';
-import { checkEntityDelta, checkMomentRecord, checkResourceRecord, checkWireVector, type RecordLimits } from '../rem/rules.js';
-import { REM_KINDS, type RemKind } from '../rem/types.js';
+import { RemError } from './errors.js';
+import { ID_PATTERN } from './ids.js';
+import { protoKeyPath, valueDepth } from './json-guard.js';
+import { checkEntityDelta, checkMomentRecord, checkResourceRecord, checkWireVector, type RecordLimits } from './rules.js';
+import { REM_KINDS, type RemKind } from './types.js';
 import { ClockDriftError, isHlc, type HybridLogicalClock } from './hlc.js';
 import type { Op } from './ops.js';
 

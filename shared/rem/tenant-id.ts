@@ -1,6 +1,6 @@
 // Tenant ids are checked here before they ever reach a filesystem path.
 import path from 'node:path';
-import { RemError } from '../rem/errors.js';
+import { RemError } from './errors.js';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
