@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config/config.js';
 import { OpenAiCompatibleProvider } from '../shared/chat/providers/openai.js';
 import type { ProviderRequest } from '../shared/chat/providers/provider.js';
-import { HttpError } from '../shared/http/errors.js';
+import { toHttpError } from '../shared/http/errors.js';
+import { RemError } from '../shared/rem/errors.js';
 import { startNode, type TestNode } from './support/api.js';
 import { postEvents } from './support/sse.js';
 
@@ -122,8 +123,10 @@ describe('OpenAiCompatibleProvider', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(HttpError);
-      expect(err).toMatchObject({ statusCode: 502, code: 'provider_error', message: 'language model answered 401: Incorrect API key provided' });
+      // a domain error from the engine; the HTTP edge maps it to 502
+      expect(err).toBeInstanceOf(RemError);
+      expect(err).toMatchObject({ code: 'provider_error', message: 'language model answered 401: Incorrect API key provided' });
+      expect(toHttpError(err)).toMatchObject({ statusCode: 502, code: 'provider_error' });
       expect((err as Error).message).not.toContain('sk-test-secret');
     } finally {
       fake.fail = undefined;
