@@ -5,6 +5,7 @@
 // postings of each term, so rare terms are read whole and very common terms cost a bounded read; (2) the best
 // candidates are rescored exactly from their per-document term lists, so every returned score is the true BM25.
 import { terms as toTerms } from '../rem/text.js';
+import type { EngineObserver } from '../rem/observer.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import type { BatchOp, JsonSublevel, StringSublevel } from '../rem/codec.js';
 
@@ -42,6 +43,8 @@ export interface KeywordIndexOptions {
   df: StringSublevel;
   meta: JsonSublevel<unknown>;
   postingsPerTermMax: number;
+  /** Where degraded paths are reported (default: stderr). */
+  observer?: EngineObserver;
 }
 
 export interface KeywordHit {

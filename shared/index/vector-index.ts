@@ -21,6 +21,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPool, type HNSW, type HnswPool } from './hnsw-pool.js';
 import { bufferToVector, seqKey, type BufferSublevel, type StringSublevel } from '../rem/codec.js';
+import type { EngineObserver } from '../rem/observer.js';
 import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
 
 export interface VectorIndexOptions {
@@ -40,6 +41,8 @@ export interface VectorIndexOptions {
   drainSliceMs?: number;
   /** Where graph objects come from and go back to on close (default: the process-wide pool). */
   pool?: HnswPool;
+  /** Where rebuilds and other degraded paths are reported (default: stderr). */
+  observer?: EngineObserver;
 }
 
 interface Pending {

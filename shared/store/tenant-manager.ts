@@ -1,7 +1,8 @@
 // Opens tenant stores on demand and keeps at most `openMax` of them open, closing the least recently used idle one.
 // Callers lease a store with `use(tenant, fn)`; a leased store is never closed underneath them.
 import type { Embedder } from '../embed/embedder.js';
-import { TenantStore, type StoreLimits, type StoreReplication } from './tenant-store.js';
+import { TenantStore, type StoreLimits, type StoreReplication, type TenantStoreOptions } from './tenant-store.js';
+import type { EngineObserver } from '../rem/observer.js';
 import { assertTenantId } from '../rem/tenant-id.js';
 
 export interface TenantManagerOptions {
@@ -23,6 +24,8 @@ export interface TenantManagerOptions {
   vectorIndexPoolMax?: number;
   /** The node's clock and outbox settings, shared by every tenant store. */
   replication?: StoreReplication;
+  /** Where stores report warnings and degraded paths (the service's logger and metrics). */
+  observer?: EngineObserver;
 }
 
 interface Slot {
@@ -42,6 +45,12 @@ export class TenantManager {
   onLifecycle?: (tenant: string, event: 'open' | 'close') => void;
 
   constructor(readonly opts: TenantManagerOptions) {}
+
+  /** What every store of this manager opens with (the tenant and whether to create it aside). */
+  private storeOptions(): Omit<TenantStoreOptions, 'tenant' | 'create'> {
+    const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer } = this.opts;
+    return { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer };
+  }
 
   get openCount(): number {
     let n = 0;
@@ -110,10 +119,9 @@ export class TenantManager {
     if (slot.store) return slot.store;
     if (!slot.opening) {
       const closing = this.closingStores.get(tenant);
-      const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax } = this.opts;
       slot.opening = (closing ?? Promise.resolve())
         .then(() =>
-          TenantStore.open({ dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, create, replication, recordCacheBytes, vectorIndexPoolMax }),
+          TenantStore.open({ ...this.storeOptions(), tenant, create }),
         )
         .then((store) => {
           slot.store = store;

@@ -14,6 +14,7 @@ import { KeywordIndex } from '../index/keyword-index.js';
 import { VectorIndex } from '../index/vector-index.js';
 import { seqKey, vectorToBuffer, type BatchOp, type BufferSublevel, type JsonSublevel, type StringSublevel } from '../rem/codec.js';
 import { sharedHnswPool } from '../index/hnsw-pool.js';
+import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import { Mutex } from './mutex.js';
 import { RecordCache } from './record-cache.js';
@@ -68,6 +69,8 @@ export interface TenantStoreOptions {
   vectorIndexPoolMax?: number;
   /** Replication settings; without them the store runs standalone (its own clock, no outbox). */
   replication?: StoreReplication;
+  /** Where the store and its indexes report warnings and degraded paths (default: stderr). */
+  observer?: EngineObserver;
 }
 
 export interface StoreReplication {
@@ -221,6 +224,10 @@ export class TenantStore {
     this.cache = new RecordCache(opts.recordCacheBytes ?? 32 * 1024 * 1024);
   }
 
+  get observer(): EngineObserver {
+    return this.opts.observer ?? consoleObserver;
+  }
+
   get nodeId(): string {
     return this.clock.node;
   }
@@ -332,6 +339,7 @@ export class TenantStore {
         df: this.db.sublevel<string, string>(`kwdf-${s}`, { valueEncoding: 'utf8' }),
         meta: this.meta,
         postingsPerTermMax: this.limits.postingsPerTermMax,
+        observer: this.observer,
       });
       await keyword.load();
       const vectors = await VectorIndex.open({
@@ -345,6 +353,7 @@ export class TenantStore {
         vectors: vectorStore,
         log: vectorLog,
         pool: sharedHnswPool(this.opts.vectorIndexPoolMax),
+        observer: this.observer,
       });
       this.kinds[kind] = { records, vectors, vectorStore, vectorLog, keyword };
       this.counts[kind] = ((await this.meta.get(`count:${kind}`)) as number | undefined) ?? 0;
