@@ -4,6 +4,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { syncSubject } from '../bus/names.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { RemError } from '../rem/errors.js';
+import { backoffDelay } from '../rem/retry.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { clearOutboxPending, markOutboxPending, pendingOutboxTenants } from '../store/outbox.js';
 
@@ -17,8 +18,8 @@ export interface PublisherOptions {
 }
 
 const OP_ID = /^\{"v":1,"op_id":"([^"]+)"/;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
+/** Retry delays of a failed drain: 100 ms, doubling up to 5 s. */
+const BACKOFF = { initialMs: 100, maxMs: 5_000 };
 
 export function opIdOf(opJson: string): string {
   const m = OP_ID.exec(opJson);
@@ -31,8 +32,8 @@ export class OutboxPublisher {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Current retry delay per tenant whose last drain failed. */
-  private readonly backoffMs = new Map<string, number>();
+  /** Consecutive failed drains per tenant whose last drain failed. */
+  private readonly failures = new Map<string, number>();
   private stopped = false;
 
   constructor(private readonly o: PublisherOptions) {}
@@ -54,7 +55,7 @@ export class OutboxPublisher {
     this.timers.delete(tenant);
     const run = this.drain(tenant)
       .then(
-        () => void this.backoffMs.delete(tenant),
+        () => void this.failures.delete(tenant),
         (err) => this.scheduleRetry(tenant, err),
       )
       .finally(() => {
@@ -71,10 +72,10 @@ export class OutboxPublisher {
 
   private scheduleRetry(tenant: string, err: unknown): void {
     if (this.stopped) return;
-    const prev = this.backoffMs.get(tenant);
-    if (prev === undefined) this.o.log?.warn({ tenant, err: String(err) }, 'outbox publish failed; ops stay in the outbox and will be retried');
-    const delayMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, (prev ?? 0) * 2));
-    this.backoffMs.set(tenant, delayMs);
+    const failures = (this.failures.get(tenant) ?? 0) + 1;
+    if (failures === 1) this.o.log?.warn({ tenant, err: String(err) }, 'outbox publish failed; ops stay in the outbox and will be retried');
+    this.failures.set(tenant, failures);
+    const delayMs = backoffDelay(failures, BACKOFF);
     const timer = setTimeout(() => {
       this.timers.delete(tenant);
       this.kick(tenant);

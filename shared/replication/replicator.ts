@@ -7,6 +7,7 @@ import { parseServers } from '../bus/connection.js';
 import { SYNC_STREAM } from '../bus/names.js';
 import { ensureSyncConsumer, ensureSyncStream } from '../bus/sync-stream.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
+import { retry } from '../rem/retry.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { SyncApplier } from './applier.js';
 import { OutboxPublisher } from './publisher.js';
@@ -36,6 +37,7 @@ export class Replicator {
   private applier: SyncApplier | undefined;
   private nc: NatsConnection | undefined;
   private stopped = false;
+  private readonly stopping = new AbortController();
   private started: Promise<void> | undefined;
   state: ReplicatorState = 'connecting';
 
@@ -98,19 +100,14 @@ export class Replicator {
   }
 
   /** JetStream may not be ready right after a (re)start of its servers: retry management calls with backoff. */
-  private async retry<T>(fn: () => Promise<T>): Promise<T> {
-    let delayMs = 200;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (this.stopped) throw err;
-        this.o.log.warn({ err: String(err) }, 'NATS or JetStream not reachable yet; retrying');
-        await new Promise((r) => setTimeout(r, delayMs));
-        if (this.stopped) throw new Error('replicator stopped');
-        delayMs = Math.min(5_000, delayMs * 2);
-      }
-    }
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    // 200 ms doubling up to 5 s, for as long as it takes; stop() aborts the wait
+    return retry(fn, {
+      initialMs: 200,
+      maxMs: 5_000,
+      signal: this.stopping.signal,
+      onRetry: ({ error }) => this.o.log.warn({ err: String(error) }, 'NATS or JetStream not reachable yet; retrying'),
+    });
   }
 
   private async watch(nc: NatsConnection): Promise<void> {
@@ -128,6 +125,7 @@ export class Replicator {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error('replicator stopped'));
     this.state = 'stopped';
     await this.publisher.stop();
     await this.applier?.stop();
