@@ -6,6 +6,7 @@ import type { Resource } from '../shared/rem/types.js';
 import { spawnService, type ServiceProcess } from './support/process.js';
 import { openStore } from './support/store.js';
 import { tempDir } from './support/tmp.js';
+import { waitFor } from './support/wait.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let proc: ServiceProcess | undefined;
@@ -50,7 +51,7 @@ describe('crash safety', () => {
     const acked = new Map<string, string>();
     const stop = { now: false };
     const workers = [0, 1, 2, 3].map((w) => writeLoad(proc!.url, acked, stop, w));
-    while (acked.size < 1500) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('1500 acknowledged writes before the kill', async () => acked.size >= 1500, 60_000, 20);
     proc.child.kill('SIGKILL');
     const { signal } = await proc.exited;
     stop.now = true;

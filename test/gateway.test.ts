@@ -137,11 +137,7 @@ describe('POST /upload rejected', () => {
       throw new Error('the client gave up');
     })();
     await expect(streamUpload(stack.gatewayUrl, 'gone', 'partial.txt', partial)).rejects.toThrow();
-    const deadline = Date.now() + 10_000;
-    while (!/percolate_uploads_in_flight 0/.test(await (await fetch(`${stack.gatewayUrl}/metrics`)).text())) {
-      if (Date.now() > deadline) throw new Error('the upload never ended on the gateway');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('the upload to end on the gateway', async () => /percolate_uploads_in_flight 0/.test(await (await fetch(`${stack.gatewayUrl}/metrics`)).text()), 10_000);
     expect(await objectsUnder('tenants/gone/')).toEqual([]);
     const uploads = await stack.s3.client.send(new ListMultipartUploadsCommand({ Bucket: stack.s3.bucket }));
     expect(uploads.Uploads ?? []).toEqual([]);

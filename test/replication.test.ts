@@ -141,6 +141,9 @@ describe('replication under faults', () => {
     };
     for (let i = 0; i < 20; i++) await write(i);
     await nats.stop();
+    await waitFor('node a to notice the outage', async () => (await a!.call('GET', '/health/ready', { tenant: null })).body.replication === 'disconnected', 15_000);
+    // The outage itself is the subject here: NATS stays down for 10 s of wall time while a write goes to node a every
+    // 100 ms (not a wait for a condition, so a fixed clock, not waitFor).
     const downUntil = Date.now() + 10_000;
     let i = 20;
     while (Date.now() < downUntil) {
@@ -180,7 +183,9 @@ describe('replication under faults', () => {
     await waitFor('b applying', async () => ((r) => r.status === 200 && r.body.counts.resources > 50)(await callUrl(b.url, 'GET', '/api/v1/tenant', t)));
     b.child.kill('SIGKILL');
     await b.exited;
-    await sleep(500);
+    // b must have ops to catch up on: let the load write another 100 records while b is down
+    const atKill = n;
+    await waitFor('100 more writes while b is down', async () => n >= atKill + 100, 30_000, 10);
     stop.now = true;
     await load;
     b = await spawnService('services/api/main.ts', env);

@@ -15,6 +15,7 @@ import { TenantManager } from '../shared/store/tenant-manager.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';
 import { managerOptions, openStore } from './support/store.js';
 import { tempDir } from './support/tmp.js';
+import { waitFor } from './support/wait.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -291,9 +292,14 @@ describe('tenant manager', () => {
   it('keeps at most openMax stores open, closing the least recently used, and reopens on demand', async () => {
     await store.close();
     const tm = new TenantManager(managerOptions(dir, { openMax: 2 }));
+    const closed: string[] = [];
+    tm.onLifecycle = (tenant, event) => void (event === 'close' && closed.push(tenant));
     for (const t of ['a', 'b', 'c']) await tm.use(t, true, (s) => putResources(s, [{ uri: `doc://${t}`, content: `tenant ${t}` }]));
-    await new Promise((r) => setTimeout(r, 50));
     expect(tm.openCount).toBeLessThanOrEqual(2);
+    // the least recently used store (a) closes in the background once c opened
+    await waitFor('the eviction of tenant a to finish', async () => closed.length > 0, 10_000, 5);
+    expect(closed).toEqual(['a']);
+    expect(tm.openCount).toBe(2);
     const count = await tm.use('a', false, async (s) => s.count('resources'));
     expect(count).toBe(1);
     expect(tm.activeCount()).toBe(3);

@@ -10,6 +10,7 @@ import type { JobState } from '../shared/jobs/types.js';
 import { startIngestStack, type IngestStack } from './support/ingest.js';
 import { freePort } from './support/ports.js';
 import { spawnService } from './support/process.js';
+import { waitFor } from './support/wait.js';
 
 const MAX_DELIVER = 3;
 let stack: IngestStack;
@@ -44,14 +45,18 @@ async function listOrdinals(tenant: string, uri: string): Promise<number[]> {
   return res.body.results.map((r: { chunk_ordinal: number }) => r.chunk_ordinal);
 }
 
-async function pollUntil(tenant: string, id: string, done: (s: JobState) => boolean, timeoutMs: number): Promise<JobState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await stack.job(tenant, id);
-    if (r.status === 200 && done(r.body)) return r.body;
-    if (Date.now() > deadline) throw new Error(`condition not reached; last state ${JSON.stringify(r.body)}`);
-    await new Promise((res) => setTimeout(res, 5));
-  }
+/** Polls the job every 5 ms (the kill must land mid-job) until `done` holds; the timeout names the last state seen. */
+function pollUntil(tenant: string, id: string, done: (s: JobState) => boolean, timeoutMs: number): Promise<JobState> {
+  return waitFor(
+    `job ${id} to reach the condition`,
+    async () => {
+      const r = await stack.job(tenant, id);
+      if (r.status === 200 && done(r.body)) return r.body as JobState;
+      throw new Error(`last state ${JSON.stringify(r.body)}`);
+    },
+    timeoutMs,
+    5,
+  );
 }
 
 describe('a worker killed mid-job', () => {

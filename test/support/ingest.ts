@@ -12,6 +12,7 @@ import type { JobState } from '../../shared/jobs/types.js';
 import { startNode, type TestNode } from './api.js';
 import { startNats, type NatsServer } from './nats.js';
 import { startS3, type TestS3 } from './s3.js';
+import { waitFor } from './wait.js';
 
 export interface UploadFile {
   name: string;
@@ -81,15 +82,15 @@ export async function startIngestStack(opts: IngestStackOptions = {}): Promise<I
       return json(await fetch(`${stack.gatewayUrl}/jobs/${id}`, { headers: { 'x-tenant-id': tenant } }));
     },
     async waitJob(tenant, id, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last: any;
-      while (Date.now() < deadline) {
-        const r = await stack.job(tenant, id);
-        last = r.body;
-        if (r.status === 200 && (r.body.status === 'completed' || r.body.status === 'failed')) return r.body as JobState;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-      throw new Error(`job ${id} did not finish within ${timeoutMs} ms; last state ${JSON.stringify(last)}`);
+      return waitFor(
+        `job ${id} to finish`,
+        async () => {
+          const r = await stack.job(tenant, id);
+          if (r.status === 200 && (r.body.status === 'completed' || r.body.status === 'failed')) return r.body as JobState;
+          throw new Error(`last state ${JSON.stringify(r.body)}`);
+        },
+        timeoutMs,
+      );
     },
     async startWorker(extra = {}) {
       const w = await IngestWorker.start(loadWorkerConfig({ ...env, ...extra, PERCOLATE_WORKER_PORT: '0' }));

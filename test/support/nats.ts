@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBinary } from '../../scripts/system-deps.js';
 import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
 
 export interface NatsServer {
   url: string;
@@ -26,22 +27,18 @@ interface Spec {
 }
 
 async function waitHealthy(monitorPort: number, timeoutMs: number, needLeader: boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
+  await waitFor(
+    `nats-server on monitor port ${monitorPort} to be healthy${needLeader ? ' with a JetStream meta leader' : ''}`,
+    async () => {
       const res = await fetch(`http://127.0.0.1:${monitorPort}/jsz`);
-      if (res.ok) {
-        const jsz = (await res.json()) as { meta_cluster?: { leader?: string }; config?: unknown };
-        if (!needLeader || jsz.meta_cluster?.leader) return;
-        last = 'no JetStream meta leader yet';
-      }
-    } catch (err) {
-      last = String(err);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nats-server on monitor port ${monitorPort} not healthy: ${last}`);
+      if (!res.ok) throw new Error(`/jsz answered ${res.status}`);
+      const jsz = (await res.json()) as { meta_cluster?: { leader?: string }; config?: unknown };
+      if (needLeader && !jsz.meta_cluster?.leader) throw new Error('no JetStream meta leader yet');
+      return true;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 function server(spec: Spec, binary: string): NatsServer {
