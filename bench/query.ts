@@ -20,7 +20,6 @@ import { DEFAULT_BOUNDS, runQuery } from '../shared/query/index.js';
 import type { EntityInput } from '../shared/rem/types.js';
 import { putEntities } from '../shared/store/entities.js';
 import { putResources } from '../shared/store/resources.js';
-import { schemaRegistry } from '../shared/store/schema-registry.js';
 import { DEFAULT_LIMITS, TenantStore } from '../shared/store/tenant-store.js';
 import { makeDataset, mulberry32 } from './dataset.js';
 import { log, machineInfo, markdownTable, mean, parseArgs, percentile, writeResults, type Cell } from './report.js';
@@ -74,7 +73,7 @@ async function time(n: number, warmup: number, fn: (i: number) => Promise<unknow
 
 /** Compacts the whole database, so timings measure queries and not LevelDB compacting what the ingest wrote. */
 async function settle(store: TenantStore): Promise<void> {
-  await store.db.compactRange('\u0000', '\uffff');
+  await store.compact();
 }
 
 async function ingest(store: TenantStore, total: number, make: (i: number) => EntityInput, label: string): Promise<number> {
@@ -137,7 +136,7 @@ async function main(): Promise<void> {
       'items',
     );
     const t0 = performance.now();
-    const put = await schemaRegistry(items).put('item', { schema: { type: 'object' }, indexed_fields: ['cat', 'price'] });
+    const put = await items.schemas.put('item', { schema: { type: 'object' }, indexed_fields: ['cat', 'price'] });
     meta.index_backfill_s = (performance.now() - t0) / 1000;
     meta.index_backfill_entities = put.indexed;
     await settle(items);

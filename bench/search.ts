@@ -119,7 +119,7 @@ async function storePass(store: TenantStore, ds: Dataset, truth: number[][], ef:
 
 /** The store's graph search alone (VectorIndex.search: ef, Float32Array -> number[], label -> id), no hydration. */
 function indexOnlyPass(store: TenantStore, ds: Dataset, ef: number): Pass {
-  const vi = store.kinds.resources.vectors;
+  const vi = store.vectorIndex('resources');
   const lat = new Float64Array(ds.queries.length);
   const t0 = performance.now();
   for (let i = 0; i < ds.queries.length; i++) {

@@ -65,10 +65,10 @@ describe('crash safety', () => {
       const records = await store.getMany<Resource>('resources', ids);
       const missing = ids.filter((_, i) => !records[i]);
       expect(missing).toEqual([]);
-      const stored = await store.kinds.resources.records.keys().all();
+      const stored = await store.recordTexts('resources').all();
       expect(store.count('resources')).toBe(stored.length);
-      expect(store.kinds.resources.vectors.size).toBe(stored.length);
-      expect(store.kinds.resources.keyword.docCount).toBe(stored.length);
+      expect(store.vectorIndex('resources').size).toBe(stored.length);
+      expect(store.keywordIndex('resources').docCount).toBe(stored.length);
       for (const id of ids.slice(0, 40)) {
         const marker = acked.get(id)!.split(' ').at(-1)!;
         const kw = await search(store, { query: marker, kinds: ['resources'], mode: 'keyword', limit: 1 });

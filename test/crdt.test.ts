@@ -6,7 +6,6 @@ import { applyEntityDelete, applyEntityDelta, canonicalEntityState, emptyEntityS
 import { encodeHlc, HybridLogicalClock } from '../shared/rem/hlc.js';
 import { encodeVector, type EntityDelta, type Mutation, type Op } from '../shared/rem/ops.js';
 import { tenantDigest } from '../shared/store/digest.js';
-import { applyOps } from '../shared/store/apply.js';
 import { entityId, resourceId } from '../shared/rem/ids.js';
 import type { Resource } from '../shared/rem/types.js';
 import { openStore } from './support/store.js';
@@ -168,18 +167,18 @@ describe('store merge (ops applied to real tenant stores)', () => {
         const a = await openStore(tmp.dir, `a${run}`);
         const b = await openStore(tmp.dir, `b${run}`);
         try {
-          for (const op of ops) await a.writeLock.run(() => applyOps(a, [op], { local: false }));
+          for (const op of ops) await a.applyReplicated([op]);
           const shuffled = [...ops, ...dups.map((i) => ops[i % ops.length]!)].sort((x, y) => rank(x.hlc) - rank(y.hlc));
           // the second replica takes them in one batch, shuffled, with duplicates
-          await b.writeLock.run(() => applyOps(b, shuffled, { local: false }));
+          await b.applyReplicated(shuffled);
           const [da, db] = [await tenantDigest(a), await tenantDigest(b)];
           expect(db.digest).toBe(da.digest);
           expect(db.counts).toEqual(da.counts);
           for (const kind of ['resources', 'entities'] as const) {
-            const ra = await a.kinds[kind].records.iterator().all();
-            const rb = await b.kinds[kind].records.iterator().all();
+            const ra = await a.recordTexts(kind).all();
+            const rb = await b.recordTexts(kind).all();
             expect(rb).toEqual(ra);
-            expect(b.kinds[kind].vectors.size).toBe(a.kinds[kind].vectors.size);
+            expect(b.vectorIndex(kind).size).toBe(a.vectorIndex(kind).size);
           }
         } finally {
           await a.close();

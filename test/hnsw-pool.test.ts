@@ -102,12 +102,12 @@ describe('vector indexes and the shared pool', () => {
     const pool = sharedHnswPool();
     pool.clear();
     store = await openStore(dir, 't1', { pendingMax: 0 });
-    expect(store.kinds.resources.vectors.hasGraph).toBe(false);
+    expect(store.vectorIndex('resources').hasGraph).toBe(false);
     const empty = store.memoryEstimateBytes();
     await putResources(store, [{ uri: 'doc://1', content: 'one graph vector', embedding: Array.from({ length: 384 }, (_, i) => Math.cos(i)) }]);
-    expect(store.kinds.resources.vectors.hasGraph).toBe(true);
-    expect(store.kinds.entities.vectors.hasGraph).toBe(false);
-    expect(store.kinds.moments.vectors.hasGraph).toBe(false);
+    expect(store.vectorIndex('resources').hasGraph).toBe(true);
+    expect(store.vectorIndex('entities').hasGraph).toBe(false);
+    expect(store.vectorIndex('moments').hasGraph).toBe(false);
     // the graph's fixed native cost shows in the estimate
     expect(store.memoryEstimateBytes() - empty).toBeGreaterThanOrEqual(HNSW_FIXED_BYTES);
     expect((await store.info()).memory_estimate_bytes).toBeGreaterThan(HNSW_FIXED_BYTES);
@@ -120,11 +120,11 @@ describe('vector indexes and the shared pool', () => {
     store = await openStore(dir, 't1', { pendingMax: 0 });
     expect(pool.stats.reused).toBe(before.reused + 1);
     expect(pool.stats.created).toBe(before.created);
-    expect(store.kinds.entities.vectors.hasGraph).toBe(false);
-    const hits = store.kinds.resources.vectors.search(Array.from({ length: 384 }, (_, i) => Math.cos(i)), 1);
+    expect(store.vectorIndex('entities').hasGraph).toBe(false);
+    const hits = store.vectorIndex('resources').search(Array.from({ length: 384 }, (_, i) => Math.cos(i)), 1);
     expect(hits.map((h) => h.score > 0.99)).toEqual([true]);
     await store.close();
     // a closed index refuses searches instead of reading a wrapper another tenant may hold now
-    expect(() => store!.kinds.resources.vectors.search([1], 1)).toThrow(/closed/);
+    expect(() => store!.vectorIndex('resources').search([1], 1)).toThrow(/closed/);
   });
 });

@@ -66,7 +66,7 @@ afterAll(async () => {
 
 describe('keyword index (BM25)', () => {
   it.each(['alpha', 'omega rare', 'beta gamma delta', 'sigma kappa lambda alpha'])('returns exact BM25 scores for %j despite bounded posting reads', async (q) => {
-    const hits = await store.kinds.resources.keyword.search(q, 10);
+    const hits = await store.keywordIndex('resources').search(q, 10);
     const truth = bruteBm25(q);
     expect(hits.length).toBe(Math.min(10, truth.size));
     for (const h of hits) expect(h.score).toBeCloseTo(truth.get(h.id)!, 9);
@@ -76,9 +76,9 @@ describe('keyword index (BM25)', () => {
   });
 
   it('finds a rare term exactly and forgets deleted documents', async () => {
-    const hits = await store.kinds.resources.keyword.search('rare', 5);
+    const hits = await store.keywordIndex('resources').search('rare', 5);
     expect(hits.map((h) => texts.get(h.id))).toEqual(['omega omega omega rare']);
-    const all = await store.kinds.resources.keyword.search(WORDS.join(' '), 200);
+    const all = await store.keywordIndex('resources').search(WORDS.join(' '), 200);
     expect(all.length).toBe(texts.size);
   });
 });

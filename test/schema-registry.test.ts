@@ -33,7 +33,7 @@ const explain = async (q: string) => (await call('POST', '/api/v1/query', { quer
 async function sidxKeys(dir: string): Promise<string[]> {
   const store = await openStore(dir, T);
   try {
-    return await store.idx.keys({ gte: SCHEMA_INDEX_PREFIX, lt: prefixEnd(SCHEMA_INDEX_PREFIX) }).all();
+    return await store.keys('idx', { gte: SCHEMA_INDEX_PREFIX, lt: prefixEnd(SCHEMA_INDEX_PREFIX) }).all();
   } finally {
     await store.close();
   }

@@ -6,7 +6,6 @@ import type { Embedder } from '../shared/embed/embedder.js';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
 import { search } from '../shared/search/search.js';
 import { entityId } from '../shared/rem/ids.js';
-import { RemError } from '../shared/rem/errors.js';
 import type { Entity, Resource } from '../shared/rem/types.js';
 import { deleteEntity, fuzzyEntities, lookupEntities, neighbors, putEntities } from '../shared/store/entities.js';
 import { listMoments, putMoments } from '../shared/store/moments.js';
@@ -193,15 +192,11 @@ describe('entities', () => {
 
 describe('group commit', () => {
   it('commits concurrent writes together, and one failing write does not fail the others', async () => {
-    store.entityHooks.push({
-      check: (e) => {
-        if (e.key === 'bad') throw new RemError('schema_violation', 'bad entity');
-      },
-      indexOps: () => [],
-    });
+    // a real schema makes one of the concurrent writes invalid
+    await store.schemas.put('t', { schema: { type: 'object', properties: { n: { type: 'integer' } } } });
     const results = await Promise.allSettled([
       putEntities(store, [{ type: 't', key: 'good1' }]),
-      putEntities(store, [{ type: 't', key: 'bad' }]),
+      putEntities(store, [{ type: 't', key: 'bad', properties: { n: 'not a number' } }]),
       putResources(store, [{ uri: 'doc://g', content: 'grouped' }]),
       putEntities(store, [{ type: 't', key: 'good2' }]),
     ]);
@@ -210,7 +205,7 @@ describe('group commit', () => {
     expect((await lookupEntities(store, 'good1')).length + (await lookupEntities(store, 'good2')).length).toBe(2);
     expect(await lookupEntities(store, 'bad')).toEqual([]);
     expect(store.count('resources')).toBe(1);
-    store.entityHooks.pop();
+    await store.schemas.delete('t');
   });
 });
 
@@ -262,7 +257,7 @@ describe('persistence', () => {
       if (name.startsWith('vidx-')) await fs.rm(path.join(dir, 'tenants', 't1', name), { recursive: true });
     }
     store = await openStore(dir);
-    expect(store.kinds.resources.vectors.size).toBe(4);
+    expect(store.vectorIndex('resources').size).toBe(4);
     expect(await topUris(store, 'term frequency rarity')).toEqual(before);
   });
 
@@ -272,10 +267,10 @@ describe('persistence', () => {
     store = await openStore(dir);
     await putResources(store, [{ uri: 'doc://late', content: 'written after the checkpoint about zebras' }]);
     await deleteResource(store, ids[1]!);
-    await store.db.close(); // the database closes but no checkpoint is written, as after a crash
+    await store.closeWithoutCheckpoint(); // the database closes but no checkpoint is written, as after a crash
     store = await openStore(dir);
-    expect(store.kinds.resources.vectors.size).toBe(4);
-    expect(store.kinds.resources.vectors.has(ids[1]!)).toBe(false);
+    expect(store.vectorIndex('resources').size).toBe(4);
+    expect(store.vectorIndex('resources').has(ids[1]!)).toBe(false);
     expect((await topUris(store, 'zebras'))[0]).toBe('doc://late#0');
   });
 

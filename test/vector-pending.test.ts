@@ -40,7 +40,7 @@ describe('pending vectors (in memory)', () => {
   let vi: VectorIndex;
   beforeEach(async () => {
     store = await openStore(dir, 't1', { pendingMax: 1000 });
-    vi = store.kinds.resources.vectors;
+    vi = store.vectorIndex('resources');
   });
 
   it('answers searches exactly before the drain and finds every vector in the graph after it', async () => {
@@ -103,16 +103,16 @@ describe('pending vectors and durability', () => {
   it('acknowledges a write before HNSW insertion, and a checkpoint taken with vectors pending plus a crash loses none', async () => {
     const vectors = randomVectors(2000, 5);
     store = await openStore(dir, 't1', { pendingMax: 100_000 });
-    const vi = store.kinds.resources.vectors;
+    const vi = store.vectorIndex('resources');
     const ids = await putResources(store, docs(2000, vectors));
     expect(vi.pendingInserts).toBeGreaterThan(0); // acknowledged with vectors still waiting for the graph
     await store.writeLock.run(() => vi.checkpoint());
     await putResources(store, [{ uri: 'doc://late', content: 'after the checkpoint', embedding: Array.from(randomVectors(1, 6)[0]!) }]);
     vi.close();
-    await store.db.close(); // no checkpoint on the way out, as after a crash
+    await store.closeWithoutCheckpoint(); // no checkpoint on the way out, as after a crash
 
     store = await openStore(dir, 't1', { pendingMax: 100_000 });
-    const reopened = store.kinds.resources.vectors;
+    const reopened = store.vectorIndex('resources');
     expect(reopened.size).toBe(2001);
     for (let i = 0; i < 2000; i += 97) expect(reopened.search(vectors[i]!, 1)[0]!.id).toBe(ids[i]);
   });
@@ -124,8 +124,8 @@ describe('pending vectors and durability', () => {
     expect(store.vectorsPending).toBeGreaterThan(0);
     await store.close();
     store = await openStore(dir, 't1', { pendingMax: 100_000 });
-    expect(store.kinds.resources.vectors.size).toBe(1500);
+    expect(store.vectorIndex('resources').size).toBe(1500);
     expect(store.vectorsPending).toBe(0); // replay at open inserts into the graph directly
-    for (let i = 0; i < 1500; i += 61) expect(store.kinds.resources.vectors.search(vectors[i]!, 1)[0]!.id).toBe(ids[i]);
+    for (let i = 0; i < 1500; i += 61) expect(store.vectorIndex('resources').search(vectors[i]!, 1)[0]!.id).toBe(ids[i]);
   });
 });

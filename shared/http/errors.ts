@@ -34,6 +34,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   invalid_op: 400,
   provider_error: 502,
   provider_unavailable: 502,
+  overloaded: 503,
 };
 
 const FASTIFY_CODES: Record<string, [number, string]> = {

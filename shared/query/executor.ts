@@ -134,10 +134,10 @@ async function* candidates(store: TenantStore, plan: SelectPlan, access: AccessP
     return;
   }
   if (!access.ranges) {
-    const it = store.kinds[plan.kind].records.values({ valueEncoding: 'utf8' } as never);
+    const it = store.recordTexts(plan.kind);
     try {
       for (;;) {
-        const records = (await it.nextv(next())) as unknown as string[];
+        const records = await it.nextv(next());
         if (records.length === 0) return;
         stats.records_read += records.length;
         yield records;
@@ -148,7 +148,7 @@ async function* candidates(store: TenantStore, plan: SelectPlan, access: AccessP
   }
   const seen = access.dedupe ? new Set<string>() : undefined;
   for (const range of access.ranges ?? []) {
-    const it = store.idx.values({ gte: range.gte, lt: range.lt, reverse: access.reverse === true });
+    const it = store.values<string>('idx', { gte: range.gte, lt: range.lt, reverse: access.reverse === true });
     try {
       for (;;) {
         // read index entries no further than the scan bound allows (plus one, to know that it was reached)

@@ -1,6 +1,5 @@
 // The REM query dialect over one tenant store: parse -> plan -> execute. See parser.ts for the grammar, access.ts for
 // index selection and bounds.ts for the limits every query runs within.
-import { schemaRegistry } from '../store/schema-registry.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import type { Params } from './bind.js';
 import { Budget, DEFAULT_BOUNDS, type QueryBounds } from './bounds.js';
@@ -20,7 +19,7 @@ export interface QueryResult extends Partial<ExecResult> {
 /** Plans a statement against the store's current indexes (no records are read). */
 export function planStatement(store: TenantStore, text: string, params: Params = [], bounds: QueryBounds = DEFAULT_BOUNDS): { plan: Plan; explain: boolean } {
   const stmt = parse(text);
-  const registry = schemaRegistry(store);
+  const registry = store.schemas;
   return { plan: planQuery(stmt.query, { params, bounds, catalog: registry }), explain: stmt.explain };
 }
 

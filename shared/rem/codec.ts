@@ -30,3 +30,22 @@ export function bufferToVector(b: Uint8Array): Float32Array {
   copy.set(b);
   return new Float32Array(copy.buffer);
 }
+
+/**
+ * The store's named key spaces outside the per-kind ones: secondary indexes, reverse edges, record versions,
+ * tombstones and the tenant's metadata. Code outside the store addresses them by name, never by sublevel.
+ */
+export type KeySpace = 'idx' | 'redge' | 'ver' | 'tomb' | 'meta';
+
+/** A write to a named key space, carried in the store's batch with the records it belongs to. */
+export type SpaceOp = { type: 'put'; space: KeySpace; key: string; value: unknown } | { type: 'del'; space: KeySpace; key: string };
+
+/** A key range of a scan (LevelDB's iterator options). */
+export interface KeyRange {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  limit?: number;
+  reverse?: boolean;
+}

@@ -16,7 +16,9 @@ export type RemErrorCode =
   | 'invalid_op'
   /** The configured language model answered an error (provider_error) or could not be reached (provider_unavailable). */
   | 'provider_error'
-  | 'provider_unavailable';
+  | 'provider_unavailable'
+  /** A bounded queue of the engine is full (writers waiting for a tenant's write lock): retry later. */
+  | 'overloaded';
 
 export class RemError extends Error {
   constructor(

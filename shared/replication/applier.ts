@@ -4,7 +4,6 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { jsonTextDepth } from '../rem/json-guard.js';
-import { applyReplicated } from '../store/apply.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { hlcWallMs } from '../rem/hlc.js';
 import type { Op } from '../rem/ops.js';
@@ -115,7 +114,7 @@ export class SyncApplier {
           }
         }
         if (ops.length === 0) return;
-        const result = await applyReplicated(store, ops);
+        const result = await store.applyReplicated(ops);
         const nowMs = Date.now();
         for (const op of ops) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
         this.o.metrics?.opsApplied.inc({ result: 'applied' }, result.applied);

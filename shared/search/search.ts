@@ -80,7 +80,7 @@ function metadataOf(kind: RemKind, r: RemRecord): Record<string, unknown> {
 }
 
 async function collect(store: TenantStore, gte: string, lt: string, max: number): Promise<Set<string> | undefined> {
-  const ids = await store.idx.values({ gte, lt, limit: max + 1 }).all();
+  const ids = await store.values<string>('idx', { gte, lt, limit: max + 1 }).all();
   return ids.length > max ? undefined : new Set(ids);
 }
 
@@ -172,12 +172,12 @@ async function hydrate(
 }
 
 async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, limit: number, p: Plan, h: Hydration, ef?: number): Promise<SearchHit[]> {
-  const vi = store.kinds[kind].vectors;
+  const vi = store.vectorIndex(kind);
   // a query with no features (empty or only punctuation) has no direction to compare against
   if (norm(q) === 0) return [];
   if (p.candidates && p.candidates.size <= EXACT_CANDIDATES_MAX) {
     const ids = [...p.candidates];
-    const bufs = await store.kinds[kind].vectorStore.getMany(ids);
+    const bufs = await store.storedVectors(kind, ids);
     const qn = norm(q) || 1;
     const scored: { id: string; score: number }[] = [];
     ids.forEach((id, i) => {
@@ -200,7 +200,7 @@ async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, 
 }
 
 async function keywordSearch(store: TenantStore, kind: RemKind, query: string, limit: number, p: Plan, h: Hydration): Promise<SearchHit[]> {
-  const kw = store.kinds[kind].keyword;
+  const kw = store.keywordIndex(kind);
   let k = limit;
   for (;;) {
     let hits = await kw.search(query, k);

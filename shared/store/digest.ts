@@ -14,13 +14,13 @@ export interface TenantDigest {
 
 export async function tenantDigest(store: TenantStore): Promise<TenantDigest> {
   const h = createHash('sha256');
-  for await (const [key, value] of store.versions.iterator()) {
+  for await (const [key, value] of store.iterator('ver')) {
     h.update('v\u0000' + key + '\u0000');
     h.update(typeof value === 'string' ? value : canonicalEntityState(value as EntityState));
     h.update('\n');
   }
   let tombstones = 0;
-  for await (const [key, value] of store.tombstones.iterator()) {
+  for await (const [key, value] of store.iterator<string>('tomb')) {
     h.update('t\u0000' + key + '\u0000' + value + '\n');
     tombstones++;
   }

@@ -8,20 +8,16 @@ import { checkEntityInput } from '../rem/rules.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity, EntityInput } from '../rem/types.js';
 import { checkEmbedding } from '../rem/validate.js';
-import type { BatchOp } from '../rem/codec.js';
 import {
   ENTITY_NAME_PREFIX,
   HIGH,
   SEP,
-  entityKeyAnyType,
   entityKeyKey,
   entityKeyPrefix,
-  entityNameKey,
-  reverseEdgeKey,
 } from './keys.js';
 import { coalesceDeltas } from '../rem/entity-crdt.js';
 import { encodeVector, type EntityDelta, type Mutation } from '../rem/ops.js';
-import { deleteLocal, writeLocal } from './apply.js';
+import { deleteLocal } from './whole-records.js';
 import type { TenantStore } from './tenant-store.js';
 
 export { entityText } from '../rem/record-text.js';
@@ -41,39 +37,6 @@ function toDelta(store: TenantStore, input: EntityInput, i: number): { id: strin
   return { id: entityId(type, key), delta: coalesceDeltas({ type, key }, raw) };
 }
 
-function nameKeys(e: Entity): Set<string> {
-  const out = new Set<string>();
-  for (const s of [e.key, e.name, ...e.aliases]) {
-    const n = normalizeKey(s);
-    if (n) out.add(entityNameKey(n, e.id));
-  }
-  return out;
-}
-
-/** Index operations that move the entity's secondary and reverse-edge entries from `old` to `next` (null = deleted). */
-export function entityIndexOps(store: TenantStore, old: Entity | undefined, next: Entity | null): BatchOp[] {
-  const ops: BatchOp[] = [];
-  if (!old && !next) return ops;
-  const oldNames = old ? nameKeys(old) : new Set<string>();
-  const newNames = next ? nameKeys(next) : new Set<string>();
-  for (const k of oldNames) if (!newNames.has(k)) ops.push({ type: 'del', sublevel: store.idx, key: k });
-  for (const k of newNames) if (!oldNames.has(k)) ops.push({ type: 'put', sublevel: store.idx, key: k, value: next!.id });
-  const id = (next ?? old)!.id;
-  if (!old && next) {
-    ops.push({ type: 'put', sublevel: store.idx, key: entityKeyKey(normalizeKey(next.type), normalizeKey(next.key)), value: id });
-    ops.push({ type: 'put', sublevel: store.idx, key: entityKeyAnyType(normalizeKey(next.key), id), value: id });
-  }
-  if (old && !next) {
-    ops.push({ type: 'del', sublevel: store.idx, key: entityKeyKey(normalizeKey(old.type), normalizeKey(old.key)) });
-    ops.push({ type: 'del', sublevel: store.idx, key: entityKeyAnyType(normalizeKey(old.key), id) });
-  }
-  const oldEdges = new Map((old?.edges ?? []).map((e) => [reverseEdgeKey(e.to, e.rel, id), e.weight]));
-  const newEdges = new Map((next?.edges ?? []).map((e) => [reverseEdgeKey(e.to, e.rel, id), e.weight]));
-  for (const k of oldEdges.keys()) if (!newEdges.has(k)) ops.push({ type: 'del', sublevel: store.reverseEdges, key: k });
-  for (const [k, w] of newEdges) if (oldEdges.get(k) !== w) ops.push({ type: 'put', sublevel: store.reverseEdges, key: k, value: w });
-  return ops;
-}
-
 /** Upserts entities (merging into existing ones); returns ids in input order. Repeated ids merge in order. */
 export async function putEntities(store: TenantStore, inputs: readonly EntityInput[]): Promise<string[]> {
   const prepared = inputs.map((input, i) => toDelta(store, input, i));
@@ -82,7 +45,9 @@ export async function putEntities(store: TenantStore, inputs: readonly EntityInp
     const prev = deltas.get(p.id);
     deltas.set(p.id, prev ? coalesceDeltas(prev, p.delta) : p.delta);
   }
-  await writeLocal(store, () => [...deltas].map(([id, delta]): Mutation => ({ type: 'put', kind: 'entities', id, delta })));
+  const mutations = [...deltas].map(([id, delta]): Mutation => ({ type: 'put', kind: 'entities', id, delta }));
+  // the same mutations go ahead of the write: their vectors are embedded before the tenant's write lock is taken
+  await store.writeLocal(() => mutations, mutations);
   return prepared.map((p) => p.id);
 }
 
@@ -102,11 +67,11 @@ export async function lookupEntitiesBounded(store: TenantStore, key: string, typ
   if (!nkey) return { entities: [], truncated: false };
   let ids: string[];
   if (type !== undefined) {
-    const id = await store.idx.get(entityKeyKey(normalizeKey(type), nkey));
+    const id = await store.getKey<string>('idx', entityKeyKey(normalizeKey(type), nkey));
     ids = id ? [id] : [];
   } else {
     const prefix = entityKeyPrefix(nkey);
-    ids = await store.idx.values({ gte: prefix, lt: prefix + HIGH, limit }).all();
+    ids = await store.values<string>('idx', { gte: prefix, lt: prefix + HIGH, limit }).all();
   }
   return readWithinBudget(store, ids);
 }
@@ -179,7 +144,7 @@ export async function fuzzyEntities(
   const nameOf = (key: string) => key.slice(ENTITY_NAME_PREFIX.length, key.lastIndexOf(SEP));
   // exact and prefix: one range scan starting at the query
   const from = ENTITY_NAME_PREFIX + q;
-  for await (const [key, id] of store.idx.iterator({ gte: from, lt: from + HIGH, limit: opts.limit * 20 })) {
+  for await (const [key, id] of store.iterator<string>('idx', { gte: from, lt: from + HIGH, limit: opts.limit * 20 })) {
     const name = nameOf(key);
     if (name === q) offer(id, 1, 'exact', name);
     else offer(id, 0.7 + 0.25 * (q.length / name.length), 'prefix', name);
@@ -187,7 +152,7 @@ export async function fuzzyEntities(
   let truncated = false;
   if (best.size < opts.limit) {
     let scanned = 0;
-    for await (const [key, id] of store.idx.iterator({ gte: ENTITY_NAME_PREFIX, lt: ENTITY_NAME_PREFIX + HIGH })) {
+    for await (const [key, id] of store.iterator<string>('idx', { gte: ENTITY_NAME_PREFIX, lt: ENTITY_NAME_PREFIX + HIGH })) {
       if (++scanned > store.limits.fuzzyScanMax) {
         truncated = true;
         break;
@@ -347,7 +312,7 @@ export async function neighbors(store: TenantStore, startId: string, opts: Neigh
       if (opts.direction !== 'out') {
         const prefix = opts.rel !== undefined ? `${id}${SEP}${opts.rel}${SEP}` : `${id}${SEP}`;
         const from = (e: GraphEdge) => e.from;
-        const it = store.reverseEdges.iterator({ gte: prefix, lt: prefix + HIGH });
+        const it = store.iterator<number>('redge', { gte: prefix, lt: prefix + HIGH });
         try {
           for (;;) {
             const entries = await it.nextv(WALK_CHUNK);

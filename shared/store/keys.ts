@@ -2,6 +2,9 @@
 // Separator \0 sorts before every printable character, so `a\0...` ranges never include `ab\0...`.
 
 export const SEP = '\u0000';
+
+/** Short names of the kinds in key prefixes (records' sublevels, version keys, record cache keys). */
+export const KIND_SHORT = { resources: 'res', entities: 'ent', moments: 'mom' } as const;
 // the highest code point: in LevelDB's byte order (UTF-8) it sorts above every other character, astral ones included
 export const HIGH = '\u{10ffff}';
 

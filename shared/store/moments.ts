@@ -5,11 +5,10 @@ import { RemError } from '../rem/errors.js';
 import { momentId } from '../rem/ids.js';
 import { checkMomentInput } from '../rem/rules.js';
 import type { Moment, MomentInput } from '../rem/types.js';
-import type { BatchOp } from '../rem/codec.js';
-import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound, momentTimeKey } from './keys.js';
+import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
-import { deleteLocal, putWholeRecords } from './apply.js';
+import { deleteLocal, putWholeRecords } from './whole-records.js';
 import type { TenantStore } from './tenant-store.js';
 
 export { momentText } from '../rem/record-text.js';
@@ -57,16 +56,6 @@ export async function deleteMoment(store: TenantStore, id: string): Promise<bool
   return deleteLocal(store, 'moments', id);
 }
 
-/** Secondary-index changes when a moment goes from `old` to `next` (its start time may move with an explicit id). */
-export function momentIndexOps(store: TenantStore, old: Moment | undefined, next: Moment | undefined): BatchOp[] {
-  const ops: BatchOp[] = [];
-  const oldKey = old ? momentTimeKey(Date.parse(old.start_time), old.id) : undefined;
-  const newKey = next ? momentTimeKey(Date.parse(next.start_time), next.id) : undefined;
-  if (oldKey && oldKey !== newKey) ops.push({ type: 'del', sublevel: store.idx, key: oldKey });
-  if (newKey && newKey !== oldKey) ops.push({ type: 'put', sublevel: store.idx, key: newKey, value: next!.id });
-  return ops;
-}
-
 export interface MomentQuery {
   fromMs?: number;
   toMs?: number;
@@ -99,7 +88,7 @@ export async function listMoments(
   let bound: 'scan_max' | typeof RESPONSE_BYTES_BOUND | undefined;
   const budget = new ByteBudget(store.limits.responseBytesMax);
   const slice = new TimeSlice();
-  const it = store.idx.iterator({ gte: lower, lt: upper, reverse: true });
+  const it = store.iterator<string>('idx', { gte: lower, lt: upper, reverse: true });
   try {
     outer: for (;;) {
       const entries = await it.nextv(Math.min(256, q.limit * 4 + 1));

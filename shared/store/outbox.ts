@@ -1,8 +1,10 @@
-// Outbox markers: an empty file `<markerDir>/<tenant>` exists while a tenant may hold unpublished ops, so a restarted
+// The outbox of local ops, and its markers: an empty file `<markerDir>/<tenant>` exists while a tenant may hold unpublished ops, so a restarted
 // node drains exactly those tenants without opening every tenant it has. The ops themselves live in the tenant's
 // own LevelDB (`outbox` sublevel), written in the same batch as the write they describe.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { seqKey, type BatchOp, type StringSublevel } from '../rem/codec.js';
+import type { Op } from '../rem/ops.js';
 import { assertTenantId } from '../rem/tenant-id.js';
 
 export async function markOutboxPending(markerDir: string, tenant: string): Promise<void> {
@@ -21,5 +23,74 @@ export async function pendingOutboxTenants(markerDir: string): Promise<string[]>
     return (await fs.readdir(markerDir)).filter((t) => /^[a-z0-9][a-z0-9_-]{0,62}$/.test(t));
   } catch {
     return [];
+  }
+}
+
+/**
+ * A tenant's outbox: local ops not yet acknowledged by JetStream, in the tenant's own LevelDB (sequence -> op JSON).
+ * Ops enter it in the same batch as the write they describe (`prepare`), so a write is never acknowledged without
+ * its replication record; the publisher reads the oldest (`batch`) and removes what JetStream acknowledged.
+ */
+export class Outbox {
+  private seq = 0;
+  private count = 0;
+  private marked = false;
+
+  constructor(
+    private readonly sublevel: StringSublevel,
+    private readonly tenant: string,
+    private readonly markerDir: string | undefined,
+  ) {}
+
+  /** Reads the last sequence and the number of waiting ops (at open). */
+  async load(): Promise<void> {
+    const last = await this.sublevel.keys({ reverse: true, limit: 1 }).all();
+    this.seq = last[0] ? Number(last[0]) : 0;
+    this.count = 0;
+    for await (const _ of this.sublevel.keys()) this.count++;
+  }
+
+  /** Ops waiting to be published. */
+  get depth(): number {
+    return this.count;
+  }
+
+  /**
+   * The batch operations that add `ops` to the outbox, and `committed()` to call once that batch was written. The
+   * marker file is written before the batch: a crash in between leaves a marker for an empty outbox, never the reverse.
+   */
+  async prepare(ops: readonly Op[]): Promise<{ batch: BatchOp[]; committed: () => void }> {
+    if (ops.length === 0) return { batch: [], committed: () => undefined };
+    if (!this.marked && this.markerDir) {
+      await markOutboxPending(this.markerDir, this.tenant);
+      this.marked = true;
+    }
+    let seq = this.seq;
+    const batch: BatchOp[] = ops.map((op) => ({ type: 'put', sublevel: this.sublevel, key: seqKey(++seq), value: JSON.stringify(op) }));
+    return {
+      batch,
+      committed: () => {
+        this.seq = seq;
+        this.count += ops.length;
+      },
+    };
+  }
+
+  /** Oldest entries, at most `limit`. */
+  async oldest(limit: number): Promise<{ key: string; op: string }[]> {
+    const entries = await this.sublevel.iterator({ limit }).all();
+    return entries.map(([key, op]) => ({ key, op }));
+  }
+
+  /** Removes published entries. */
+  async remove(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.sublevel.batch(keys.map((key) => ({ type: 'del' as const, key })));
+    this.count = Math.max(0, this.count - keys.length);
+  }
+
+  /** Forgets that the marker exists (the publisher removed it after draining). */
+  clearMarked(): void {
+    this.marked = false;
   }
 }

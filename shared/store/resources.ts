@@ -4,11 +4,10 @@ import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { checkResourceInput } from '../rem/rules.js';
 import type { Resource, ResourceInput } from '../rem/types.js';
-import type { BatchOp } from '../rem/codec.js';
-import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor, resourceUriKey } from './keys.js';
+import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor } from './keys.js';
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';
-import { deleteLocal, putWholeRecords } from './apply.js';
+import { deleteLocal, putWholeRecords } from './whole-records.js';
 import type { TenantStore } from './tenant-store.js';
 
 interface Prepared {
@@ -52,14 +51,6 @@ export async function deleteResource(store: TenantStore, id: string): Promise<bo
   return deleteLocal(store, 'resources', id);
 }
 
-/** Secondary-index changes when a resource goes from `old` to `next` (either may be absent). */
-export function resourceIndexOps(store: TenantStore, old: Resource | undefined, next: Resource | undefined): BatchOp[] {
-  if (old && next) return [];
-  if (next) return [{ type: 'put', sublevel: store.idx, key: resourceUriKey(next.uri, next.chunk_ordinal), value: next.id }];
-  if (old) return [{ type: 'del', sublevel: store.idx, key: resourceUriKey(old.uri, old.chunk_ordinal) }];
-  return [];
-}
-
 export interface ListResult<T> {
   items: T[];
   next_cursor: string | null;
@@ -85,7 +76,7 @@ export async function listResources(
   } else {
     range.gte = lower;
   }
-  const entries = await store.idx.iterator(range).all();
+  const entries = await store.iterator<string>('idx', range).all();
   const page = entries.slice(0, opts.limit);
   const budget = new ByteBudget(store.limits.responseBytesMax);
   const items: Resource[] = [];

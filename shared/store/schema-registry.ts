@@ -21,9 +21,23 @@ import { TimeSlice } from '../rem/time-slice.js';
 import { RemError, invalid } from '../rem/errors.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity } from '../rem/types.js';
-import type { BatchOp } from '../rem/codec.js';
+import type { KeyRange, KeySpace, SpaceOp } from '../rem/codec.js';
 import { encodeIndexValue, entityKeyKey, prefixEnd, schemaIndexKey, schemaIndexTypePrefix } from './keys.js';
-import type { EntityWriteHook, TenantStore } from './tenant-store.js';
+import type { Mutex } from './mutex.js';
+import type { EntityWriteHook, StoreLimits } from './store-types.js';
+
+/** What the registry needs of its tenant store (the store implements it; the registry does not import the store). */
+export interface SchemaHost {
+  readonly limits: StoreLimits;
+  readonly writeLock: Mutex;
+  getMany<T>(kind: 'entities', ids: readonly string[]): Promise<(T | undefined)[]>;
+  iterator<V = unknown>(space: KeySpace, range?: KeyRange): AsyncIterable<[string, V]>;
+  values<V = unknown>(space: KeySpace, range?: KeyRange): { nextv(size: number): Promise<V[]>; close(): Promise<void> };
+  /** Writes key-space ops in one batch (the caller holds the write lock). */
+  writeKeys(ops: readonly SpaceOp[]): Promise<void>;
+  /** Deletes a range of a key space (the caller holds the write lock). */
+  clearKeys(space: KeySpace, range: KeyRange): Promise<void>;
+}
 
 export interface SchemaInput {
   schema: Record<string, unknown>;
@@ -213,10 +227,11 @@ export class SchemaRegistry implements EntityWriteHook {
   private readonly byType = new Map<string, Loaded>();
   private ajv = new Map<string, InstanceType<typeof AjvDraft7.default> | InstanceType<typeof Ajv2020.default>>();
 
-  constructor(private readonly store: TenantStore) {}
+  constructor(private readonly store: SchemaHost) {}
 
+  /** Loads the stored definitions (when the store opens). */
   async load(): Promise<void> {
-    for await (const [key, def] of this.store.meta.iterator({ gte: META_PREFIX, lt: prefixEnd(META_PREFIX) })) {
+    for await (const [key, def] of this.store.iterator('meta', { gte: META_PREFIX, lt: prefixEnd(META_PREFIX) })) {
       this.byType.set(key.slice(META_PREFIX.length), this.compile(def as EntitySchema, true));
     }
   }
@@ -314,13 +329,12 @@ export class SchemaRegistry implements EntityWriteHook {
     return lines.join('\n');
   }
 
-  indexOps(old: Entity | undefined, next: Entity | null): BatchOp[] {
-    const idx = this.store.idx;
+  indexOps(old: Entity | undefined, next: Entity | null): SpaceOp[] {
     const before = old ? this.indexKeys(old, this.byType.get(normalizeKey(old.type))) : new Set<string>();
     const after = next ? this.indexKeys(next, this.byType.get(normalizeKey(next.type))) : new Set<string>();
-    const ops: BatchOp[] = [];
-    for (const k of before) if (!after.has(k)) ops.push({ type: 'del', sublevel: idx, key: k });
-    for (const k of after) if (!before.has(k)) ops.push({ type: 'put', sublevel: idx, key: k, value: next!.id });
+    const ops: SpaceOp[] = [];
+    for (const k of before) if (!after.has(k)) ops.push({ type: 'del', space: 'idx', key: k });
+    for (const k of after) if (!before.has(k)) ops.push({ type: 'put', space: 'idx', key: k, value: next!.id });
     return ops;
   }
 
@@ -356,13 +370,13 @@ export class SchemaRegistry implements EntityWriteHook {
         updated_at: now,
       };
       const loaded = this.compile(def);
-      await this.store.meta.del(META_PREFIX + ntype);
+      await this.store.writeKeys([{ type: 'del', space: 'meta', key: META_PREFIX + ntype }]);
       this.byType.delete(ntype);
       await this.clearIndex(ntype);
       const result: PutSchemaResult = { schema: def, indexed: 0, violations: 0, violation_samples: [] };
-      let ops: BatchOp[] = [];
+      let ops: SpaceOp[] = [];
       const typePrefix = entityKeyKey(ntype, '');
-      const ids = this.store.idx.values({ gte: typePrefix, lt: prefixEnd(typePrefix) });
+      const ids = this.store.values<string>('idx', { gte: typePrefix, lt: prefixEnd(typePrefix) });
       // the backfill holds this tenant's write lock, not the node: it gives the event loop a turn every few ms
       const slice = new TimeSlice();
       try {
@@ -373,20 +387,20 @@ export class SchemaRegistry implements EntityWriteHook {
             await slice.maybeYield();
             if (!e) continue;
             result.indexed++;
-            for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', sublevel: this.store.idx, key: k, value: e.id });
+            for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', space: 'idx', key: k, value: e.id });
             const errors = loaded.validate(e.properties) ? [] : toViolations(loaded.validate.errors);
             if (errors.length > 0 && result.violations++ < 10) result.violation_samples.push({ id: e.id, key: e.key, errors });
           }
           if (ops.length >= BACKFILL_BATCH) {
-            await this.store.db.batch(ops);
+            await this.store.writeKeys(ops);
             ops = [];
           }
         }
       } finally {
         await ids.close();
       }
-      ops.push({ type: 'put', sublevel: this.store.meta, key: META_PREFIX + ntype, value: def });
-      await this.store.db.batch(ops);
+      ops.push({ type: 'put', space: 'meta', key: META_PREFIX + ntype, value: def });
+      await this.store.writeKeys(ops);
       this.byType.set(ntype, loaded);
       return result;
     });
@@ -397,7 +411,7 @@ export class SchemaRegistry implements EntityWriteHook {
     const ntype = normalizeKey(type);
     return this.store.writeLock.run(async () => {
       if (!this.byType.has(ntype)) return false;
-      await this.store.meta.del(META_PREFIX + ntype);
+      await this.store.writeKeys([{ type: 'del', space: 'meta', key: META_PREFIX + ntype }]);
       this.byType.delete(ntype);
       await this.clearIndex(ntype);
       return true;
@@ -406,24 +420,6 @@ export class SchemaRegistry implements EntityWriteHook {
 
   private async clearIndex(ntype: string): Promise<void> {
     const prefix = schemaIndexTypePrefix(ntype);
-    await this.store.idx.clear({ gte: prefix, lt: prefixEnd(prefix) });
+    await this.store.clearKeys('idx', { gte: prefix, lt: prefixEnd(prefix) });
   }
-}
-
-const registries = new WeakMap<TenantStore, SchemaRegistry>();
-
-/** Loads the tenant's schemas and installs the registry as an entity write hook (called when a store opens). */
-export async function attachSchemaRegistry(store: TenantStore): Promise<SchemaRegistry> {
-  const registry = new SchemaRegistry(store);
-  await registry.load();
-  registries.set(store, registry);
-  store.entityHooks.push(registry);
-  return registry;
-}
-
-/** The registry of an open store. */
-export function schemaRegistry(store: TenantStore): SchemaRegistry {
-  const r = registries.get(store);
-  if (!r) throw new Error(`tenant store '${store.tenant}' has no schema registry attached`);
-  return r;
 }

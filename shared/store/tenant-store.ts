@@ -1,56 +1,39 @@
 // One tenant's store: a classic-level database with sublevels for the three REM kinds, their secondary indexes,
 // vectors and keyword postings, plus one HNSW graph per kind. Every write is one atomic LevelDB batch that carries the
 // record, its index entries and the vector log entry; in-memory structures change only after the batch committed.
+//
+// The store is closed to the outside: callers read through its methods (records by id, scans of named key spaces,
+// the indexes' own interfaces) and write through `writeLocal` and `applyReplicated`, which take the write lock
+// themselves; no sublevel leaves this module.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { AbstractIterator, AbstractKeyIterator, AbstractValueIterator } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
 import { VECTOR_PENDING_MAX_DEFAULT } from '../config/config.js';
 import type { Embedder } from '../embed/embedder.js';
 import { EmbedderMismatchError } from '../embed/embedder.js';
-import { RemError } from '../rem/errors.js';
-import type { RemKind } from '../rem/types.js';
-import { REM_KINDS } from '../rem/types.js';
+import { sharedHnswPool } from '../index/hnsw-pool.js';
 import { KeywordIndex } from '../index/keyword-index.js';
 import { VectorIndex } from '../index/vector-index.js';
-import { seqKey, vectorToBuffer, type BatchOp, type BufferSublevel, type JsonSublevel, type StringSublevel } from '../rem/codec.js';
-import { sharedHnswPool } from '../index/hnsw-pool.js';
-import { consoleObserver, type EngineObserver } from '../rem/observer.js';
-import { TimeSlice } from '../rem/time-slice.js';
-import { Mutex } from './mutex.js';
-import { RecordCache } from './record-cache.js';
+import { vectorToBuffer, seqKey, type BatchOp, type BufferSublevel, type JsonSublevel, type KeyRange, type KeySpace, type SpaceOp, type StringSublevel } from '../rem/codec.js';
+import { RemError } from '../rem/errors.js';
 import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../rem/hlc.js';
-import type { Op } from '../rem/ops.js';
-import { markOutboxPending } from './outbox.js';
-import { attachSchemaRegistry } from './schema-registry.js';
+import { consoleObserver, type EngineObserver } from '../rem/observer.js';
+import type { Mutation, Op } from '../rem/ops.js';
 import { tenantDir } from '../rem/tenant-id.js';
+import type { RemKind } from '../rem/types.js';
+import { REM_KINDS } from '../rem/types.js';
+import { BatchWriter, type StoreOp } from './batch-writer.js';
+import { KIND_SHORT } from './keys.js';
+import { Mutex } from './mutex.js';
+import { Outbox } from './outbox.js';
+import { RecordCache } from './record-cache.js';
+import { SchemaRegistry } from './schema-registry.js';
+import type { EntityWriteHook, ReadKey, RecordChange, StoreLimits, StoreReplication } from './store-types.js';
+import { LocalWriter, applyReplicated, type ApplyResult, type Build } from './write-path.js';
 
-export interface StoreLimits {
-  /** Postings read per query term to find candidates (bounds keyword query cost on very common terms). */
-  postingsPerTermMax: number;
-  /** Nodes a traversal may visit. */
-  traversalNodesMax: number;
-  /** Edges a traversal may return. */
-  traversalEdgesMax: number;
-  /** Keys scanned by a fuzzy entity match. */
-  fuzzyScanMax: number;
-  /** Candidate ids gathered from a secondary index to pre-filter a vector search. */
-  filterCandidatesMax: number;
-  contentCharsMax: number;
-  /** Items an array checked by a schema's `uniqueItems` may hold (schemas without such a bound are refused). */
-  schemaUniqueItemsMax: number;
-  /** Deepest nesting of a stored document (metadata, properties) accepted from a replicated op. */
-  jsonDepthMax: number;
-  /** Largest answer a read builds (records' JSON bytes); listings and searches stop early past it. */
-  responseBytesMax: number;
-}
-
-/** classic-level's chained batch through its implementor API (see TenantStore.writeBatch). */
-interface NativeChainedBatch {
-  _put(key: string, value: unknown): void;
-  _del(key: string): void;
-  _write(options: { sync: boolean }): Promise<void>;
-  close(): Promise<void>;
-}
+export { DEFAULT_LIMITS, type StoreLimits, type StoreReplication, type RecordChange, type EntityWriteHook } from './store-types.js';
+export type { ApplyResult } from './write-path.js';
 
 export interface TenantStoreOptions {
   dataDir: string;
@@ -73,68 +56,18 @@ export interface TenantStoreOptions {
   observer?: EngineObserver;
 }
 
-export interface StoreReplication {
-  /** The node's clock, shared by all its tenants. */
-  clock: HybridLogicalClock;
-  /** Keep an outbox of local ops for the publisher. */
-  outbox: boolean;
-  /** Largest serialized op; a write above it is split into several ops. */
-  opBytesMax: number;
-  /** Directory of per-tenant "outbox not empty" markers, so a restarted node knows which tenants to drain. */
-  markerDir?: string;
-  /** Called after a batch that added outbox entries (wakes the publisher). */
-  onOutbox?: (tenant: string) => void;
-  /** Called when a tenant's persisted HLC high-water mark is beyond the clock's drift bound and was not adopted. */
-  onClockRefused?: (tenant: string, hlc: string, aheadMs: number) => void;
-}
-
-export const DEFAULT_LIMITS: StoreLimits = {
-  postingsPerTermMax: 300,
-  traversalNodesMax: 10_000,
-  traversalEdgesMax: 50_000,
-  fuzzyScanMax: 50_000,
-  filterCandidatesMax: 20_000,
-  contentCharsMax: 1_000_000,
-  schemaUniqueItemsMax: 1000,
-  jsonDepthMax: 64,
-  responseBytesMax: 16 * 1024 * 1024,
-};
-
 export interface TenantMeta {
   tenant: string;
   embedder: { id: string; dimension: number };
   created_at: string;
 }
 
-export interface KindParts {
+interface KindParts {
   records: JsonSublevel;
   vectors: VectorIndex;
   vectorStore: BufferSublevel;
   vectorLog: StringSublevel;
   keyword: KeywordIndex;
-}
-
-/** One record change inside a commit: `record: null` deletes. */
-export interface RecordChange {
-  kind: RemKind;
-  id: string;
-  record: object | null;
-  /** Text for the keyword index (ignored on delete). */
-  text?: string;
-  /** Vector to store (ignored on delete). */
-  vector?: Float32Array;
-  existed: boolean;
-}
-
-/**
- * Extension point for entity writes (the schema registry): `check` may reject a merged entity before it is written
- * (throw a RemError), `indexOps` returns extra batch operations that move secondary-index entries from `old` to `next`.
- */
-export interface EntityWriteHook {
-  check(next: import('../rem/types.js').Entity): void | Promise<void>;
-  indexOps(old: import('../rem/types.js').Entity | undefined, next: import('../rem/types.js').Entity | null): BatchOp[];
-  /** The text to embed the entity from, instead of the default; undefined keeps the default. */
-  embedText?(e: import('../rem/types.js').Entity): string | undefined;
 }
 
 /**
@@ -170,38 +103,30 @@ async function readAdaptive(
   return out;
 }
 
-export const KIND_SHORT: Record<RemKind, string> = { resources: 'res', entities: 'ent', moments: 'mom' };
-
 export class TenantStore {
   readonly tenant: string;
   readonly dir: string;
   readonly embedder: Embedder;
   readonly limits: StoreLimits;
-  readonly db: ClassicLevel<string, unknown>;
-  readonly meta: JsonSublevel;
-  /** Secondary indexes (entity keys and names, resource uris, moment times). */
-  readonly idx: JsonSublevel<string>;
-  readonly reverseEdges: JsonSublevel<number>;
-  /** Version of every record: its HLC (resources, moments) or its CRDT state (entities). */
-  readonly versions: JsonSublevel;
-  /** Tombstones of deleted resources and moments: HLC of the delete. */
-  readonly tombstones: JsonSublevel<string>;
-  /** Local ops not yet acknowledged by JetStream: zero-padded sequence -> op JSON. */
-  readonly outbox: JsonSublevel<string>;
   readonly clock: HybridLogicalClock;
-  private outboxSeq = 0;
-  private outboxCount = 0;
-  private hlcHigh: string | undefined;
+  /** The tenant's entity schemas (validation, secondary indexes, embedded fields). */
+  readonly schemas: SchemaRegistry;
+  /** Serialises the tenant's writers (merges read-modify-write; checkpoints and schema backfills hold it too). */
+  readonly writeLock = new Mutex();
+  /** Hooks run on every entity write and delete, inside the write lock, before the batch (the schema registry). */
+  readonly entityHooks: readonly EntityWriteHook[];
   /** A persisted high-water mark that was refused at open (beyond the clock's drift bound), for operators. */
   clockRefused: string | undefined;
-  private outboxMarked = false;
+  private readonly db: ClassicLevel<string, unknown>;
+  private readonly spaces: Record<KeySpace, JsonSublevel>;
+  private readonly outbox: Outbox;
+  private readonly batches: BatchWriter;
+  private readonly writer: LocalWriter;
+  private hlcHigh: string | undefined;
   private readonly cache: RecordCache;
   /** Incremented by every committed batch (guards the record cache against racing async reads). */
   private writeSeq = 0;
-  readonly kinds = {} as Record<RemKind, KindParts>;
-  readonly writeLock = new Mutex();
-  /** Hooks run on every entity write and delete, inside the write lock, before the batch. */
-  readonly entityHooks: EntityWriteHook[] = [];
+  private readonly kinds = {} as Record<RemKind, KindParts>;
   private counts: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
   private readonly opts: TenantStoreOptions;
   private closed = false;
@@ -214,14 +139,20 @@ export class TenantStore {
     this.embedder = opts.embedder;
     this.limits = opts.limits;
     this.db = new ClassicLevel<string, unknown>(path.join(dir, 'db'), { valueEncoding: 'json' });
-    this.meta = this.db.sublevel<string, unknown>('meta', { valueEncoding: 'json' });
-    this.idx = this.db.sublevel<string, string>('idx', { valueEncoding: 'utf8' });
-    this.reverseEdges = this.db.sublevel<string, number>('redge', { valueEncoding: 'json' });
-    this.versions = this.db.sublevel<string, unknown>('ver', { valueEncoding: 'json' });
-    this.tombstones = this.db.sublevel<string, string>('tomb', { valueEncoding: 'utf8' });
-    this.outbox = this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' });
+    this.spaces = {
+      meta: this.db.sublevel<string, unknown>('meta', { valueEncoding: 'json' }),
+      idx: this.db.sublevel<string, string>('idx', { valueEncoding: 'utf8' }),
+      redge: this.db.sublevel<string, number>('redge', { valueEncoding: 'json' }),
+      ver: this.db.sublevel<string, unknown>('ver', { valueEncoding: 'json' }),
+      tomb: this.db.sublevel<string, string>('tomb', { valueEncoding: 'utf8' }),
+    };
+    this.outbox = new Outbox(this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), opts.tenant, opts.replication?.markerDir);
+    this.batches = new BatchWriter(this.db, this.spaces, opts.syncWrites);
     this.clock = opts.replication?.clock ?? new HybridLogicalClock('local');
     this.cache = new RecordCache(opts.recordCacheBytes ?? 32 * 1024 * 1024);
+    this.schemas = new SchemaRegistry(this);
+    this.entityHooks = [this.schemas];
+    this.writer = new LocalWriter(this, opts.limits.writeQueueMax);
   }
 
   get observer(): EngineObserver {
@@ -243,7 +174,12 @@ export class TenantStore {
 
   /** Local ops waiting in the outbox. */
   get outboxDepth(): number {
-    return this.outboxCount;
+    return this.outbox.depth;
+  }
+
+  /** Local writes waiting for the write lock (bounded by limits.writeQueueMax). */
+  get writesWaiting(): number {
+    return this.writer.waiting;
   }
 
   /** Committed vectors not yet in their HNSW graph (every kind). */
@@ -256,11 +192,6 @@ export class TenantStore {
   /** Resolves once every committed vector is in its HNSW graph (benchmarks and tests that time or inspect the graph). */
   async vectorsSettled(): Promise<void> {
     while (!this.closed && this.vectorsPending > 0) await new Promise((r) => setTimeout(r, 5));
-  }
-
-  /** Forgets that the outbox marker exists (the publisher removed it after draining). */
-  clearOutboxMarked(): void {
-    this.outboxMarked = false;
   }
 
   static async exists(dataDir: string, tenant: string): Promise<boolean> {
@@ -284,28 +215,31 @@ export class TenantStore {
       await store.init();
     } catch (err) {
       for (const kind of REM_KINDS) store.kinds[kind]?.vectors.close(); // graphs go back to the pool
-      await store.db.close().catch(() => undefined);
+      await store.db.close().catch((closeErr: unknown) =>
+        store.observer.degraded('store_close_failed', { tenant: opts.tenant, err: String(closeErr) }, 'a store that failed to open did not close cleanly'),
+      );
       throw err;
     }
     return store;
   }
 
   private async init(): Promise<void> {
-    let meta = (await this.meta.get('tenant')) as TenantMeta | undefined;
-    if (!meta) {
-      meta = {
+    const meta = this.spaces.meta;
+    let info = (await meta.get('tenant')) as TenantMeta | undefined;
+    if (!info) {
+      info = {
         tenant: this.tenant,
         embedder: { id: this.embedder.id, dimension: this.embedder.dimension },
         created_at: new Date().toISOString(),
       };
-      await this.meta.put('tenant', meta);
-    } else if (meta.embedder.id !== this.embedder.id || meta.embedder.dimension !== this.embedder.dimension) {
+      await meta.put('tenant', info);
+    } else if (info.embedder.id !== this.embedder.id || info.embedder.dimension !== this.embedder.dimension) {
       throw new EmbedderMismatchError(
-        `tenant '${this.tenant}' was written with embedder ${meta.embedder.id} (${meta.embedder.dimension} dimensions); ` +
+        `tenant '${this.tenant}' was written with embedder ${info.embedder.id} (${info.embedder.dimension} dimensions); ` +
           `this node runs ${this.embedder.id} (${this.embedder.dimension}). Configure the same embedder or re-embed the tenant.`,
       );
     }
-    const high = (await this.meta.get('hlc_max')) as string | undefined;
+    const high = (await meta.get('hlc_max')) as string | undefined;
     if (isHlc(high)) {
       try {
         // a clock that stepped back across a restart must still issue timestamps above everything this tenant holds
@@ -319,11 +253,9 @@ export class TenantStore {
         this.opts.replication?.onClockRefused?.(this.tenant, high, err.aheadMs);
       }
     }
-    const lastOutbox = await this.outbox.keys({ reverse: true, limit: 1 }).all();
-    this.outboxSeq = lastOutbox[0] ? Number(lastOutbox[0]) : 0;
-    for await (const _ of this.outbox.keys()) this.outboxCount++;
+    await this.outbox.load();
     // ops left from before a crash or an eviction: wake the publisher once the store is open
-    if (this.outboxCount > 0 && this.opts.replication?.onOutbox) {
+    if (this.outbox.depth > 0 && this.opts.replication?.onOutbox) {
       const kick = this.opts.replication.onOutbox;
       setImmediate(() => kick(this.tenant));
     }
@@ -337,7 +269,7 @@ export class TenantStore {
         postings: this.db.sublevel<string, string>(`kw-${s}`, { valueEncoding: 'utf8' }),
         docs: this.db.sublevel(`kwdoc-${s}`, { valueEncoding: 'json' }),
         df: this.db.sublevel<string, string>(`kwdf-${s}`, { valueEncoding: 'utf8' }),
-        meta: this.meta,
+        meta,
         postingsPerTermMax: this.limits.postingsPerTermMax,
         observer: this.observer,
       });
@@ -356,10 +288,10 @@ export class TenantStore {
         observer: this.observer,
       });
       this.kinds[kind] = { records, vectors, vectorStore, vectorLog, keyword };
-      this.counts[kind] = ((await this.meta.get(`count:${kind}`)) as number | undefined) ?? 0;
+      this.counts[kind] = ((await meta.get(`count:${kind}`)) as number | undefined) ?? 0;
     }
     // entity schemas of this tenant: validation and secondary indexes on every entity write
-    await attachSchemaRegistry(this);
+    await this.schemas.load();
   }
 
   get dimension(): number {
@@ -370,21 +302,10 @@ export class TenantStore {
     return this.counts[kind];
   }
 
+  // ---- reads ----
+
   async get<T>(kind: RemKind, id: string): Promise<T | undefined> {
     return (await this.getMany<T>(kind, [id]))[0];
-  }
-
-  /**
-   * Reads keys from several sublevels in one native call (each sublevel read is an async round trip to LevelDB's
-   * thread pool; the write path needs records, versions and tombstones together). Values come back as raw strings.
-   */
-  async readRaw(keys: readonly (readonly [{ readonly prefix: string }, string])[]): Promise<(string | undefined)[]> {
-    if (keys.length === 0) return [];
-    return readAdaptive(
-      keys.map(([sub, key]) => sub.prefix + key),
-      (key) => this.db.getSync(key, { valueEncoding: 'utf8' }) as string | undefined,
-      async (rest) => (await this.db.getMany(rest, { valueEncoding: 'utf8' })) as (string | undefined)[],
-    );
   }
 
   /** Records by id (undefined where absent), through the record cache. Each call returns fresh objects. */
@@ -423,26 +344,101 @@ export class TenantStore {
   }
 
   /**
-   * Commits record changes and their index entries in one batch, then publishes them to the in-memory indexes.
-   * Callers hold `writeLock` (they read before they write) and pass changes with distinct ids per kind.
+   * Reads records, versions and tombstones in one native call (each sublevel read is an async round trip to
+   * LevelDB's thread pool; the write path needs the three together). Values come back as raw strings.
    */
-  async commit(
-    changes: readonly RecordChange[],
-    extraOps: readonly BatchOp[] = [],
-    repl: { hlcMax?: string; outbox?: readonly Op[] } = {},
-  ): Promise<void> {
+  async readRaw(keys: readonly ReadKey[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    return readAdaptive(
+      keys.map(([where, key]) => this.sublevelOf(where).prefix + key),
+      (key) => this.db.getSync(key, { valueEncoding: 'utf8' }) as string | undefined,
+      async (rest) => (await this.db.getMany(rest, { valueEncoding: 'utf8' })) as (string | undefined)[],
+    );
+  }
+
+  private sublevelOf(where: RemKind | KeySpace): JsonSublevel {
+    return where === 'resources' || where === 'entities' || where === 'moments' ? this.kinds[where].records : this.spaces[where];
+  }
+
+  /** The value of `key` in a named key space (decoded: JSON for meta, ver and redge; text for idx and tomb). */
+  async getKey<T = unknown>(space: KeySpace, key: string): Promise<T | undefined> {
+    return (await this.spaces[space].get(key)) as T | undefined;
+  }
+
+  /** Entries of a named key space in key order (LevelDB's iterator: `nextv`, `all`, `for await`, `close`). */
+  iterator<V = unknown>(space: KeySpace, range: KeyRange = {}): AbstractIterator<unknown, string, V> {
+    return this.spaces[space].iterator(range) as unknown as AbstractIterator<unknown, string, V>;
+  }
+
+  /** Keys of a named key space in key order. */
+  keys(space: KeySpace, range: KeyRange = {}): AbstractKeyIterator<unknown, string> {
+    return this.spaces[space].keys(range) as unknown as AbstractKeyIterator<unknown, string>;
+  }
+
+  /** Values of a named key space in key order. */
+  values<V = unknown>(space: KeySpace, range: KeyRange = {}): AbstractValueIterator<unknown, string, V> {
+    return this.spaces[space].values(range) as unknown as AbstractValueIterator<unknown, string, V>;
+  }
+
+  /** Every record of a kind as its stored JSON text, in id order (full scans). */
+  recordTexts(kind: RemKind, range: KeyRange = {}): AbstractValueIterator<unknown, string, string> {
+    return this.kinds[kind].records.values({ ...range, valueEncoding: 'utf8' } as never) as unknown as AbstractValueIterator<unknown, string, string>;
+  }
+
+  /** The HNSW index of a kind (search, size, pending inserts). */
+  vectorIndex(kind: RemKind): VectorIndex {
+    return this.kinds[kind].vectors;
+  }
+
+  /** The keyword (BM25) index of a kind. */
+  keywordIndex(kind: RemKind): KeywordIndex {
+    return this.kinds[kind].keyword;
+  }
+
+  /** Stored vectors by record id (the source of truth the graphs are built from). */
+  async storedVectors(kind: RemKind, ids: readonly string[]): Promise<(Buffer | undefined)[]> {
+    return (await this.kinds[kind].vectorStore.getMany([...ids])) as (Buffer | undefined)[];
+  }
+
+  // ---- writes ----
+
+  /**
+   * Runs one local write: it gets one HLC, `build` turns that into mutations, and the result goes through the write
+   * path (group commit with the tenant's other writes). `ahead`: entity mutations whose vectors can be computed before
+   * the write lock (see write-path.ts).
+   */
+  writeLocal(build: Build, ahead?: readonly Mutation[]): Promise<ApplyResult> {
+    return this.writer.write(build, ahead);
+  }
+
+  /** Applies validated replicated ops (the applier and POST /sync): the one path for both; takes the write lock. */
+  applyReplicated(ops: readonly Op[]): Promise<ApplyResult> {
+    return applyReplicated(this, ops);
+  }
+
+  /** Writes key-space ops in one batch outside a record change (schema backfills). The caller holds the write lock. */
+  async writeKeys(ops: readonly SpaceOp[]): Promise<void> {
     this.assertOpen();
-    const ops: BatchOp[] = [...extraOps];
+    await this.batches.write(ops);
+  }
+
+  /** Deletes a range of a named key space (a schema's dropped index). The caller holds the write lock. */
+  async clearKeys(space: KeySpace, range: KeyRange): Promise<void> {
+    this.assertOpen();
+    await this.spaces[space].clear(range);
+  }
+
+  /**
+   * Commits record changes and their key-space ops in one batch, then publishes them to the in-memory indexes.
+   * Called by the write path, which holds `writeLock` and passes changes with distinct ids per kind.
+   */
+  async commit(changes: readonly RecordChange[], extraOps: readonly SpaceOp[] = [], repl: { hlcMax?: string; outbox?: readonly Op[] } = {}): Promise<void> {
+    this.assertOpen();
+    const ops: StoreOp[] = [...extraOps];
     const nextHigh = hlcMax(this.hlcHigh, repl.hlcMax);
-    if (nextHigh !== this.hlcHigh) ops.push({ type: 'put', sublevel: this.meta, key: 'hlc_max', value: nextHigh });
-    const outboxOps = this.opts.replication?.outbox ? (repl.outbox ?? []) : [];
-    let seq = this.outboxSeq;
-    for (const op of outboxOps) ops.push({ type: 'put', sublevel: this.outbox, key: seqKey(++seq), value: JSON.stringify(op) });
-    if (outboxOps.length > 0 && !this.outboxMarked && this.opts.replication?.markerDir) {
-      // the marker is written before the batch: a crash in between leaves a marker for an empty outbox, never the reverse
-      await markOutboxPending(this.opts.replication.markerDir, this.tenant);
-      this.outboxMarked = true;
-    }
+    if (nextHigh !== this.hlcHigh) ops.push({ type: 'put', space: 'meta', key: 'hlc_max', value: nextHigh });
+    const outboxed = await this.outbox.prepare(this.opts.replication?.outbox ? (repl.outbox ?? []) : []);
+    for (const op of outboxed.batch) ops.push(op);
     const pendings = [];
     const vectorSeqs = new Map<RecordChange, number>();
     const countDelta: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
@@ -455,30 +451,27 @@ export class TenantStore {
       pendings.push(pending);
       for (const c of mine) {
         if (c.record) {
-          ops.push({ type: 'put', sublevel: parts.records, key: c.id, value: c.record });
+          ops.push({ type: 'put', sublevel: parts.records, key: c.id, value: c.record } as BatchOp);
           if (c.vector) {
             const vseq = parts.vectors.nextSeq();
             vectorSeqs.set(c, vseq);
-            ops.push({ type: 'put', sublevel: parts.vectorStore, key: c.id, value: vectorToBuffer(c.vector) });
-            ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(vseq), value: c.id });
+            ops.push({ type: 'put', sublevel: parts.vectorStore, key: c.id, value: vectorToBuffer(c.vector) } as BatchOp);
+            ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(vseq), value: c.id } as BatchOp);
           }
           if (!c.existed) countDelta[kind]++;
         } else {
-          ops.push({ type: 'del', sublevel: parts.records, key: c.id });
-          ops.push({ type: 'del', sublevel: parts.vectorStore, key: c.id });
-          ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(parts.vectors.nextSeq()), value: c.id });
+          ops.push({ type: 'del', sublevel: parts.records, key: c.id } as BatchOp);
+          ops.push({ type: 'del', sublevel: parts.vectorStore, key: c.id } as BatchOp);
+          ops.push({ type: 'put', sublevel: parts.vectorLog, key: seqKey(parts.vectors.nextSeq()), value: c.id } as BatchOp);
           if (c.existed) countDelta[kind]--;
         }
       }
-      if (countDelta[kind] !== 0) {
-        ops.push({ type: 'put', sublevel: this.meta, key: `count:${kind}`, value: this.counts[kind] + countDelta[kind] });
-      }
+      if (countDelta[kind] !== 0) ops.push({ type: 'put', space: 'meta', key: `count:${kind}`, value: this.counts[kind] + countDelta[kind] });
     }
-    await this.writeBatch(ops);
+    await this.batches.write(ops);
     this.writeSeq++;
     for (const c of changes) this.cache.delete(KIND_SHORT[c.kind] + '\u0000' + c.id);
-    this.outboxSeq = seq;
-    this.outboxCount += outboxOps.length;
+    outboxed.committed();
     this.hlcHigh = nextHigh;
     for (const p of pendings) p.apply();
     for (const c of changes) {
@@ -488,64 +481,27 @@ export class TenantStore {
     }
     for (const kind of REM_KINDS) this.counts[kind] += countDelta[kind];
     this.maybeCheckpoint();
-    if (outboxOps.length > 0) this.opts.replication?.onOutbox?.(this.tenant);
+    if (outboxed.batch.length > 0) this.opts.replication?.onOutbox?.(this.tenant);
   }
 
-  /**
-   * Writes a batch through classic-level's native chained batch, with keys prefixed and values encoded here.
-   * abstract-level's public batch() clones and re-validates every operation, which costs more than LevelDB's write
-   * itself on the ~20 operations a record needs; and the array form (`_batch`) has the addon read five properties of
-   * every operation object, about 3x the main-thread time of one `_put(key, value)` call per operation (measured on
-   * 19k operations: 50 ms against 15 ms). `_chainedBatch`, `_put`, `_del` and `_write` are the documented implementor
-   * API that the public chained batch ends in. Falls back to batch().
-   */
-  private async writeBatch(ops: readonly BatchOp[]): Promise<void> {
-    const db = this.db as unknown as { _chainedBatch?: () => NativeChainedBatch; status: string };
-    if (typeof db._chainedBatch !== 'function' || db.status !== 'open') {
-      await this.db.batch(ops as BatchOp[], { sync: this.opts.syncWrites });
-      return;
-    }
-    const batch = db._chainedBatch();
-    // encoding a thousand records' keys takes a few hundred microseconds per hundred keys: yield between slices so a
-    // large batch does not stall other tenants (nothing is visible before _write, and the write lock is held)
-    const slice = new TimeSlice(undefined, 256);
-    try {
-      for (const o of ops) {
-        await slice.maybeYield();
-        const op = o as { type: 'put' | 'del'; sublevel?: { prefix: string }; key: string; value?: unknown };
-        const key = (op.sublevel ? op.sublevel.prefix : '') + op.key;
-        if (op.type === 'del') batch._del(key);
-        else batch._put(key, this.encodingOf(op.sublevel ?? this.db).encode(op.value));
-      }
-      await batch._write({ sync: this.opts.syncWrites });
-    } finally {
-      await batch.close(); // detaches it from the database (close() would otherwise wait for it)
-    }
-  }
-
-  private readonly encodings = new Map<object, { encode(v: unknown): unknown; format: string }>();
-
-  private encodingOf(sub: object): { encode(v: unknown): unknown; format: string } {
-    let enc = this.encodings.get(sub);
-    if (!enc) {
-      enc = (sub as { valueEncoding(): { encode(v: unknown): unknown; format: string } }).valueEncoding();
-      this.encodings.set(sub, enc);
-    }
-    return enc;
-  }
+  // ---- outbox (the publisher) ----
 
   /** Oldest outbox entries, at most `limit`. */
-  async outboxBatch(limit: number): Promise<{ key: string; op: string }[]> {
-    const entries = await this.outbox.iterator({ limit }).all();
-    return entries.map(([key, op]) => ({ key, op }));
+  outboxBatch(limit: number): Promise<{ key: string; op: string }[]> {
+    return this.outbox.oldest(limit);
   }
 
   /** Removes published outbox entries. */
-  async outboxRemove(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.outbox.batch(keys.map((key) => ({ type: 'del' as const, key })));
-    this.outboxCount = Math.max(0, this.outboxCount - keys.length);
+  outboxRemove(keys: readonly string[]): Promise<void> {
+    return this.outbox.remove(keys);
   }
+
+  /** Forgets that the outbox marker exists (the publisher removed it after draining). */
+  clearOutboxMarked(): void {
+    this.outbox.clearMarked();
+  }
+
+  // ---- maintenance ----
 
   /** Checkpoints vector indexes in the background once enough mutations accumulated (bounds replay at open). */
   private maybeCheckpoint(): void {
@@ -554,7 +510,9 @@ export class TenantStore {
     if (!due) return;
     this.checkpointing = this.writeLock
       .run(() => this.checkpointAll())
-      .catch(() => undefined)
+      .catch((err: unknown) =>
+        this.observer.degraded('checkpoint_failed', { tenant: this.tenant, err: String(err) }, 'vector index checkpoint failed; the log is replayed at the next open'),
+      )
       .finally(() => {
         this.checkpointing = undefined;
       });
@@ -569,6 +527,11 @@ export class TenantStore {
     return this.embedder.embed(texts);
   }
 
+  /** Compacts the whole database (benchmarks that measure reads of a settled store). */
+  async compact(): Promise<void> {
+    await this.db.compactRange('\u0000', '\u{10ffff}');
+  }
+
   async sizeOnDiskBytes(): Promise<number> {
     let total = 0;
     const walk = async (dir: string): Promise<void> => {
@@ -578,7 +541,10 @@ export class TenantStore {
         else if (entry.isFile()) total += (await fs.stat(p)).size;
       }
     };
-    await walk(this.dir).catch(() => undefined);
+    // files come and go under a running store (LevelDB compactions, checkpoints): a vanished file is not an error
+    await walk(this.dir).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
     return total;
   }
 
@@ -617,7 +583,7 @@ export class TenantStore {
     embedder: { id: string; dimension: number };
     created_at: string;
   }> {
-    const meta = (await this.meta.get('tenant')) as TenantMeta;
+    const meta = (await this.spaces.meta.get('tenant')) as TenantMeta;
     return {
       tenant: this.tenant,
       counts: { ...this.counts },
@@ -641,11 +607,20 @@ export class TenantStore {
     if (this.closed) return;
     await this.writeLock.run(async () => {
       if (this.closed) return;
-      await this.checkpointAll().catch(() => undefined);
+      await this.checkpointAll().catch((err: unknown) =>
+        this.observer.degraded('checkpoint_failed', { tenant: this.tenant, err: String(err) }, 'vector index checkpoint at close failed; the log is replayed at the next open'),
+      );
       for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
       this.closed = true;
       await this.db.close();
     });
+  }
+
+  /** Closes the database without a checkpoint, as a crash would leave it (tests of recovery). */
+  async closeWithoutCheckpoint(): Promise<void> {
+    for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
+    this.closed = true;
+    await this.db.close();
   }
 }
 

@@ -1,13 +1,12 @@
 // /api/v1/entities: merge-upserts, lookup by natural key, fuzzy match, neighbourhood traversal, delete.
 import type { FastifyInstance } from 'fastify';
 import { ByteBudget, RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
-import { RemError, invalid } from '../../../shared/rem/errors.js';
-import type { Entity, EntityInput } from '../../../shared/rem/types.js';
-import { deleteEntity, fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
+import { invalid } from '../../../shared/rem/errors.js';
+import type { EntityInput } from '../../../shared/rem/types.js';
+import { fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
+import { recordRoutes } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 import { idParams } from '../schemas.js';
-
-const RECORD = { type: 'object', additionalProperties: true } as const;
 
 export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const s = ctx.schemas;
@@ -23,12 +22,7 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
     },
   );
 
-  app.get('/entities/:id', { schema: { summary: 'Get an entity', params: idParams, response: { 200: RECORD } } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const e = await withStore(ctx, req, false, (store) => store.get<Entity>('entities', id));
-    if (!e) throw new RemError('not_found', `entity ${id} not found`);
-    return e;
-  });
+  recordRoutes(app, ctx, 'entities', 'entity');
 
   app.get(
     '/entities',
@@ -98,11 +92,4 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
     },
   );
 
-  app.delete('/entities/:id', { schema: { summary: 'Delete an entity', params: idParams } }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const deleted = await withStore(ctx, req, false, (store) => deleteEntity(store, id));
-    if (!deleted) throw new RemError('not_found', `entity ${id} not found`);
-    ctx.metrics.writes.inc({ kind: 'entities', op: 'delete' });
-    return reply.code(204).send();
-  });
 }

@@ -1,13 +1,10 @@
 // /api/v1/moments: upserts, newest-first listing with time, type and tag filters, read, delete.
 import type { FastifyInstance } from 'fastify';
-import { RemError } from '../../../shared/rem/errors.js';
-import type { Moment, MomentInput } from '../../../shared/rem/types.js';
+import type { MomentInput } from '../../../shared/rem/types.js';
 import { parseTime } from '../../../shared/rem/validate.js';
-import { deleteMoment, listMoments, putMoments } from '../../../shared/store/moments.js';
+import { listMoments, putMoments } from '../../../shared/store/moments.js';
+import { recordRoutes } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
-import { idParams } from '../schemas.js';
-
-const RECORD = { type: 'object', additionalProperties: true } as const;
 
 export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const s = ctx.schemas;
@@ -60,18 +57,6 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
     },
   );
 
-  app.get('/moments/:id', { schema: { summary: 'Get a moment', params: idParams, response: { 200: RECORD } } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const m = await withStore(ctx, req, false, (store) => store.get<Moment>('moments', id));
-    if (!m) throw new RemError('not_found', `moment ${id} not found`);
-    return m;
-  });
+  recordRoutes(app, ctx, 'moments', 'moment');
 
-  app.delete('/moments/:id', { schema: { summary: 'Delete a moment', params: idParams } }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const deleted = await withStore(ctx, req, false, (store) => deleteMoment(store, id));
-    if (!deleted) throw new RemError('not_found', `moment ${id} not found`);
-    ctx.metrics.writes.inc({ kind: 'moments', op: 'delete' });
-    return reply.code(204).send();
-  });
 }

@@ -1,14 +1,11 @@
 // /api/v1/resources: write, read, delete, search (with `query`) and list in uri order (without).
 import type { FastifyInstance } from 'fastify';
-import { RemError } from '../../../shared/rem/errors.js';
 import type { Resource, ResourceInput } from '../../../shared/rem/types.js';
 import { searchBounded, type SearchMode } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
-import { deleteResource, listResources, putResources } from '../../../shared/store/resources.js';
+import { listResources, putResources } from '../../../shared/store/resources.js';
+import { recordRoutes } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
-import { idParams } from '../schemas.js';
-
-const RECORD = { type: 'object', additionalProperties: true } as const;
 
 export default async function resourceRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const s = ctx.schemas;
@@ -24,20 +21,8 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
     },
   );
 
-  app.get('/resources/:id', { schema: { summary: 'Get a resource', params: idParams, response: { 200: RECORD } } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const r = await withStore(ctx, req, false, (store) => store.get<Resource>('resources', id));
-    if (!r) throw new RemError('not_found', `resource ${id} not found`);
-    return r;
-  });
+  recordRoutes(app, ctx, 'resources', 'resource');
 
-  app.delete('/resources/:id', { schema: { summary: 'Delete a resource', params: idParams } }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const deleted = await withStore(ctx, req, false, (store) => deleteResource(store, id));
-    if (!deleted) throw new RemError('not_found', `resource ${id} not found`);
-    ctx.metrics.writes.inc({ kind: 'resources', op: 'delete' });
-    return reply.code(204).send();
-  });
 
   app.get(
     '/resources',

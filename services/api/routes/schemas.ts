@@ -2,7 +2,7 @@
 // fields). Adding one builds its secondary indexes from the stored entities; deleting one drops them.
 import type { FastifyInstance } from 'fastify';
 import { RemError } from '../../../shared/rem/errors.js';
-import { FIELD_PATH, INDEXED_FIELDS_MAX, schemaRegistry, type SchemaInput } from '../../../shared/store/schema-registry.js';
+import { FIELD_PATH, INDEXED_FIELDS_MAX, type SchemaInput } from '../../../shared/store/schema-registry.js';
 import { withStore, type RouteOptions } from '../context.js';
 
 const typeParams = {
@@ -37,7 +37,7 @@ export default async function schemaRoutes(app: FastifyInstance, { ctx }: RouteO
       const { type } = req.params as { type: string };
       const input = req.body as SchemaInput;
       const { created, result } = await withStore(ctx, req, true, async (store) => {
-        const registry = schemaRegistry(store);
+        const registry = store.schemas;
         const created = registry.get(type) === undefined;
         return { created, result: await registry.put(type, input) };
       });
@@ -46,20 +46,20 @@ export default async function schemaRoutes(app: FastifyInstance, { ctx }: RouteO
   );
 
   app.get('/schemas', { schema: { summary: 'Every entity schema of the tenant' } }, async (req) => {
-    const schemas = await withStore(ctx, req, false, async (store) => schemaRegistry(store).list());
+    const schemas = await withStore(ctx, req, false, async (store) => store.schemas.list());
     return { schemas };
   });
 
   app.get('/schemas/:type', { schema: { summary: 'The schema of an entity type', params: typeParams } }, async (req) => {
     const { type } = req.params as { type: string };
-    const def = await withStore(ctx, req, false, async (store) => schemaRegistry(store).get(type));
+    const def = await withStore(ctx, req, false, async (store) => store.schemas.get(type));
     if (!def) throw new RemError('not_found', `no schema for entity type '${type}'`);
     return def;
   });
 
   app.delete('/schemas/:type', { schema: { summary: 'Remove the schema of an entity type and its indexes', params: typeParams } }, async (req, reply) => {
     const { type } = req.params as { type: string };
-    const deleted = await withStore(ctx, req, false, (store) => schemaRegistry(store).delete(type));
+    const deleted = await withStore(ctx, req, false, (store) => store.schemas.delete(type));
     if (!deleted) throw new RemError('not_found', `no schema for entity type '${type}'`);
     return reply.code(204).send();
   });

@@ -3,7 +3,6 @@
 import type { FastifyInstance } from 'fastify';
 import { tenantDigest } from '../../../shared/store/digest.js';
 import { OpRejected, opRulesFor, validateOp } from '../../../shared/rem/validate-op.js';
-import { applyReplicated } from '../../../shared/store/apply.js';
 import { withStore, type RouteOptions } from '../context.js';
 
 export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
@@ -40,7 +39,7 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
         }
       });
       return withStore(ctx, req, true, async (store) => {
-        const result = await applyReplicated(store, valid);
+        const result = await store.applyReplicated(valid);
         ctx.metrics.opsApplied.inc({ result: 'applied' }, result.applied);
         ctx.metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
         return { applied: result.applied, skipped: result.skipped, hlc_max: store.hlcMax ?? null };
