@@ -1,12 +1,26 @@
 // JSON schemas for the database node's routes, built from configuration so the limits in the schemas are the
-// configured ones. Bodies reject unknown fields; free-form maps (metadata, properties) accept any JSON object.
+// configured ones, and from the write rules' constants (shared/rem/rules.ts) so a route and the engine's validators
+// never disagree on a length. Bodies reject unknown fields; free-form maps (metadata, properties) accept any object.
 import type { NodeConfig } from '../../shared/config/config.js';
+import {
+  ALIASES_MAX,
+  EDGES_PER_WRITE_MAX,
+  KEY_CHARS_MAX,
+  LIST_ITEMS_MAX,
+  MOMENT_TYPE_CHARS_MAX,
+  NAME_CHARS_MAX,
+  REL_CHARS_MAX,
+  SHORT_TEXT_MAX,
+  TYPE_CHARS_MAX,
+  URI_CHARS_MAX,
+  CHUNK_ORDINAL_MAX,
+} from '../../shared/rem/rules.js';
 
 const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
 const FREE_OBJECT = { type: 'object', additionalProperties: true } as const;
 const TIME = { type: 'string', maxLength: 64 } as const;
-const SHORT = { type: 'string', maxLength: 1024 } as const;
-const STRING_LIST = { type: 'array', maxItems: 1000, items: SHORT } as const;
+const SHORT = { type: 'string', maxLength: SHORT_TEXT_MAX } as const;
+const STRING_LIST = { type: 'array', maxItems: LIST_ITEMS_MAX, items: SHORT } as const;
 const ENTITY_REF = {
   anyOf: [
     ID,
@@ -14,7 +28,7 @@ const ENTITY_REF = {
       type: 'object',
       required: ['type', 'key'],
       additionalProperties: false,
-      properties: { type: { type: 'string', minLength: 1, maxLength: 128 }, key: { type: 'string', minLength: 1, maxLength: 512 } },
+      properties: { type: { type: 'string', minLength: 1, maxLength: TYPE_CHARS_MAX }, key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX } },
     },
   ],
 } as const;
@@ -47,10 +61,10 @@ export function schemas(cfg: NodeConfig) {
     required: ['uri', 'content'],
     additionalProperties: false,
     properties: {
-      uri: { type: 'string', minLength: 1, maxLength: 2048 },
+      uri: { type: 'string', minLength: 1, maxLength: URI_CHARS_MAX },
       content: { type: 'string', maxLength: cfg.contentCharsMax },
-      name: SHORT,
-      chunk_ordinal: { type: 'integer', minimum: 0, maximum: 1_000_000_000 },
+      name: { type: 'string', maxLength: NAME_CHARS_MAX },
+      chunk_ordinal: { type: 'integer', minimum: 0, maximum: CHUNK_ORDINAL_MAX },
       metadata: FREE_OBJECT,
       source: FREE_OBJECT,
       embedding,
@@ -61,7 +75,7 @@ export function schemas(cfg: NodeConfig) {
     required: ['rel', 'to'],
     additionalProperties: false,
     properties: {
-      rel: { type: 'string', minLength: 1, maxLength: 128 },
+      rel: { type: 'string', minLength: 1, maxLength: REL_CHARS_MAX },
       to: ENTITY_REF,
       properties: FREE_OBJECT,
       weight: { type: 'number' },
@@ -72,20 +86,20 @@ export function schemas(cfg: NodeConfig) {
     required: ['type', 'key'],
     additionalProperties: false,
     properties: {
-      type: { type: 'string', minLength: 1, maxLength: 128 },
-      key: { type: 'string', minLength: 1, maxLength: 512 },
-      name: { type: 'string', maxLength: 512 },
-      aliases: { type: 'array', maxItems: 100, items: { type: 'string', maxLength: 512 } },
+      type: { type: 'string', minLength: 1, maxLength: TYPE_CHARS_MAX },
+      key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX },
+      name: { type: 'string', maxLength: KEY_CHARS_MAX },
+      aliases: { type: 'array', maxItems: ALIASES_MAX, items: { type: 'string', maxLength: KEY_CHARS_MAX } },
       properties: FREE_OBJECT,
-      edges: { type: 'array', maxItems: 1000, items: edgeInput },
+      edges: { type: 'array', maxItems: EDGES_PER_WRITE_MAX, items: edgeInput },
       edges_remove: {
         type: 'array',
-        maxItems: 1000,
+        maxItems: EDGES_PER_WRITE_MAX,
         items: {
           type: 'object',
           required: ['rel', 'to'],
           additionalProperties: false,
-          properties: { rel: { type: 'string', minLength: 1, maxLength: 128 }, to: ENTITY_REF },
+          properties: { rel: { type: 'string', minLength: 1, maxLength: REL_CHARS_MAX }, to: ENTITY_REF },
         },
       },
       embedding,
@@ -99,7 +113,7 @@ export function schemas(cfg: NodeConfig) {
       id: SHORT,
       name: SHORT,
       summary: { type: 'string', maxLength: cfg.contentCharsMax },
-      moment_type: { type: 'string', minLength: 1, maxLength: 128 },
+      moment_type: { type: 'string', minLength: 1, maxLength: MOMENT_TYPE_CHARS_MAX },
       start_time: TIME,
       end_time: TIME,
       tags: STRING_LIST,
@@ -132,7 +146,7 @@ export function schemas(cfg: NodeConfig) {
     type: 'object',
     additionalProperties: false,
     properties: {
-      uri_prefix: { type: 'string', maxLength: 2048 },
+      uri_prefix: { type: 'string', maxLength: URI_CHARS_MAX },
       metadata: {
         type: 'object',
         maxProperties: 32,
