@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readArgs } from '../scripts/cli-args.js';
 import { RESULTS_DIR, log, machineInfo } from './report.js';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -32,22 +33,24 @@ const SMOKE_ARGS: Record<string, string[]> = {
 /** Preferred order (cheap and self-contained first); benchmarks not listed run after these, alphabetically. */
 const ORDER = ['search', 'query', 'replication', 'ingest', 'isolation', 'peers'];
 
-interface Options {
+export interface Options {
   quick: boolean;
   smoke: boolean;
   collect: boolean;
   only?: string[];
 }
 
-function parseOptions(argv: readonly string[]): Options {
+/** `--quick`, `--smoke`, `--collect`, `--only a,b` (node:util parseArgs). Unknown arguments are an error. */
+export function parseOptions(argv: readonly string[]): Options {
   const o: Options = { quick: false, smoke: false, collect: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
-    if (flag === '--quick') o.quick = true;
-    else if (flag === '--smoke') o.smoke = o.quick = true;
-    else if (flag === '--only') o.only = (inline ?? argv[++i] ?? '').split(',').filter(Boolean);
-    else if (flag === '--collect') o.collect = true;
-    else throw new Error(`unknown argument '${argv[i]}' (expected --quick, --smoke, --collect, --only a,b)`);
+  const unknown = (raw: string) => new Error(`unknown argument '${raw}' (expected --quick, --smoke, --collect, --only a,b)`);
+  const options = { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, collect: { type: 'boolean' }, only: { type: 'string' } } as const;
+  for (const a of readArgs(argv, options, unknown)) {
+    if (a.kind === 'positional') throw unknown(a.raw);
+    if (a.name === 'quick') o.quick = true;
+    else if (a.name === 'smoke') o.smoke = o.quick = true;
+    else if (a.name === 'only') o.only = (a.value ?? '').split(',').filter(Boolean);
+    else o.collect = true;
   }
   return o;
 }
@@ -176,7 +179,10 @@ function demote(markdown: string): string {
     .join('\n');
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// run when started as a program (npm run bench), not when a test imports parseOptions
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url))) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readArgs } from '../scripts/cli-args.js';
 
 /** bench/results, or PERCOLATE_BENCH_RESULTS_DIR (the CI smoke test writes to a temporary directory). */
 export const RESULTS_DIR = process.env.PERCOLATE_BENCH_RESULTS_DIR || path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
@@ -77,20 +78,21 @@ export interface BenchArgs {
   queries?: number;
 }
 
-/** `--quick`, `--count N` (or `--count=N`), `--queries N`. Unknown arguments are an error. */
+/** `--quick`, `--count N` (or `--count=N`), `--queries N` (node:util parseArgs). Unknown arguments are an error. */
 export function parseArgs(argv: readonly string[] = process.argv.slice(2)): BenchArgs {
   const args: BenchArgs = { quick: false };
+  const unknown = (raw: string) => new Error(`unknown argument '${raw}' (expected --quick, --count N, --queries N)`);
   const int = (name: string, raw: string | undefined): number => {
     const n = Number(raw);
     if (raw === undefined || !Number.isInteger(n) || n <= 0) throw new Error(`--${name} needs a positive integer, got '${raw ?? ''}'`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
-    if (flag === '--quick') args.quick = true;
-    else if (flag === '--count') args.count = int('count', inline ?? argv[++i]);
-    else if (flag === '--queries') args.queries = int('queries', inline ?? argv[++i]);
-    else throw new Error(`unknown argument '${argv[i]}' (expected --quick, --count N, --queries N)`);
+  const given = readArgs(argv, { quick: { type: 'boolean' }, count: { type: 'string' }, queries: { type: 'string' } }, unknown);
+  for (const a of given) {
+    if (a.kind === 'positional') throw unknown(a.raw);
+    if (a.name === 'quick') args.quick = true;
+    else if (a.name === 'count') args.count = int('count', a.value);
+    else args.queries = int('queries', a.value);
   }
   return args;
 }

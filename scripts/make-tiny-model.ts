@@ -13,6 +13,7 @@
 import { mkdir, writeFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readArgs } from './cli-args.js';
 import { mulberry32 } from './prng.js';
 
 export interface TinyModelOptions {
@@ -356,20 +357,21 @@ async function isMain(): Promise<boolean> {
   }
 }
 
-function parseArgs(argv: string[]): { outDir: string; opts: TinyModelOptions } {
+/** `<outDir> [--dimension N] [--seed N]` (node:util parseArgs; `--seed=N` works too). */
+export function parseTinyModelArgs(argv: readonly string[]): { outDir: string; opts: TinyModelOptions } {
   const opts: TinyModelOptions = {};
   let outDir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--dimension' || a === '--seed') {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n)) throw new Error(`${a} needs an integer`);
-      if (a === '--dimension') opts.dimension = n;
+  const unexpected = (raw: string) => new Error(`unexpected argument '${raw}'`);
+  for (const a of readArgs(argv, { dimension: { type: 'string' }, seed: { type: 'string' } }, unexpected)) {
+    if (a.kind === 'option') {
+      const n = Number(a.value);
+      if (a.value === undefined || !Number.isInteger(n)) throw new Error(`--${a.name} needs an integer`);
+      if (a.name === 'dimension') opts.dimension = n;
       else opts.seed = n;
     } else if (!outDir) {
-      outDir = a;
+      outDir = a.value;
     } else {
-      throw new Error(`unexpected argument '${a}'`);
+      throw unexpected(a.raw);
     }
   }
   if (!outDir) throw new Error('usage: tsx scripts/make-tiny-model.ts <outDir> [--dimension 32] [--seed 1]');
@@ -378,7 +380,7 @@ function parseArgs(argv: string[]): { outDir: string; opts: TinyModelOptions } {
 
 if (await isMain()) {
   try {
-    const { outDir, opts } = parseArgs(process.argv.slice(2));
+    const { outDir, opts } = parseTinyModelArgs(process.argv.slice(2));
     await makeTinyModel(outDir, opts);
     console.log(`wrote tiny model to ${path.resolve(outDir)}`);
   } catch (err) {
