@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBinary } from './system-deps.js';
+import { RetryExhaustedError, retry } from '../shared/rem/retry.js';
+import { requireBinary } from './system-deps.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -24,13 +25,13 @@ interface Service {
 const env = process.env;
 const host = env.HOST || '127.0.0.1';
 const dataDir = path.resolve(env.PERCOLATE_DATA_DIR || path.join(root, 'data'));
-const port = (name: string, fallback: number) => env[name] || String(fallback);
-const natsPort = port('PERCOLATE_NATS_PORT', 4222);
-const natsMonitorPort = port('PERCOLATE_NATS_MONITOR_PORT', 8222);
-const s3Port = port('PERCOLATE_S3_PORT', 4568);
-const apiPort = port('PORT', 8080);
-const gatewayPort = port('PERCOLATE_GATEWAY_PORT', 8081);
-const workerPort = port('PERCOLATE_WORKER_PORT', 8082);
+const port = (e: NodeJS.ProcessEnv, name: string, fallback: number) => e[name] || String(fallback);
+const natsPort = port(env, 'PERCOLATE_NATS_PORT', 4222);
+const natsMonitorPort = port(env, 'PERCOLATE_NATS_MONITOR_PORT', 8222);
+const s3Port = port(env, 'PERCOLATE_S3_PORT', 4568);
+const apiPort = port(env, 'PORT', 8080);
+const gatewayPort = port(env, 'PERCOLATE_GATEWAY_PORT', 8081);
+const workerPort = port(env, 'PERCOLATE_WORKER_PORT', 8082);
 const natsUrl = `nats://${host}:${natsPort}`;
 const apiUrl = `http://${host}:${apiPort}`;
 // the gateway and the worker talk to the embedded S3 server, whose only credentials are s3rver's
@@ -50,7 +51,7 @@ fs.mkdirSync(natsDir, { recursive: true });
 const services: Service[] = [
   {
     name: 'nats',
-    command: ensureBinary('nats-server', 'nats-server'),
+    command: requireBinary('nats-server', 'nats-server'),
     args: ['-a', host, '-p', natsPort, '-m', natsMonitorPort, '-js', '-sd', natsDir, '-n', 'percolate-local'],
     env: {},
     ready: `http://${host}:${natsMonitorPort}/healthz`,
@@ -84,6 +85,8 @@ const READY_TIMEOUT_MS = 60_000;
 
 const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
+/** Aborted when the stack stops: cuts a readiness wait short. */
+const stopSignal = new AbortController();
 
 function start(s: Service): ChildProcess {
   const [command, args] = s.entry ? [process.execPath, ['--import', 'tsx', path.join(root, s.entry)]] : [s.command!, s.args ?? []];
@@ -115,6 +118,7 @@ function start(s: Service): ChildProcess {
 async function stopAll(exitCode: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  stopSignal.abort(new Error('stopping'));
   for (const { child } of [...children].reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     const done = new Promise((r) => child.once('exit', r));
@@ -128,17 +132,21 @@ async function stopAll(exitCode: number): Promise<void> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
+/** Polls the service's readiness URL every 200 ms until it answers below 500; gives up after READY_TIMEOUT_MS. */
 async function waitReady(s: Service): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!stopping) {
-    try {
-      const res = await fetch(s.ready, { signal: AbortSignal.timeout(2_000) });
-      if (res.status < 500) return;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${s.name} did not become ready at ${s.ready} within ${READY_TIMEOUT_MS / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await retry(
+      async () => {
+        const res = await fetch(s.ready, { signal: AbortSignal.timeout(2_000) }); // throws while nothing listens
+        await res.body?.cancel();
+        if (res.status >= 500) throw new Error(`answered ${res.status}`);
+      },
+      { initialMs: 200, factor: 1, deadlineMs: READY_TIMEOUT_MS, signal: stopSignal.signal },
+    );
+  } catch (err) {
+    if (stopSignal.signal.aborted) return;
+    if (err instanceof RetryExhaustedError) throw new Error(`${s.name} did not become ready at ${s.ready} within ${READY_TIMEOUT_MS / 1000} s`);
+    throw err;
   }
 }
 

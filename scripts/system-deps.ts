@@ -1,10 +1,21 @@
-// System packages the project needs at run time (nats-server; ghostscript for PDF fixtures). When a binary is
-// missing and we are root on Debian, install it with apt-get; otherwise stop with a one-line instruction.
-import { execFileSync } from 'node:child_process';
+// System packages the project needs beside Node.js: nats-server (npm start, replication and ingest tests, benchmarks),
+// and enscript and ghostscript (the generated PDF fixtures). scripts/install-system-deps.sh installs them; this only
+// finds them, and says which script to run when one is missing. Nothing here installs anything.
 import fs from 'node:fs';
 
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
+export const INSTALL_SCRIPT = 'scripts/install-system-deps.sh';
+
+/** Binaries and the Debian packages that provide them (the same list as the install script). */
+export const SYSTEM_BINARIES: readonly { binary: string; pkg: string }[] = [
+  { binary: 'nats-server', pkg: 'nats-server' },
+  { binary: 'enscript', pkg: 'enscript' },
+  { binary: 'ps2pdf', pkg: 'ghostscript' },
+];
+
+/** The absolute path of `binary` on PATH (or in the sbin directories Debian keeps servers in), if any. */
+export function findBinary(binary: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'])) {
+    if (!dir) continue;
     const p = `${dir}/${binary}`;
     try {
       fs.accessSync(p, fs.constants.X_OK);
@@ -16,23 +27,17 @@ function onPath(binary: string): string | undefined {
   return undefined;
 }
 
-let aptUpdated = false;
-
-/** Returns the absolute path of `binary`, installing Debian package `pkg` first when needed and possible. */
-export function ensureBinary(binary: string, pkg: string): string {
-  const found = onPath(binary);
+/** The absolute path of `binary`; throws a one-line instruction naming the install script when it is missing. */
+export function requireBinary(binary: string, pkg: string): string {
+  const found = findBinary(binary);
   if (found) return found;
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root || !fs.existsSync('/usr/bin/apt-get')) {
-    throw new Error(`${binary} is required: install it with 'sudo apt-get install -y ${pkg}'`);
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (!aptUpdated) {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-    aptUpdated = true;
-  }
-  execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env });
-  const installed = onPath(binary);
-  if (!installed) throw new Error(`installed ${pkg} but ${binary} is still not on PATH`);
-  return installed;
+  throw new Error(`${binary} is not installed (Debian package ${pkg}): run ${INSTALL_SCRIPT} (as root, or with sudo available)`);
+}
+
+/** Every system binary the project needs; one error naming all that are missing and the install script. */
+export function requireSystemBinaries(): void {
+  const missing = SYSTEM_BINARIES.filter((b) => !findBinary(b.binary));
+  if (missing.length === 0) return;
+  const names = missing.map((b) => `${b.binary} (package ${b.pkg})`).join(', ');
+  throw new Error(`missing system packages: ${names}. Run ${INSTALL_SCRIPT} once (as root, or with sudo available), then run the tests again.`);
 }

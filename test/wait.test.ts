@@ -22,10 +22,10 @@ describe('waitFor', () => {
 
   it('keeps an earlier error for the message when later polls only say "not yet"', async () => {
     let n = 0;
-    const err = await waitFor('x', async () => {
+    const err = (await waitFor('x', async () => {
       if (++n === 1) throw new Error('first poll failed');
       return false;
-    }, 50, 5).catch((e: unknown) => e as Error);
+    }, 50, 5).catch((e: unknown) => e)) as Error;
     expect(err.message).toBe('timed out after 50 ms waiting for x: Error: first poll failed');
   });
 });

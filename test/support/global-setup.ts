@@ -1,9 +1,8 @@
-// Runs once before the suite: system packages the integration tests need are installed (or named) up front.
-import { ensureBinary } from '../../scripts/system-deps.js';
+// Runs once before the integration tests: the system packages they need must be installed already. This only checks
+// (nothing is installed during a test run); scripts/install-system-deps.sh installs them, and .ci/run runs it first.
+import { requireSystemBinaries } from '../../scripts/system-deps.js';
 
 export default function setup(): void {
-  ensureBinary('nats-server', 'nats-server');
-  // PDF fixtures (test/support/pdf.ts): enscript renders text to PostScript, ghostscript's ps2pdf makes the PDF
-  ensureBinary('enscript', 'enscript');
-  ensureBinary('ps2pdf', 'ghostscript');
+  // nats-server for replication and ingest; enscript and ghostscript's ps2pdf make the PDF fixtures (support/pdf.ts)
+  requireSystemBinaries();
 }

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBinary } from '../../scripts/system-deps.js';
+import { requireBinary } from '../../scripts/system-deps.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
@@ -93,7 +93,7 @@ async function storeRoot(): Promise<string> {
 
 /** One JetStream-enabled nats-server. */
 export async function startNats(): Promise<NatsServer & { cleanup(): Promise<void> }> {
-  const binary = ensureBinary('nats-server', 'nats-server');
+  const binary = requireBinary('nats-server', 'nats-server');
   const root = await storeRoot();
   const s = server({ name: 'n1', port: await freePort(), monitorPort: await freePort(), storeDir: root }, binary);
   await s.start();
@@ -107,7 +107,7 @@ export async function startNats(): Promise<NatsServer & { cleanup(): Promise<voi
 
 /** A JetStream cluster of `size` servers (R3 streams need 3). */
 export async function startNatsCluster(size = 3): Promise<{ servers: NatsServer[]; urls: string; cleanup(): Promise<void> }> {
-  const binary = ensureBinary('nats-server', 'nats-server');
+  const binary = requireBinary('nats-server', 'nats-server');
   const root = await storeRoot();
   const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const servers: NatsServer[] = [];
