@@ -7,6 +7,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * is in the integration project (real servers, child processes, nats-server, s3rver, enscript and ghostscript).
  */
 export const UNIT_TESTS = [
+  'test/batch-writer.test.ts',
   'test/cli-args.test.ts',
   'test/config-docs.test.ts',
   'test/crdt.test.ts',
@@ -29,7 +30,9 @@ export const UNIT_TESTS = [
   'test/text.test.ts',
   'test/transformers-embedder.test.ts',
   'test/vector-pending.test.ts',
+  'test/vitest-projects.test.ts',
   'test/wait.test.ts',
+  'test/write-path.test.ts',
 ];
 
 export default defineConfig({
