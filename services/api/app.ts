@@ -13,6 +13,7 @@ import { loggerOptions } from '../../shared/http/logger.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
 import { HybridLogicalClock } from '../../shared/rem/hlc.js';
+import { consoleObserver, loggingObserver, type EngineObserver } from '../../shared/rem/observer.js';
 import { Replicator } from '../../shared/replication/replicator.js';
 import { TenantManager } from '../../shared/store/tenant-manager.js';
 import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';
@@ -42,7 +43,14 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   let onClockRefused: (tenant: string, hlc: string, aheadMs: number) => void = () => undefined;
   const replicated = cfg.natsUrl !== '';
   let replicator: Replicator | undefined;
+  // the engine's observer logs through fastify's logger and counts percolate_engine_degraded_total, once both exist
+  let observer: EngineObserver = consoleObserver;
   const tenants = new TenantManager({
+    observer: {
+      warn: (fields, msg) => observer.warn(fields, msg),
+      error: (fields, msg) => observer.error(fields, msg),
+      degraded: (event, fields, msg) => observer.degraded(event, fields, msg),
+    },
     replication: {
       clock,
       outbox: replicated,
@@ -89,6 +97,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   });
   applyServerLimits(app, cfg.http);
   app.decorate('ctx', ctx);
+  observer = loggingObserver(app.log, (event) => metrics.engineDegraded.inc({ event }));
   onClockRefused = (tenant, hlc, aheadMs) => {
     metrics.hlcRefused.inc({ source: 'persisted' });
     app.log.error(

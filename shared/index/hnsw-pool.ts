@@ -11,9 +11,14 @@
 //
 // One hazard: the addon's readIndex deletes the old index and, if loading the file then fails, leaves the wrapper
 // pointing at the deleted index (it is not reset). Any later call, or the wrapper's destructor, would free it twice.
-// Such a wrapper is retired: kept referenced for the life of the process and never touched again.
+// Such a wrapper is retired: kept referenced for the life of the process (in a module-level set, so that it outlives
+// the pool that retired it) and never touched again, and reported to the observer (`hnsw_wrapper_retired`): each one
+// holds native memory that is never freed. Node still runs wrapper destructors when a process ends by running out of
+// work (environment teardown), so a process holding a retired wrapper must end with process.exit(), as the services do
+// (shared/process/entry.ts), or it crashes on the way out.
 import fs from 'node:fs/promises';
 import hnswlib from 'hnswlib-node';
+import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 
 export type HNSW = InstanceType<typeof hnswlib.HierarchicalNSW>;
 export type HnswSpace = 'cosine' | 'l2' | 'ip';
@@ -55,6 +60,12 @@ export function hnswBytesPerVector(m: number): number {
   return 48 + Math.ceil((m * 4 + 4 + 16) / Math.log(Math.max(m, 2)));
 }
 
+/**
+ * Retired wrappers of every pool, referenced for the life of the process: a pool that is itself collected (a test's,
+ * a benchmark's) must not let its retired wrappers be collected, whose destructors would free a freed index.
+ */
+const RETIRED = new Set<HNSW>();
+
 interface Entry {
   key: string;
   /** The wrapper holds a native index (freshly constructed wrappers do not). */
@@ -65,11 +76,15 @@ export class HnswPool {
   private readonly idle = new Map<string, HNSW[]>();
   private idleCount = 0;
   private readonly entries = new WeakMap<HNSW, Entry>();
-  /** Wrappers that must never be touched again, nor collected (their destructor would free a freed index). */
-  private readonly retiredWrappers: HNSW[] = [];
+  /** Wrappers this pool retired (also held in RETIRED, so that they outlive the pool). */
+  private retiredCount = 0;
   private counters = { created: 0, reused: 0, dropped: 0 };
 
-  constructor(private maxIdle: number) {}
+  /** `observer`: where retired wrappers are reported when a call passes none (default: stderr). */
+  constructor(
+    private maxIdle: number,
+    private readonly observer: EngineObserver = consoleObserver,
+  ) {}
 
   get max(): number {
     return this.maxIdle;
@@ -88,7 +103,7 @@ export class HnswPool {
   }
 
   get stats(): HnswPoolStats {
-    return { idle: this.idleCount, ...this.counters, retired: this.retiredWrappers.length };
+    return { idle: this.idleCount, ...this.counters, retired: this.retiredCount };
   }
 
   /** Bytes the idle wrappers hold natively (each a one-element index). */
@@ -97,7 +112,7 @@ export class HnswPool {
   }
 
   /** A wrapper holding an empty index with `params`: an idle one of the same space and dimension when there is one. */
-  create(space: HnswSpace, dimension: number, params: HnswInitParams): HNSW {
+  create(space: HnswSpace, dimension: number, params: HnswInitParams, observer?: EngineObserver): HNSW {
     const w = this.take(space, dimension);
     const entry = this.entries.get(w)!;
     try {
@@ -110,7 +125,7 @@ export class HnswPool {
       });
     } catch (err) {
       // a failed allocation inside hnswlib may leave the old pointer behind (see the file comment)
-      if (entry.hasIndex) this.retire(w);
+      if (entry.hasIndex) this.retire(w, 'initIndex failed', err, observer);
       throw err;
     }
     entry.hasIndex = true;
@@ -121,15 +136,15 @@ export class HnswPool {
    * A wrapper holding the index read from `file` (hnswlib reads it off the main thread). On failure the wrapper is
    * taken back (or retired when its old index pointer now dangles) and the error is thrown.
    */
-  async load(space: HnswSpace, dimension: number, file: string, allowReplaceDeleted: boolean): Promise<HNSW> {
+  async load(space: HnswSpace, dimension: number, file: string, allowReplaceDeleted: boolean, observer?: EngineObserver): Promise<HNSW> {
     await fs.access(file); // a missing file fails here, before a wrapper is at stake
     const w = this.take(space, dimension);
     const entry = this.entries.get(w)!;
     try {
       await w.readIndex(file, allowReplaceDeleted);
     } catch (err) {
-      if (entry.hasIndex) this.retire(w);
-      else this.release(w);
+      if (entry.hasIndex) this.retire(w, `readIndex of ${file} failed`, err, observer);
+      else this.release(w, observer);
       throw err;
     }
     entry.hasIndex = true;
@@ -141,15 +156,15 @@ export class HnswPool {
    * now rather than whenever V8 collects the wrapper. The caller must not use the wrapper afterwards, and must not
    * release it while an asynchronous call on it (writeIndex, readIndex) is in flight.
    */
-  release(w: HNSW): void {
+  release(w: HNSW, observer?: EngineObserver): void {
     const entry = this.entries.get(w);
     if (!entry) throw new Error('HnswPool.release: not a pooled wrapper');
-    if (this.retiredWrappers.includes(w)) return;
+    if (RETIRED.has(w)) return;
     try {
       w.initIndex({ maxElements: 1, m: 2, efConstruction: 2, randomSeed: 100, allowReplaceDeleted: false });
       entry.hasIndex = true;
-    } catch {
-      this.retire(w);
+    } catch (err) {
+      this.retire(w, 'shrinking a released graph failed', err, observer);
       return;
     }
     if (this.idleCount >= this.maxIdle) {
@@ -187,8 +202,15 @@ export class HnswPool {
     return fresh;
   }
 
-  private retire(w: HNSW): void {
-    if (!this.retiredWrappers.includes(w)) this.retiredWrappers.push(w);
+  private retire(w: HNSW, why: string, err: unknown, observer = this.observer): void {
+    if (RETIRED.has(w)) return;
+    RETIRED.add(w);
+    this.retiredCount++;
+    observer.degraded(
+      'hnsw_wrapper_retired',
+      { space: this.entries.get(w)?.key, why, err: err instanceof Error ? err.message : String(err), retired: this.retiredCount },
+      'an hnswlib graph object was left unusable by a failed call and is retired (its native memory is not freed)',
+    );
   }
 }
 

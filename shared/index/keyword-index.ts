@@ -4,8 +4,12 @@
 // index time (best first). A query runs in two phases: (1) candidates from at most `postingsPerTermMax` best
 // postings of each term, so rare terms are read whole and very common terms cost a bounded read; (2) the best
 // candidates are rescored exactly from their per-document term lists, so every returned score is the true BM25.
+//
+// Memory is bounded: the document-frequency cache and the decoded-postings cache are LRUs bounded by terms (and the
+// latter by postings too), each from an option with a default below. A statistic that would go negative (a drifted
+// document frequency or count) is clamped to 0 and reported to the observer (`keyword_index_inconsistent`).
 import { terms as toTerms } from '../rem/text.js';
-import type { EngineObserver } from '../rem/observer.js';
+import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import type { BatchOp, JsonSublevel, StringSublevel } from '../rem/codec.js';
 
@@ -43,6 +47,12 @@ export interface KeywordIndexOptions {
   df: StringSublevel;
   meta: JsonSublevel<unknown>;
   postingsPerTermMax: number;
+  /** Terms whose document frequency stays in memory (LRU). Default KEYWORD_DF_CACHE_TERMS_MAX_DEFAULT. */
+  dfCacheTermsMax?: number;
+  /** Terms whose decoded best postings stay in memory (LRU). Default KEYWORD_POSTINGS_CACHE_TERMS_MAX_DEFAULT. */
+  postingsCacheTermsMax?: number;
+  /** Postings held by that cache over all its terms at most. Default KEYWORD_POSTINGS_CACHE_POSTINGS_MAX_DEFAULT. */
+  postingsCachePostingsMax?: number;
   /** Where degraded paths are reported (default: stderr). */
   observer?: EngineObserver;
 }
@@ -78,17 +88,70 @@ interface CachedPostings {
   lastWeight: number;
 }
 
-/** Terms whose decoded best postings stay in memory (LRU); writes touching a term drop its entry. */
-const POSTINGS_CACHE_TERMS = 4096;
+/** Terms whose document frequency stays in memory per index (LRU): ~75 bytes a term, so ~4 MB at the bound. */
+export const KEYWORD_DF_CACHE_TERMS_MAX_DEFAULT = 50_000;
+/** Terms whose decoded best postings stay in memory per index (LRU); writes touching a term drop its entry. */
+export const KEYWORD_POSTINGS_CACHE_TERMS_MAX_DEFAULT = 4096;
+/**
+ * Postings that cache holds over all its terms at most (~72 bytes each, so ~19 MB at the bound): a term's entry
+ * holds up to 4 x max(postingsPerTermMax, 3 x limit) postings, so 4096 terms alone would not bound its bytes.
+ */
+export const KEYWORD_POSTINGS_CACHE_POSTINGS_MAX_DEFAULT = 262_144;
 
 export class KeywordIndex {
   private stats: KeywordStats = { docs: 0, totalLen: 0 };
+  /** LRU (a Map in use order, least recent first) of document frequencies, as committed. */
   private readonly dfCache = new Map<string, number>();
+  /** LRU of decoded best postings per term. */
   private readonly postingsCache = new Map<string, CachedPostings>();
+  /** Postings held by postingsCache. */
+  private postingsCached = 0;
+  /**
+   * Incremented by every apply(): a read of the store that started before a write committed must not fill a cache
+   * after that write published its values (it would cache the old document frequency or postings, and the next
+   * write would then compute its document frequency from the stale one and persist it).
+   */
+  private generation = 0;
   private readonly statsKey: string;
+  private readonly dfMax: number;
+  private readonly postingsTermsMax: number;
+  private readonly postingsMax: number;
+  private readonly observer: EngineObserver;
 
   constructor(private readonly opts: KeywordIndexOptions) {
     this.statsKey = `kwstats:${opts.kind}`;
+    this.dfMax = Math.max(1, opts.dfCacheTermsMax ?? KEYWORD_DF_CACHE_TERMS_MAX_DEFAULT);
+    this.postingsTermsMax = Math.max(1, opts.postingsCacheTermsMax ?? KEYWORD_POSTINGS_CACHE_TERMS_MAX_DEFAULT);
+    this.postingsMax = Math.max(0, opts.postingsCachePostingsMax ?? KEYWORD_POSTINGS_CACHE_POSTINGS_MAX_DEFAULT);
+    this.observer = opts.observer ?? consoleObserver;
+  }
+
+  /** Entries of the in-memory caches (tests, memory estimates). */
+  get cacheSizes(): { dfTerms: number; postingsTerms: number; postings: number } {
+    return { dfTerms: this.dfCache.size, postingsTerms: this.postingsCache.size, postings: this.postingsCached };
+  }
+
+  private cacheDf(t: string, n: number): void {
+    this.dfCache.delete(t);
+    this.dfCache.set(t, n);
+    if (this.dfCache.size > this.dfMax) this.dfCache.delete(this.dfCache.keys().next().value!);
+  }
+
+  private dropPostings(t: string): void {
+    const p = this.postingsCache.get(t);
+    if (!p) return;
+    this.postingsCache.delete(t);
+    this.postingsCached -= p.ids.length;
+  }
+
+  private cachePostings(t: string, p: CachedPostings): void {
+    this.dropPostings(t);
+    this.postingsCache.set(t, p);
+    this.postingsCached += p.ids.length;
+    // least recently used out first (an entry larger than the whole cache goes at once)
+    while (this.postingsCache.size > this.postingsTermsMax || this.postingsCached > this.postingsMax) {
+      this.dropPostings(this.postingsCache.keys().next().value!);
+    }
   }
 
   async load(): Promise<void> {
@@ -105,14 +168,22 @@ export class KeywordIndex {
     const missing: string[] = [];
     for (const t of termList) {
       const c = this.dfCache.get(t);
-      if (c === undefined) missing.push(t);
-      else out.set(t, c);
+      if (c === undefined) {
+        missing.push(t);
+      } else {
+        out.set(t, c);
+        this.dfCache.delete(t); // most recently used: to the end
+        this.dfCache.set(t, c);
+      }
     }
     if (missing.length > 0) {
+      const generation = this.generation;
       const vals = await this.opts.df.getMany(missing);
+      // a write committed meanwhile: what was read may predate it, so it is used for this call but not cached
+      const fresh = generation === this.generation;
       missing.forEach((t, i) => {
         const n = vals[i] === undefined ? 0 : Number(vals[i]);
-        this.dfCache.set(t, n);
+        if (fresh) this.cacheDf(t, n);
         out.set(t, n);
       });
     }
@@ -173,20 +244,35 @@ export class KeywordIndex {
     const touched = [...dfDelta.keys()];
     const current = await this.dfOf(touched);
     const nextDf = new Map<string, number>();
+    const negative: string[] = [];
     for (const t of touched) {
-      const n = Math.max(0, (current.get(t) ?? 0) + (dfDelta.get(t) ?? 0));
+      const raw = (current.get(t) ?? 0) + (dfDelta.get(t) ?? 0);
+      if (raw < 0) negative.push(t);
+      const n = Math.max(0, raw);
       nextDf.set(t, n);
       if (n === 0) ops.push({ type: 'del', sublevel: this.opts.df, key: t });
       else ops.push({ type: 'put', sublevel: this.opts.df, key: t, value: String(n) });
+    }
+    if (stats.docs < 0 || stats.totalLen < 0 || negative.length > 0) {
+      // the stored statistics drifted from the postings (nothing the batch itself can cause): clamp and say so; a
+      // reindex of the kind recomputes them
+      this.observer.degraded(
+        'keyword_index_inconsistent',
+        { kind: this.opts.kind, docs: stats.docs, total_len: stats.totalLen, negative_df_terms: negative.slice(0, 5), negative_df_count: negative.length },
+        'keyword index statistics went negative and were clamped to 0 (BM25 scores of the affected terms are off)',
+      );
+      stats.docs = Math.max(0, stats.docs);
+      stats.totalLen = Math.max(0, stats.totalLen);
     }
     ops.push({ type: 'put', sublevel: this.opts.meta, key: this.statsKey, value: stats });
     return {
       ops,
       apply: () => {
         this.stats = stats;
+        this.generation++;
         for (const [t, n] of nextDf) {
-          this.dfCache.set(t, n);
-          this.postingsCache.delete(t);
+          this.cacheDf(t, n);
+          this.dropPostings(t);
         }
       },
     };
@@ -200,6 +286,7 @@ export class KeywordIndex {
       this.postingsCache.set(t, cached);
       return cached;
     }
+    const generation = this.generation;
     const entries = await this.opts.postings.iterator({ gt: `${t}\u0000`, lt: `${t}\u0001`, limit: count }).all();
     const p: CachedPostings = {
       ids: new Array(entries.length),
@@ -214,9 +301,8 @@ export class KeywordIndex {
       p.tf[i] = Number(value.slice(0, sep));
       p.dl[i] = Number(value.slice(sep + 1));
     });
-    this.postingsCache.delete(t);
-    this.postingsCache.set(t, p);
-    if (this.postingsCache.size > POSTINGS_CACHE_TERMS) this.postingsCache.delete(this.postingsCache.keys().next().value!);
+    // postings read before a write that touched the term committed are used once, not cached
+    if (generation === this.generation) this.cachePostings(t, p);
     return p;
   }
 

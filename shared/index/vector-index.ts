@@ -17,11 +17,18 @@
 // where its index is shrunk at once: hnswlib-node would otherwise free it only when V8 happens to collect the wrapper.
 // A kind without vectors in its graph takes no graph object at all (the first insertion allocates it; until then
 // the pending set answers searches exactly), and a checkpoint of an empty graph is only its label file.
+//
+// Nothing degrades silently: a rebuild from the store (a checkpoint unreadable, stale, inconsistent with its graph,
+// or lost after the log was trimmed) and a graph object the pool had to retire are reported to the observer; a
+// checkpoint that could not be written throws an error naming the kind and directory, which the store reports
+// (`checkpoint_failed`). The bookkeeping (an id in the graph or pending, never both; the label maps and the graph's
+// element count agreeing) is asserted after every applyPut and applyDelete at O(1): a broken invariant throws, since
+// it would otherwise answer searches with wrong or missing records until the next rebuild.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPool, type HNSW, type HnswPool } from './hnsw-pool.js';
 import { bufferToVector, seqKey, type BufferSublevel, type StringSublevel } from '../rem/codec.js';
-import type { EngineObserver } from '../rem/observer.js';
+import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
 
 export interface VectorIndexOptions {
@@ -97,12 +104,14 @@ export class VectorIndex {
   private closed = false;
   private readonly scratch: number[];
   private readonly pool: HnswPool;
+  private readonly observer: EngineObserver;
   /** The checkpoint's writeIndex in flight: the graph object must not go back to the pool before it settles. */
   private writing: Promise<unknown> | undefined;
 
   private constructor(opts: VectorIndexOptions) {
     this.opts = opts;
     this.pool = opts.pool ?? sharedHnswPool();
+    this.observer = opts.observer ?? consoleObserver;
     this.kind = opts.kind;
     this.dimension = opts.dimension;
     this.scratch = new Array<number>(opts.dimension).fill(0);
@@ -148,9 +157,11 @@ export class VectorIndex {
    * the pending set unless deferral is off; a full pending set inserts its oldest entries first.
    */
   applyPut(id: string, vector: Float32Array | number[], seq = this.seq): void {
+    if (this.closed) return; // committed and logged: the next open replays it
     const max = this.opts.pendingMax ?? 0;
     if (max <= 0) {
       this.insert(id, vector);
+      this.assertConsistent(id);
       return;
     }
     const v = vector instanceof Float32Array ? vector : Float32Array.from(vector);
@@ -160,12 +171,33 @@ export class VectorIndex {
     for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
     this.pending.set(id, { vector: v, invNorm: norm > 0 ? 1 / Math.sqrt(norm) : 0, seq });
     while (this.pending.size > max) this.insertOldestPending();
+    this.assertConsistent(id);
     this.scheduleDrain();
   }
 
   applyDelete(id: string): void {
+    if (this.closed) return;
     this.pending.delete(id);
     this.removeFromGraph(id);
+    this.assertConsistent(id);
+  }
+
+  /**
+   * O(1) checks of the bookkeeping after a mutation of `id`: the id is in the graph or pending, not both; both label
+   * maps have one entry per graph vector; the graph's element count is its live vectors plus its deleted slots (a
+   * label map that drifted from the graph would answer with wrong ids or never find a vector again).
+   */
+  private assertConsistent(id?: string): void {
+    let broken: string | undefined;
+    if (id !== undefined && this.labelOf.has(id) && this.pending.has(id)) broken = `'${id}' is both in the graph and pending`;
+    else if (this.labelOf.size !== this.idOf.size) broken = `label maps disagree (${this.labelOf.size} ids, ${this.idOf.size} labels)`;
+    else if (this.deleted < 0) broken = `${this.deleted} deleted slots`;
+    else if (!this.index) {
+      if (this.labelOf.size > 0 || this.deleted > 0) broken = `${this.labelOf.size} graph vectors and ${this.deleted} deleted slots without a graph`;
+    } else if (this.index.getCurrentCount() !== this.labelOf.size + this.deleted) {
+      broken = `the graph holds ${this.index.getCurrentCount()} elements, the label map ${this.labelOf.size} vectors and ${this.deleted} deleted slots`;
+    }
+    if (broken) throw new Error(`vector index '${this.kind}' invariant broken: ${broken}`);
   }
 
   /** Inserts every pending vector now (tests, benchmarks and shutdown paths that want the graph complete). */
@@ -187,8 +219,9 @@ export class VectorIndex {
     const index = this.index;
     this.index = undefined;
     if (!index) return;
-    if (this.writing) void this.writing.catch(() => undefined).then(() => this.pool.release(index));
-    else this.pool.release(index);
+    // a failed write is the checkpoint's to report (it awaits the same promise): here it only delays the release
+    if (this.writing) void this.writing.catch(() => undefined).then(() => this.pool.release(index, this.observer));
+    else this.pool.release(index, this.observer);
   }
 
   /** Whether the graph object is allocated (a kind that never held a graph vector has none). */
@@ -224,13 +257,18 @@ export class VectorIndex {
   private graph(): HNSW {
     if (this.index) return this.index;
     if (this.closed) throw new Error(`vector index '${this.kind}' is closed`);
-    this.index = this.pool.create('cosine', this.dimension, {
-      maxElements: INITIAL_CAPACITY,
-      m: this.opts.m,
-      efConstruction: this.opts.efConstruction,
-      randomSeed: 100,
-      allowReplaceDeleted: true,
-    });
+    this.index = this.pool.create(
+      'cosine',
+      this.dimension,
+      {
+        maxElements: INITIAL_CAPACITY,
+        m: this.opts.m,
+        efConstruction: this.opts.efConstruction,
+        randomSeed: 100,
+        allowReplaceDeleted: true,
+      },
+      this.observer,
+    );
     return this.index;
   }
 
@@ -269,7 +307,8 @@ export class VectorIndex {
 
   private removeFromGraph(id: string): void {
     const label = this.labelOf.get(id);
-    if (label === undefined || !this.index) return;
+    if (label === undefined) return;
+    if (!this.index) throw new Error(`vector index '${this.kind}' invariant broken: '${id}' has label ${label} but there is no graph`);
     this.index.markDelete(label);
     this.deleted++;
     this.labelOf.delete(id);
@@ -341,6 +380,16 @@ export class VectorIndex {
   async checkpoint(): Promise<void> {
     // closed: the graph went back to the pool (a checkpoint queued behind the close has nothing to write)
     if (this.closed) return;
+    try {
+      await this.writeCheckpoint();
+    } catch (err) {
+      // reported once, by the caller that decides what happens next (the store logs checkpoint_failed and serves on):
+      // the log is kept (it is trimmed only after the rename), so the next open replays what this one missed
+      throw new Error(`vector index '${this.kind}' checkpoint in ${this.opts.dir} failed (log kept from ${this.checkpointSeq}): ${errorText(err)}`, { cause: err });
+    }
+  }
+
+  private async writeCheckpoint(): Promise<void> {
     // The checkpoint covers the log up to just before the oldest pending put: everything logged up to there is in
     // the graph. Later entries are replayed at open, and replaying a put the graph already holds is harmless.
     const oldestPending = this.pending.values().next();
@@ -350,6 +399,8 @@ export class VectorIndex {
     const tmp = `${final}.tmp-${process.pid}`;
     await fs.rm(tmp, { recursive: true, force: true });
     await fs.mkdir(tmp, { recursive: true });
+    // the graph's element count is the labels' plus the deleted slots: a checkpoint that broke this would load wrong
+    this.assertConsistent();
     // the label map and the graph must be the same moment's: no insertion until the graph is written
     this.drainPaused = true;
     let labels: LabelFile;
@@ -371,6 +422,7 @@ export class VectorIndex {
       this.drainPaused = this.closed;
       this.scheduleDrain();
     }
+    // a failure leaves `tmp` behind: never loaded (newestCheckpoint skips it), removed by the next checkpoint
     await fs.writeFile(path.join(tmp, 'labels.json'), JSON.stringify(labels));
     await fs.rename(tmp, final);
     this.checkpointSeq = seq;
@@ -402,57 +454,120 @@ export class VectorIndex {
     this.idOf.clear();
     this.nextLabel = 0;
     this.deleted = 0;
-    if (index) this.pool.release(index);
+    if (index) this.pool.release(index, this.observer);
   }
 
-  private async newestCheckpoint(): Promise<string | undefined> {
+  /** The newest complete checkpoint's directory name, or why there is none to load. */
+  private async newestCheckpoint(): Promise<{ name: string } | { missing: string; expected: boolean }> {
     const prefix = `vidx-${this.kind}-`;
     let names: string[];
     try {
       names = await fs.readdir(this.opts.dir);
-    } catch {
-      return undefined;
+    } catch (err) {
+      // a store directory that does not exist yet holds no checkpoint; any other error is a reason for the rebuild
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { missing: `checkpoint directory unreadable: ${errorText(err)}`, expected: false };
+      names = [];
     }
     const done = names.filter((n) => n.startsWith(prefix) && !n.includes('.tmp-')).sort();
-    return done.at(-1);
+    const name = done.at(-1);
+    if (name) return { name };
+    // no checkpoint yet is normal while the log still holds every mutation from the first (a kind never
+    // checkpointed, or closed with all its vectors pending); a log trimmed past its start means one was lost
+    const firstLog = await this.opts.log.keys({ limit: 1 }).all();
+    const trimmed = firstLog[0] === undefined || Number(firstLog[0]) > 1;
+    return { missing: trimmed ? 'checkpoint missing (the log was trimmed past it)' : 'no checkpoint yet', expected: !trimmed };
   }
 
   private async load(): Promise<void> {
     const lastLog = await this.opts.log.keys({ reverse: true, limit: 1 }).all();
     const lastLogSeq = lastLog[0] ? Number(lastLog[0]) : 0;
-    const name = await this.newestCheckpoint();
-    let loaded = false;
-    if (name) {
+    const newest = await this.newestCheckpoint();
+    let reason: string | undefined;
+    let expected = false;
+    if ('name' in newest) {
       try {
-        const dir = path.join(this.opts.dir, name);
-        const labels = JSON.parse(await fs.readFile(path.join(dir, 'labels.json'), 'utf8')) as LabelFile;
-        if (labels.dimension !== this.dimension) throw new Error('dimension changed');
-        // a log that was trimmed past this checkpoint means the checkpoint is stale: rebuild instead
-        const firstLog = await this.opts.log.keys({ limit: 1 }).all();
-        const firstLogSeq = firstLog[0] ? Number(firstLog[0]) : labels.seq + 1;
-        if (firstLogSeq > labels.seq + 1) throw new Error('log gap after checkpoint');
-        // an empty graph (never filled, or every element deleted) is not loaded: the first insertion starts a new one
-        const empty = labels.labels.length === 0;
-        if (!empty) this.index = await this.pool.load('cosine', this.dimension, path.join(dir, 'graph.bin'), true);
-        if (this.closed) throw new Error(`vector index '${this.kind}' was closed while loading`);
-        this.nextLabel = empty ? 0 : labels.nextLabel;
-        this.deleted = empty ? 0 : labels.deleted;
-        for (const [id, label] of labels.labels) {
-          this.labelOf.set(id, label);
-          this.idOf.set(label, id);
-        }
-        this.seq = this.checkpointSeq = labels.seq;
-        loaded = true;
-      } catch {
+        await this.loadCheckpoint(path.join(this.opts.dir, newest.name));
+      } catch (err) {
+        if (this.closed) throw err;
+        reason = errorText(err);
         this.dropGraph();
       }
+    } else {
+      reason = newest.missing;
+      expected = newest.expected;
     }
-    if (!loaded) {
+    if (reason !== undefined) {
+      const started = performance.now();
       await this.rebuild(Math.max(lastLogSeq, 0));
+      // a kind that holds no vector has nothing to rebuild (a new tenant, or a kind it does not use)
+      if (!expected && ('name' in newest || this.labelOf.size > 0)) {
+        this.observer.degraded(
+          'vector_index_rebuilt',
+          {
+            kind: this.kind,
+            reason,
+            dir: this.opts.dir,
+            checkpoint: 'name' in newest ? newest.name : undefined,
+            vectors: this.labelOf.size,
+            ms: Math.round(performance.now() - started),
+          },
+          'vector index rebuilt from the store: its checkpoint could not be used',
+        );
+      }
       return;
     }
     await this.replay();
     this.seq = Math.max(this.seq, lastLogSeq);
+    this.assertConsistent();
+  }
+
+  /** Loads a checkpoint's label map and graph; throws (the caller rebuilds) when it is unreadable, stale or inconsistent. */
+  private async loadCheckpoint(dir: string): Promise<void> {
+    let labels: LabelFile;
+    try {
+      labels = JSON.parse(await fs.readFile(path.join(dir, 'labels.json'), 'utf8')) as LabelFile;
+    } catch (err) {
+      throw new Error(`label file unreadable: ${errorText(err)}`);
+    }
+    if (
+      !labels ||
+      !Array.isArray(labels.labels) ||
+      !Number.isSafeInteger(labels.seq) ||
+      !Number.isSafeInteger(labels.nextLabel) ||
+      !Number.isSafeInteger(labels.deleted) ||
+      labels.deleted < 0
+    ) {
+      throw new Error('label file malformed');
+    }
+    if (labels.dimension !== this.dimension) throw new Error(`dimension changed (${labels.dimension} in the checkpoint, ${this.dimension} now)`);
+    // a log that was trimmed past this checkpoint means the checkpoint is stale: rebuild instead
+    const firstLog = await this.opts.log.keys({ limit: 1 }).all();
+    const firstLogSeq = firstLog[0] ? Number(firstLog[0]) : labels.seq + 1;
+    if (firstLogSeq > labels.seq + 1) throw new Error(`stale: the log starts at ${firstLogSeq}, after the checkpoint's ${labels.seq}`);
+    // an empty graph (never filled, or every element deleted) is not loaded: the first insertion starts a new one
+    const empty = labels.labels.length === 0;
+    if (!empty) {
+      try {
+        this.index = await this.pool.load('cosine', this.dimension, path.join(dir, 'graph.bin'), true, this.observer);
+      } catch (err) {
+        throw new Error(`graph unreadable: ${errorText(err)}`);
+      }
+    }
+    if (this.closed) throw new Error(`vector index '${this.kind}' was closed while loading`);
+    this.nextLabel = empty ? 0 : labels.nextLabel;
+    this.deleted = empty ? 0 : labels.deleted;
+    for (const [id, label] of labels.labels) {
+      if (typeof id !== 'string' || !Number.isSafeInteger(label) || label < 0 || label >= this.nextLabel) throw new Error('label file malformed');
+      this.labelOf.set(id, label);
+      this.idOf.set(label, id);
+    }
+    // the label file and the graph are written at one moment: counts that disagree mean one of them is damaged
+    if (this.labelOf.size !== labels.labels.length || this.idOf.size !== labels.labels.length) throw new Error('label file lists an id or a label twice');
+    const count = this.index?.getCurrentCount() ?? 0;
+    if (!empty && count !== this.labelOf.size + this.deleted) {
+      throw new Error(`graph holds ${count} elements, the label file ${this.labelOf.size} vectors and ${this.deleted} deleted slots`);
+    }
+    this.seq = this.checkpointSeq = labels.seq;
   }
 
   /** Re-applies logged mutations after the checkpoint, reading each id's current vector from the store. */
@@ -479,4 +594,8 @@ export class VectorIndex {
     this.seq = this.checkpointSeq = seq;
     this.rebuilt = this.labelOf.size > 0 || seq > 0;
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

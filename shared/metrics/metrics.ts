@@ -16,6 +16,7 @@ export interface NodeMetrics {
   outboxDepth: client.Gauge;
   vectorsPending: client.Gauge;
   tenantsMemoryEstimate: client.Gauge;
+  engineDegraded: client.Counter<'event'>;
 }
 
 export function createNodeMetrics(opts: {
@@ -122,6 +123,12 @@ export function createNodeMetrics(opts: {
       collect() {
         this.set(opts.tenantsMemoryEstimate?.() ?? 0);
       },
+    }),
+    engineDegraded: new client.Counter({
+      name: 'percolate_engine_degraded_total',
+      help: 'Degraded paths the engine took, by event (vector_index_rebuilt, checkpoint_failed, tenant_close_failed, ...: shared/rem/observer.ts DEGRADED_EVENTS); each is also logged',
+      labelNames: ['event'],
+      registers: [registry],
     }),
   };
 }

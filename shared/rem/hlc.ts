@@ -78,6 +78,8 @@ export interface ClockOptions {
 export class HybridLogicalClock {
   private wallMs = 0;
   private counter = 0;
+  /** The last timestamp now() issued: the next must sort after it (asserted; an equal one would be a lost write). */
+  private lastIssued = '';
   private readonly nowMs: () => number;
   readonly maxDriftMs: number;
 
@@ -100,7 +102,11 @@ export class HybridLogicalClock {
     } else {
       this.tick();
     }
-    return encodeHlc({ wallMs: this.wallMs, counter: this.counter, node: this.node });
+    const ts = encodeHlc({ wallMs: this.wallMs, counter: this.counter, node: this.node });
+    // an invariant, not input validation: two ops with one timestamp (or a step back) break LWW and op ids everywhere
+    if (ts <= this.lastIssued) throw new Error(`HLC invariant broken: ${ts} is not after ${this.lastIssued}, the previous timestamp this clock issued`);
+    this.lastIssued = ts;
+    return ts;
   }
 
   /** How far `remote` is ahead of this node's wall clock, in ms (0 or negative when it is not). */

@@ -1,9 +1,22 @@
 // Opens tenant stores on demand and keeps at most `openMax` of them open, closing the least recently used idle one.
 // Callers lease a store with `use(tenant, fn)`; a leased store is never closed underneath them.
+//
+// A store that fails to open (other than a tenant that does not exist) or to close is reported to the observer. The
+// per-tenant access times behind the active-tenant count are pruned as accesses come (older than the active window,
+// and beyond `activeTrackedMax` tenants the least recently seen), not only when the metrics are scraped.
 import type { Embedder } from '../embed/embedder.js';
 import { TenantStore, type StoreLimits, type StoreReplication, type TenantStoreOptions } from './tenant-store.js';
-import type { EngineObserver } from '../rem/observer.js';
+import { RemError } from '../rem/errors.js';
+import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { assertTenantId } from '../rem/tenant-id.js';
+
+/** Window for "active" tenants (a request within it), by default. */
+export const ACTIVE_WINDOW_MS_DEFAULT = 5 * 60_000;
+/**
+ * Tenants whose last access is tracked at most (about 100 bytes each, so ~10 MB at the bound). Beyond it the least
+ * recently seen is forgotten: the active count then saturates at this many.
+ */
+export const ACTIVE_TRACKED_MAX_DEFAULT = 100_000;
 
 export interface TenantManagerOptions {
   dataDir: string;
@@ -13,8 +26,10 @@ export interface TenantManagerOptions {
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
-  /** Window for "active" tenants (a request within it), exported for autoscaling. */
+  /** Window for "active" tenants (a request within it), exported for autoscaling. Default ACTIVE_WINDOW_MS_DEFAULT. */
   activeWindowMs?: number;
+  /** Tenants whose last access is tracked at most (the active count saturates there). Default ACTIVE_TRACKED_MAX_DEFAULT. */
+  activeTrackedMax?: number;
   /** Record cache per open tenant, in bytes. */
   recordCacheBytes?: number;
   /**
@@ -37,6 +52,7 @@ interface Slot {
 
 export class TenantManager {
   private readonly slots = new Map<string, Slot>();
+  /** Last access per tenant, least recent first (an access moves its tenant to the end). */
   private readonly lastAccessMs = new Map<string, number>();
   private closing = false;
   /** Stores being closed by eviction: a new open of the same tenant waits for the LevelDB lock to be released. */
@@ -45,6 +61,31 @@ export class TenantManager {
   onLifecycle?: (tenant: string, event: 'open' | 'close') => void;
 
   constructor(readonly opts: TenantManagerOptions) {}
+
+  private get observer(): EngineObserver {
+    return this.opts.observer ?? consoleObserver;
+  }
+
+  private get activeWindowMs(): number {
+    return this.opts.activeWindowMs ?? ACTIVE_WINDOW_MS_DEFAULT;
+  }
+
+  /** Tenants whose last access is tracked (at most activeTrackedMax; pruned on access). */
+  get trackedTenants(): number {
+    return this.lastAccessMs.size;
+  }
+
+  /** Records an access and forgets, from the least recent on, accesses out of the window or beyond the bound. */
+  private touch(tenant: string, nowMs: number): void {
+    this.lastAccessMs.delete(tenant);
+    this.lastAccessMs.set(tenant, nowMs);
+    const max = Math.max(1, this.opts.activeTrackedMax ?? ACTIVE_TRACKED_MAX_DEFAULT);
+    const windowMs = this.activeWindowMs;
+    for (const [t, at] of this.lastAccessMs) {
+      if (this.lastAccessMs.size <= max && nowMs - at <= windowMs) break;
+      this.lastAccessMs.delete(t);
+    }
+  }
 
   /** What every store of this manager opens with (the tenant and whether to create it aside). */
   private storeOptions(): Omit<TenantStoreOptions, 'tenant' | 'create'> {
@@ -81,7 +122,7 @@ export class TenantManager {
 
   /** Tenants with a request within the active window (default 5 minutes). */
   activeCount(nowMs = Date.now()): number {
-    const windowMs = this.opts.activeWindowMs ?? 5 * 60_000;
+    const windowMs = this.activeWindowMs;
     let n = 0;
     for (const [tenant, t] of this.lastAccessMs) {
       if (nowMs - t <= windowMs) n++;
@@ -105,7 +146,7 @@ export class TenantManager {
     slot.leases++;
     try {
       const store = await this.ensureOpen(tenant, slot, create);
-      this.lastAccessMs.set(tenant, Date.now());
+      this.touch(tenant, Date.now());
       return await fn(store);
     } finally {
       slot.leases--;
@@ -123,11 +164,20 @@ export class TenantManager {
         .then(() =>
           TenantStore.open({ ...this.storeOptions(), tenant, create }),
         )
-        .then((store) => {
-          slot.store = store;
-          this.onLifecycle?.(tenant, 'open');
-          return store;
-        })
+        .then(
+          (store) => {
+            slot.store = store;
+            this.onLifecycle?.(tenant, 'open');
+            return store;
+          },
+          (err: unknown) => {
+            // a tenant that does not exist (a read of an unknown id) is an answer, not a failure
+            if (!(err instanceof RemError && err.code === 'tenant_not_found')) {
+              this.observer.degraded('tenant_open_failed', { tenant, err: errorText(err) }, 'tenant store failed to open');
+            }
+            throw err;
+          },
+        )
         .finally(() => {
           slot.opening = undefined;
         });
@@ -150,7 +200,13 @@ export class TenantManager {
       const store = slot.store!;
       slot.store = undefined;
       this.slots.delete(tenant);
-      const closed = store.close().finally(() => this.closingStores.delete(tenant));
+      const closed = store
+        .close()
+        .catch((err: unknown) => {
+          // the store is out of the slots either way; its LevelDB lock may still be held, so a reopen may fail too
+          this.observer.degraded('tenant_close_failed', { tenant, cause: 'eviction', err: errorText(err) }, 'tenant store failed to close on eviction');
+        })
+        .finally(() => this.closingStores.delete(tenant));
       this.closingStores.set(tenant, closed);
       await closed;
       this.onLifecycle?.(tenant, 'close');
@@ -162,10 +218,23 @@ export class TenantManager {
     this.closing = true;
     const stores: TenantStore[] = [];
     for (const slot of this.slots.values()) {
+      // an open that failed was reported (tenant_open_failed) and answered its caller: nothing to close
       if (slot.opening) await slot.opening.catch(() => undefined);
       if (slot.store) stores.push(slot.store);
     }
     this.slots.clear();
-    await Promise.all([...stores.map((s) => s.close()), ...this.closingStores.values()]);
+    // every store is closed even when one fails; eviction closes in flight report their own failures
+    await Promise.all([
+      ...stores.map((s) =>
+        s.close().catch((err: unknown) => {
+          this.observer.degraded('tenant_close_failed', { tenant: s.tenant, cause: 'shutdown', err: errorText(err) }, 'tenant store failed to close at shutdown');
+        }),
+      ),
+      ...this.closingStores.values(),
+    ]);
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
