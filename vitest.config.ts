@@ -8,6 +8,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  */
 export const UNIT_TESTS = [
   'test/batch-writer.test.ts',
+  'test/bounds.test.ts',
   'test/cli-args.test.ts',
   'test/config-docs.test.ts',
   'test/crdt.test.ts',

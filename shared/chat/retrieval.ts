@@ -157,7 +157,11 @@ export async function retrieve(store: TenantStore, messages: readonly ChatMessag
   const entityItems: ContextItem[] = [];
   const neighborItems: ContextItem[] = [];
   for (const m of entities) {
-    const n = await neighbors(store, m.id, { depth: 1, direction: 'both', nodesMax: 12 }).catch(() => undefined);
+    // an entity deleted since it was found has no neighbourhood: say so, and answer from the rest
+    const n = await neighbors(store, m.id, { depth: 1, direction: 'both', nodesMax: 12 }).catch((err: unknown) => {
+      store.observer.warn({ tenant: store.tenant, entity: m.id, err: String(err) }, 'chat retrieval skipped an entity whose neighbourhood could not be read');
+      return undefined;
+    });
     if (!n) continue;
     const names = new Map(n.nodes.map((x) => [x.id, x as Entity]));
     const self = names.get(m.id);

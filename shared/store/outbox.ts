@@ -21,8 +21,10 @@ export async function clearOutboxPending(markerDir: string, tenant: string): Pro
 export async function pendingOutboxTenants(markerDir: string): Promise<string[]> {
   try {
     return (await fs.readdir(markerDir)).filter((t) => /^[a-z0-9][a-z0-9_-]{0,62}$/.test(t));
-  } catch {
-    return [];
+  } catch (err) {
+    // no marker directory yet means no tenant ever had pending ops; anything else must not hide an outbox
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
   }
 }
 

@@ -633,21 +633,10 @@ const STORE_FIXED_BYTES = 128 * 1024;
 /** V8 cost of one record-cache entry beside its characters (Map entry, two string headers). */
 const CACHE_ENTRY_BYTES = 96;
 
-/**
- * Bytes held by a keyword index's in-memory caches (decoded best postings per hot term, document frequencies). They
- * are private to KeywordIndex: read structurally, and counted as 0 should their shape change.
- */
+/** Bytes held by a keyword index's in-memory caches (decoded best postings of hot terms, document frequencies). */
 function keywordCacheBytes(keyword: KeywordIndex): number {
-  const k = keyword as unknown as { postingsCache?: unknown; dfCache?: unknown };
-  let bytes = 0;
-  if (k.postingsCache instanceof Map) {
-    for (const [term, p] of k.postingsCache as Map<string, { ids?: unknown[] }>) {
-      const n = Array.isArray(p?.ids) ? p.ids.length : 0;
-      // per posting: the id string (32 characters and its header), its array slot, tf and dl
-      bytes += 120 + term.length + n * (32 + 24 + 8 + 8);
-    }
-  }
-  // document frequencies: not bounded by KeywordIndex (every term written or asked since open); ~10 characters a term
-  if (k.dfCache instanceof Map) bytes += (k.dfCache as Map<string, number>).size * (64 + 10);
-  return bytes;
+  const sizes = keyword.cacheSizes;
+  // per posting: the id string (32 characters and its header), its array slot, tf and dl; per term a Map entry
+  // and its string; per document frequency a Map entry, its term (~10 characters) and the number
+  return sizes.postingsTerms * 130 + sizes.postings * (32 + 24 + 8 + 8) + sizes.dfTerms * (64 + 10);
 }

@@ -328,7 +328,12 @@ export class LocalWriter {
     const vectors = ahead && ahead.length > 0 ? await prepareEntityVectors(this.target, ahead.map((mutation) => ({ mutation, hlc: this.target.clock.now() }))) : undefined;
     return new Promise<ApplyResult>((resolve, reject) => {
       this.queue.push({ build, vectors, resolve, reject });
-      if (this.queue.length === 1) void this.target.writeLock.run(() => this.drain());
+      if (this.queue.length === 1) {
+        this.target.writeLock.run(() => this.drain()).catch((err: unknown) => {
+          // the lock refused the drain (too many waiters): fail what is queued rather than strand it
+          for (const w of this.queue.splice(0)) w.reject(err);
+        });
+      }
     });
   }
 
