@@ -10,6 +10,7 @@ export const UNIT_TESTS = [
   'test/batch-writer.test.ts',
   'test/bounds.test.ts',
   'test/cli-args.test.ts',
+  'test/cli-stack-auth.test.ts',
   'test/config-docs.test.ts',
   'test/crdt.test.ts',
   'test/embedder-contract.test.ts',

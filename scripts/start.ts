@@ -2,11 +2,15 @@
 // Starts each service as a child process, in order, each once the previous one answers its readiness check:
 // nats-server (JetStream, <data>/nats), an S3-compatible server (s3rver, <data>/s3), the database node, the upload
 // gateway and one ingest worker. Prefixes their output, and stops them all (in reverse order) on Ctrl-C.
+// With auth required (PERCOLATE_AUTH, the default), first makes sure a signing key exists (PERCOLATE_AUTH_KEYS_FILE,
+// else <data>/keys/jwks.json, created when absent) and points every service at it, gives the worker its own token,
+// and once the stack is ready prints a token for tenant demo.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RetryExhaustedError, retry } from '../shared/rem/retry.js';
+import { DEMO_TENANT, DEMO_TOKEN_TTL_S, prepareStackAuth } from './cli/auth.js';
 import { requireBinary } from './system-deps.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,6 +24,8 @@ interface Service {
   env: Record<string, string>;
   /** Polled until it answers (any HTTP status below 500) before the next service starts. */
   ready: string;
+  /** Gets the worker's token (PERCOLATE_API_TOKEN). */
+  worker?: boolean;
 }
 
 const env = process.env;
@@ -79,6 +85,7 @@ const services: Service[] = [
     entry: 'services/worker/main.ts',
     env: { ...ingestEnv, PERCOLATE_WORKER_PORT: workerPort },
     ready: `http://${host}:${workerPort}/health/ready`,
+    worker: true,
   },
 ];
 const READY_TIMEOUT_MS = 60_000;
@@ -152,6 +159,15 @@ async function waitReady(s: Service): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`percolate: starting the local stack with data under ${dataDir}`);
+  // before any service starts, so that they all verify with the same key (none creates one of its own)
+  const auth = await prepareStackAuth(env, dataDir);
+  if (auth.mode === 'required') {
+    console.log(`percolate: ${auth.created ? 'created the signing key' : 'signing key'} ${auth.keysFile} (PERCOLATE_AUTH_KEYS_FILE of every service)`);
+    for (const s of services) {
+      if (!s.entry) continue;
+      Object.assign(s.env, auth.serviceEnv, s.worker ? auth.workerEnv : {});
+    }
+  }
   for (const s of services) {
     if (stopping) return;
     children.push({ name: s.name, child: start(s) });
@@ -161,6 +177,17 @@ async function main(): Promise<void> {
   console.log(
     `percolate: ready. database ${apiUrl}, upload gateway http://${host}:${gatewayPort}, ` +
       `worker http://${host}:${workerPort}, nats ${natsUrl} (monitor :${natsMonitorPort}), s3 ${ingestEnv.PERCOLATE_S3_ENDPOINT}`,
+  );
+  if (!auth.demoToken) {
+    console.log('percolate: auth is off (PERCOLATE_AUTH=off): requests need no token, and any client can read and write any tenant');
+    return;
+  }
+  const token = await auth.demoToken();
+  console.log(
+    `percolate: a token for tenant ${DEMO_TENANT} (scope rw, valid ${DEMO_TOKEN_TTL_S / 3600} h); to use it, in another shell run\n` +
+      `  export TOKEN=${token}\n` +
+      `percolate: and send -H "Authorization: Bearer $TOKEN" with each request (README, Quick start); ` +
+      `more tokens: npx percolate token --tenant <tenant> --scope ro|rw|admin --ttl 1h`,
   );
 }
 
