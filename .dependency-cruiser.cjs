@@ -14,7 +14,7 @@
 const LAYERS = [
   ['rem', ['^shared/rem/']],
   ['config', ['^shared/config/']],
-  ['base', ['^shared/(index|embed|blob|bus|metrics)/']],
+  ['base', ['^shared/(index|embed|blob|bus|metrics|auth)/']],
   ['store', ['^shared/store/']],
   ['reads', ['^shared/(search|query|chat)/']],
   ['transport', ['^shared/(replication|jobs|ingest)/']],

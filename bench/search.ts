@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   const truth = groundTruth(ds.vectors, ds.queries, K);
 
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'percolate-bench-search-'));
-  const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir });
+  const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir, PERCOLATE_AUTH: 'off' });
   const hnswCfg = { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction };
   let app: Awaited<ReturnType<typeof buildApi>> | undefined;
   try {

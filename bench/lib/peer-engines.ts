@@ -59,7 +59,7 @@ export interface Engine {
 }
 
 /** A database node's configuration with nothing set: our store runs with it, and every HNSW peer gets its M and efC. */
-const NODE = loadConfig({});
+const NODE = loadConfig({ PERCOLATE_AUTH: 'off' });
 export const HNSW = { m: NODE.hnswM, efConstruction: NODE.hnswEfConstruction } as const;
 const EFS_FULL = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 const EFS_QUICK = [16, 32, 64, 128];

@@ -7,6 +7,12 @@ import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
+import { setupAuth } from '../../shared/auth/setup.js';
+import { installAuth } from '../../shared/http/auth.js';
+import { audit } from '../../shared/http/audit.js';
+import { RemError } from '../../shared/rem/errors.js';
+import { installCors } from '../../shared/http/cors.js';
+import { installTenantRateLimit } from '../../shared/http/rate-limit.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { installSlicedSerialization } from '../../shared/http/sliced-json.js';
 import { loggerOptions } from '../../shared/http/logger.js';
@@ -124,17 +130,30 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   } else {
     app.log.info({ node_id: cfg.nodeId }, 'PERCOLATE_NATS_URL is not set: running standalone, writes are not replicated');
   }
+  const auth = await setupAuth(cfg.auth, app.log, 'api');
+  ctx.auth = auth;
   await app.register(swagger, {
     openapi: {
       info: { title: 'Percolate-TS database node', version: '0.1.0' },
-      components: { securitySchemes: {} },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
+  await installCors(app, cfg.cors);
   installValidation(app);
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });
   installSlicedSerialization(app);
   installErrorHandling(app);
   app.decorateRequest('tenant', '');
+  app.addHook('onSend', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  app.addHook('onError', async (req, _reply, err) => {
+    if (err instanceof RemError && err.code === 'quota_exceeded') {
+      const d = err.details as { quota?: string; limit?: number; usage?: number } | undefined;
+      metrics.access.rateLimited.inc({ kind: `quota_${d?.quota ?? 'unknown'}` });
+      audit(app.log, 'quota_exceeded', { tenant: req.tenant, sub: req.auth?.sub, route: req.routeOptions.url, quota: d?.quota, limit: d?.limit, usage: d?.usage });
+    }
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -147,9 +166,15 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
 
   let ready = false;
   await app.register(healthRoutes, { ctx, isReady: () => ready });
+  // tenant header, then the token, then the tenant's request rate: the order of the hooks in each scope
+  const guard = async (scope: FastifyInstance) => {
+    scope.addHook('onRequest', tenantHook);
+    installAuth(scope, { verifier: auth.verifier, failures: metrics.access.authFailures, log: app.log });
+    await installTenantRateLimit(scope, cfg.rateLimit, { counter: metrics.access.rateLimited, log: app.log });
+  };
   await app.register(
     async (api) => {
-      api.addHook('onRequest', tenantHook);
+      await guard(api);
       await api.register(resourceRoutes, { ctx });
       await api.register(entityRoutes, { ctx });
       await api.register(momentRoutes, { ctx });
@@ -165,7 +190,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   // OpenAI-compatible chat beside the native API, with the same tenant check
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', tenantHook);
+      await guard(v1);
       await v1.register(openAiChatRoutes, { ctx });
     },
     { prefix: '/v1' },

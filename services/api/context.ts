@@ -4,6 +4,7 @@ import type { NodeConfig } from '../../shared/config/config.js';
 import { tenantFromHeader } from '../../shared/http/tenant.js';
 import type { NodeMetrics } from '../../shared/metrics/metrics.js';
 import type { HybridLogicalClock } from '../../shared/rem/hlc.js';
+import type { AuthSetup } from '../../shared/auth/setup.js';
 import type { TenantManager } from '../../shared/store/tenant-manager.js';
 import type { TenantStore } from '../../shared/store/tenant-store.js';
 import type { Schemas } from './schemas.js';
@@ -15,6 +16,8 @@ export interface ApiContext {
   schemas: Schemas;
   /** The node's clock (replicated ops are checked against its drift bound). */
   clock: HybridLogicalClock;
+  /** Keys and the token verifier (undefined verifier: auth off). Set while the app is built. */
+  auth?: AuthSetup;
   /** `standalone` without NATS; otherwise the replicator's connection state. */
   replicationState: () => string;
 }

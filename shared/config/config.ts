@@ -1,6 +1,7 @@
 // Typed configuration read from environment variables, with documented defaults and bounds.
 // Every limit the node enforces (bodies, batches, open stores, traversal) comes from here.
 import path from 'node:path';
+import { loadAuthConfig, loadCorsConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { boolFrom, ConfigError, intFrom } from './env.js';
 import { httpLimitsFrom, type HttpLimits } from './http-config.js';
 import { loadChatConfig, loadQueryConfig, type ChatConfig, type QueryConfig } from './query-config.js';
@@ -77,6 +78,13 @@ export interface NodeConfig {
   vectorIndexPoolMax: number;
   /** Connection and request time limits of the HTTP server. */
   http: HttpLimits;
+  /** Tokens, keys, scopes. */
+  auth: AuthConfig;
+  cors: CorsConfig;
+  /** Requests per tenant per window on this node, reads and writes counted apart (429 rate_limited beyond). */
+  rateLimit: { readsMax: number; writesMax: number; windowMs: number };
+  /** Per-tenant quotas on this node (429 quota_exceeded beyond; nothing of a refused write is written). */
+  quotas: { recordsMax: number; diskBytesMax: number };
   /** Bounds of the REM query dialect. */
   query: QueryConfig;
   /** Chat: context budget and language-model provider. */
@@ -142,6 +150,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     schemaUniqueItemsMax: intFrom(env, 'PERCOLATE_SCHEMA_UNIQUE_ITEMS_MAX', 1000, 1, 100_000),
     vectorIndexPoolMax: intFrom(env, 'PERCOLATE_VECTOR_INDEX_POOL_MAX', 64, 0, 100_000),
     http: httpLimitsFrom(env, API_HTTP_DEFAULTS),
+    auth: loadAuthConfig(env, dataDir),
+    cors: loadCorsConfig(env),
+    rateLimit: {
+      readsMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_READS', 120_000, 1, 100_000_000),
+      writesMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_WRITES', 120_000, 1, 100_000_000),
+      windowMs: intFrom(env, 'PERCOLATE_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
+    },
+    quotas: {
+      recordsMax: intFrom(env, 'PERCOLATE_QUOTA_RECORDS_MAX', 10_000_000, 1, Number.MAX_SAFE_INTEGER),
+      diskBytesMax: intFrom(env, 'PERCOLATE_QUOTA_DISK_BYTES_MAX', 100 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),
+    },
     query: loadQueryConfig(env),
     chat: loadChatConfig(env),
   };

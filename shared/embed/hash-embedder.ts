@@ -63,7 +63,7 @@ export class HashEmbedder implements Embedder {
     const out: Float32Array[] = [];
     const slice = new TimeSlice();
     for (const t of texts) {
-      await slice.maybeYield();
+      if (slice.due()) await slice.pause();
       out.push(this.embedOne(t));
     }
     return out;

@@ -35,6 +35,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   provider_error: 502,
   provider_unavailable: 502,
   overloaded: 503,
+  quota_exceeded: 429,
 };
 
 const FASTIFY_CODES: Record<string, [number, string]> = {

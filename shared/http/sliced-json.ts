@@ -34,7 +34,7 @@ export async function slicedStringify(v: Record<string, unknown>): Promise<strin
       first = false;
       parts.push(head + '[');
       for (let i = 0; i < x.length; i++) {
-        await slice.maybeYield();
+        if (slice.due()) await slice.pause();
         parts.push((i > 0 ? ',' : '') + (JSON.stringify(x[i]) ?? 'null'));
       }
       parts.push(']');

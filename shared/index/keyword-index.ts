@@ -208,7 +208,7 @@ export class KeywordIndex {
 
     const slice = new TimeSlice();
     for (let i = 0; i < docs.length; i++) {
-      await slice.maybeYield(); // a batch of a thousand documents takes tens of milliseconds to tokenise
+      if (slice.due()) await slice.pause(); // a batch of a thousand documents takes tens of milliseconds to tokenise
       const doc = docs[i]!;
       const old = olds[i];
       if (old) {

@@ -1,5 +1,6 @@
 // Prometheus metrics of the upload gateway and the ingest workers (prom-client), one registry per process.
 import client from 'prom-client';
+import { createAccessMetrics, type AccessMetrics } from './access-metrics.js';
 
 const DURATION_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
 
@@ -27,12 +28,14 @@ export interface GatewayMetrics {
   uploads: client.Counter<'outcome'>;
   uploadsInFlight: client.Gauge;
   jobsQueued: client.Counter<'tier'>;
+  access: AccessMetrics;
 }
 
 export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayMetrics {
   const registry = registryWithDefaults(opts.defaultMetrics);
   return {
     registry,
+    access: createAccessMetrics(registry),
     httpDuration: httpDuration(registry),
     uploadBytes: new client.Counter({
       name: 'percolate_upload_bytes_total',

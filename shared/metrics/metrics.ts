@@ -1,5 +1,6 @@
 // The node's Prometheus metrics (prom-client), in one registry per process so tests can build several apps.
 import client from 'prom-client';
+import { createAccessMetrics, type AccessMetrics } from './access-metrics.js';
 
 export interface NodeMetrics {
   registry: client.Registry;
@@ -17,6 +18,7 @@ export interface NodeMetrics {
   vectorsPending: client.Gauge;
   tenantsMemoryEstimate: client.Gauge;
   engineDegraded: client.Counter<'event'>;
+  access: AccessMetrics;
 }
 
 export function createNodeMetrics(opts: {
@@ -124,6 +126,7 @@ export function createNodeMetrics(opts: {
         this.set(opts.tenantsMemoryEstimate?.() ?? 0);
       },
     }),
+    access: createAccessMetrics(registry),
     engineDegraded: new client.Counter({
       name: 'percolate_engine_degraded_total',
       help: 'Degraded paths the engine took, by event (vector_index_rebuilt, checkpoint_failed, tenant_close_failed, ...: shared/rem/observer.ts DEGRADED_EVENTS); each is also logged',

@@ -7,7 +7,7 @@ import { ID_PATTERN } from '../rem/ids.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import type { Entity, RemRecord } from '../rem/types.js';
 import { searchBounded } from '../search/search.js';
-import { fuzzyEntities, lookupEntities, neighbors, type GraphEdge } from '../store/entities.js';
+import { fuzzyEntities, lookupEntities, lookupEntitiesBounded, neighbors, type GraphEdge } from '../store/entities.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import { Grouper } from './aggregate.js';
 import type { AccessPath } from './access.js';
@@ -209,7 +209,7 @@ async function executeSelect(store: TenantStore, plan: SelectPlan, budget: Budge
   const slice = new TimeSlice();
   for await (const batch of done ? [] : candidates(store, plan, plan.access, budget, streaming ? wanted + 1 : BATCH)) {
     for (const json of batch) {
-      await slice.maybeYield();
+      if (slice.due()) await slice.pause();
       if (stats.rows_scanned >= budget.bounds.rowsScannedMax) {
         budget.stop('rows_scanned_max');
         done = true;
@@ -304,17 +304,18 @@ async function executeLookup(store: TenantStore, plan: LookupPlan, budget: Budge
   const results: Entity[] = [];
   keys: for (const key of plan.keys) {
     if (!budget.inTime()) break;
-    const found = await lookupEntities(store, key, plan.type, budget.bounds.rowsReturnedMax);
+    const { entities: found, bytes: sizes } = await lookupEntitiesBounded(store, key, plan.type, budget.bounds.rowsReturnedMax);
     budget.stats.index_entries_read += found.length;
     budget.stats.records_read += found.length;
-    for (const e of found) {
+    for (const [i, e] of found.entries()) {
       if (seen.has(e.id)) continue;
       seen.add(e.id);
       if (results.length >= budget.bounds.rowsReturnedMax) {
         budget.stop('rows_returned_max');
         break keys;
       }
-      if (!budget.tick(ROW_UNITS) || !fits(budget, bytes, jsonBytes(e))) break keys;
+      // measured from the stored JSON as it was read (`depth` and separators aside)
+      if (!budget.tick(ROW_UNITS) || !fits(budget, bytes, sizes[i]!)) break keys;
       results.push(e);
     }
   }

@@ -36,6 +36,19 @@ export function textBytes(json: string): number {
   return Buffer.byteLength(json, 'utf8');
 }
 
+/**
+ * Bytes of a graph edge `{from, rel, to, weight, properties}` as JSON, without serialising it (a traversal measures
+ * thousands): ids are 32 hex characters, a weight at most 24; only non-empty properties are serialised.
+ */
+export function edgeBytes(e: { rel: string; properties?: Record<string, unknown> }): number {
+  let props = 2;
+  if (e.properties) for (const _ in e.properties) {
+    props = jsonBytes(e.properties);
+    break;
+  }
+  return 2 * 32 + textBytes(e.rel) + 24 + props + 48;
+}
+
 export function jsonBytes(value: unknown): number {
   return textBytes(JSON.stringify(value) ?? 'null');
 }

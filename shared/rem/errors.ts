@@ -18,7 +18,9 @@ export type RemErrorCode =
   | 'provider_error'
   | 'provider_unavailable'
   /** A bounded queue of the engine is full (writers waiting for a tenant's write lock): retry later. */
-  | 'overloaded';
+  | 'overloaded'
+  /** A per-tenant quota (records, bytes on disk, uploads) would be exceeded; details name it, its limit and the usage. */
+  | 'quota_exceeded';
 
 export class RemError extends Error {
   constructor(

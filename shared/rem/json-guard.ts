@@ -29,22 +29,39 @@ export function jsonTextDepth(text: string, max: number): number {
   return deepest;
 }
 
-/** The nesting depth of a parsed value, counted without recursion, stopping once it exceeds `max`. */
-export function valueDepth(value: unknown, max: number): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
+/**
+ * One walk over a parsed value: whether it nests deeper than `depthMax`, and the path of an own `__proto__` key if it
+ * holds one (the path is built only then: the walk itself allocates no strings).
+ */
+export function inspectJson(value: unknown, depthMax: number): { tooDeep: boolean; protoPath: string | undefined } {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  let proto = false;
+  while (values.length > 0) {
+    const v = values.pop();
+    const d = depths.pop()! + 1;
     if (v === null || typeof v !== 'object') continue;
-    const depth = d + 1;
-    if (depth > deepest) {
-      deepest = depth;
-      if (deepest > max) return deepest;
+    if (d > depthMax) return { tooDeep: true, protoPath: undefined };
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (x !== null && typeof x === 'object') {
+          values.push(x);
+          depths.push(d);
+        }
+      }
+      continue;
     }
-    if (Array.isArray(v)) for (const x of v) stack.push([x, depth]);
-    else for (const k in v) if (Object.hasOwn(v, k)) stack.push([(v as Record<string, unknown>)[k], depth]);
+    if (Object.hasOwn(v, '__proto__')) proto = true;
+    for (const k in v) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== null && typeof x === 'object' && Object.hasOwn(v, k)) {
+        values.push(x);
+        depths.push(d);
+      }
+    }
   }
-  return deepest;
+  return { tooDeep: false, protoPath: proto ? protoKeyPath(value) : undefined };
 }
 
 /** The path of the first own `__proto__` key in a parsed value, or undefined (iterative). */

@@ -61,6 +61,11 @@ export function mutationVector(m: Mutation & { vector: string }): Float32Array {
   return (m as { [LOCAL_VECTOR]?: Float32Array })[LOCAL_VECTOR] ?? decodeVector(m.vector);
 }
 
+/** Keeps a vector decoded (and checked) from the wire beside its mutation, so the write path does not decode it again. */
+export function keepDecodedVector(m: Mutation, vector: Float32Array): void {
+  (m as { [LOCAL_VECTOR]?: Float32Array })[LOCAL_VECTOR] = vector;
+}
+
 /** Fills in the wire form of local vectors (only needed when the op goes to the outbox). */
 export function encodeLocalVectors(mutations: Mutation[]): void {
   for (const m of mutations) {

@@ -219,7 +219,7 @@ export function checkEntityDelta(d: unknown, id: string, f: string, limits: Reco
 }
 
 /** The base64 float32 vector of a replicated op: the right length, and a vector the indexes can hold. */
-export function checkWireVector(v: unknown, dimension: number, field: string): void {
+export function checkWireVector(v: unknown, dimension: number, field: string): Float32Array {
   const chars = Math.ceil((dimension * 4) / 3) * 4;
   if (typeof v !== 'string' || v.length !== chars || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) {
     throw new RemError('invalid_embedding', `${field} must be base64 of ${dimension} float32`);
@@ -228,6 +228,8 @@ export function checkWireVector(v: unknown, dimension: number, field: string): v
   if (b.byteLength !== dimension * 4) throw new RemError('invalid_embedding', `${field} must be base64 of ${dimension} float32`);
   const copy = new Uint8Array(b.byteLength);
   copy.set(b);
-  const problem = vectorProblem(new Float32Array(copy.buffer));
+  const vector = new Float32Array(copy.buffer);
+  const problem = vectorProblem(vector);
   if (problem) throw new RemError('invalid_embedding', `${field} is not a usable vector: ${problem}`);
+  return vector;
 }

@@ -4,11 +4,11 @@
 // An invalid op is refused as a whole (from the bus: terminated and counted, instead of redelivered forever).
 import { RemError } from './errors.js';
 import { ID_PATTERN } from './ids.js';
-import { protoKeyPath, valueDepth } from './json-guard.js';
+import { inspectJson } from './json-guard.js';
 import { checkEntityDelta, checkMomentRecord, checkResourceRecord, checkWireVector, type RecordLimits } from './rules.js';
 import { REM_KINDS, type RemKind } from './types.js';
 import { ClockDriftError, isHlc, type HybridLogicalClock } from './hlc.js';
-import type { Op } from './ops.js';
+import { keepDecodedVector, type Mutation, type Op } from './ops.js';
 
 /** Why an op was refused, for `percolate_replication_apply_errors_total{reason}`. */
 export type OpRejectReason = 'malformed' | 'clock_drift';
@@ -46,11 +46,11 @@ export function opRulesFor(store: {
 export function validateOp(raw: unknown, rules: OpRules): Op {
   const mutationsMax = rules.mutationsMax ?? 100_000;
   if (!isObj(raw)) throw bad('op must be an object');
-  // the merge path and the CRDT copy records with ordinary objects: `__proto__` must never reach them
-  const proto = protoKeyPath(raw);
-  if (proto) throw bad(`op${proto}: the key __proto__ is not accepted`);
-  // `+ 3`: the op, its mutation list and the mutation wrap the record, which gets the same depth as a request body
-  if (valueDepth(raw, rules.jsonDepthMax + 3) > rules.jsonDepthMax + 3) throw bad(`op nests deeper than the JSON depth bound (${rules.jsonDepthMax})`);
+  // `+ 3`: the op, its mutation list and the mutation wrap the record, which gets the same depth as a request body;
+  // and the merge path and the CRDT copy records with ordinary objects: `__proto__` must never reach them
+  const shape = inspectJson(raw, rules.jsonDepthMax + 3);
+  if (shape.tooDeep) throw bad(`op nests deeper than the JSON depth bound (${rules.jsonDepthMax})`);
+  if (shape.protoPath) throw bad(`op${shape.protoPath}: the key __proto__ is not accepted`);
   if (raw.v !== 1) throw bad('op.v must be 1');
   if (!isStr(raw.op_id) || raw.op_id.length > 256) throw bad('op.op_id must be a string');
   if (!isStr(raw.tenant)) throw bad('op.tenant must be a string');
@@ -91,7 +91,7 @@ function checkMutation(m: unknown, f: string, rules: OpRules): void {
     checkEntityDelta(m.delta, m.id, `${f}.delta`, rules);
     return;
   }
-  checkWireVector(m.vector, rules.dimension, `${f}.vector`);
+  keepDecodedVector(m as unknown as Mutation, checkWireVector(m.vector, rules.dimension, `${f}.vector`));
   if (m.kind === 'resources') checkResourceRecord(m.record, m.id, `${f}.record`, rules);
   else checkMomentRecord(m.record, m.id, `${f}.record`, rules);
 }

@@ -154,7 +154,7 @@ async function hydrate(
     const chunk = hits.slice(start, start + HYDRATE_CHUNK);
     const json = await store.getManyJson(kind, chunk.map((x) => x.id));
     for (let i = 0; i < chunk.length && out.length < limit; i++) {
-      await h.slice.maybeYield();
+      if (h.slice.due()) await h.slice.pause();
       const j = json[i];
       if (j === undefined) continue;
       const r = JSON.parse(j) as RemRecord;

@@ -55,7 +55,7 @@ export class BatchWriter {
     const slice = new TimeSlice(undefined, 256);
     try {
       for (const o of ops) {
-        await slice.maybeYield();
+        if (slice.due()) await slice.pause();
         const op = this.resolve(o) as { type: 'put' | 'del'; sublevel?: WritableSublevel; key: string; value?: unknown };
         const key = (op.sublevel ? op.sublevel.prefix : '') + op.key;
         if (op.type === 'del') batch._del(key);

@@ -1,6 +1,6 @@
 // Entities: mutable graph nodes identified by (type, normalised key). Upserts merge properties field by field
 // (null removes a field) and edges by (rel, to); edges are stored inline and in a reverse index for incoming traversal.
-import { ByteBudget, RESPONSE_BYTES_BOUND, textBytes } from '../rem/byte-budget.js';
+import { ByteBudget, RESPONSE_BYTES_BOUND, edgeBytes, textBytes } from '../rem/byte-budget.js';
 import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { entityId } from '../rem/ids.js';
@@ -17,7 +17,8 @@ import {
 } from './keys.js';
 import { coalesceDeltas } from '../rem/entity-crdt.js';
 import { encodeVector, type EntityDelta, type Mutation } from '../rem/ops.js';
-import { deleteLocal } from './whole-records.js';
+import { checkWriteQuota } from './quota.js';
+import { deleteLocal, type WriteOptions } from './whole-records.js';
 import type { TenantStore } from './tenant-store.js';
 
 export { entityText } from '../rem/record-text.js';
@@ -38,8 +39,9 @@ function toDelta(store: TenantStore, input: EntityInput, i: number): { id: strin
 }
 
 /** Upserts entities (merging into existing ones); returns ids in input order. Repeated ids merge in order. */
-export async function putEntities(store: TenantStore, inputs: readonly EntityInput[]): Promise<string[]> {
+export async function putEntities(store: TenantStore, inputs: readonly EntityInput[], opts: WriteOptions = {}): Promise<string[]> {
   const prepared = inputs.map((input, i) => toDelta(store, input, i));
+  if (opts.quota) await checkWriteQuota(store, opts.quota, 'entities', prepared.map((p) => p.id));
   const deltas = new Map<string, EntityDelta>();
   for (const p of prepared) {
     const prev = deltas.get(p.id);
@@ -62,9 +64,14 @@ export async function lookupEntities(store: TenantStore, key: string, type?: str
 }
 
 /** lookupEntities within the store's answer budget: `truncated` when matches were left out for their size. */
-export async function lookupEntitiesBounded(store: TenantStore, key: string, type?: string, limit = 100): Promise<{ entities: Entity[]; truncated: boolean }> {
+export async function lookupEntitiesBounded(
+  store: TenantStore,
+  key: string,
+  type?: string,
+  limit = 100,
+): Promise<{ entities: Entity[]; truncated: boolean; bytes: number[] }> {
   const nkey = normalizeKey(key);
-  if (!nkey) return { entities: [], truncated: false };
+  if (!nkey) return { entities: [], truncated: false, bytes: [] };
   let ids: string[];
   if (type !== undefined) {
     const id = await store.getKey<string>('idx', entityKeyKey(normalizeKey(type), nkey));
@@ -80,18 +87,21 @@ export async function lookupEntitiesBounded(store: TenantStore, key: string, typ
  * Entities by id, in order, until the next would exceed the store's `responseBytesMax` (the first always fits):
  * measured from their stored JSON before parsing, since an entity can be megabytes of properties and edges.
  */
-async function readWithinBudget(store: TenantStore, ids: readonly string[]): Promise<{ entities: Entity[]; truncated: boolean }> {
+async function readWithinBudget(store: TenantStore, ids: readonly string[]): Promise<{ entities: Entity[]; truncated: boolean; bytes: number[] }> {
   const json = await store.getManyJson('entities', ids);
   const budget = new ByteBudget(store.limits.responseBytesMax);
   const entities: Entity[] = [];
+  const sizes: number[] = [];
   const slice = new TimeSlice();
   for (const j of json) {
-    await slice.maybeYield();
+    if (slice.due()) await slice.pause();
     if (j === undefined) continue;
-    if (!budget.take(textBytes(j)) && entities.length > 0) return { entities, truncated: true };
+    const size = textBytes(j);
+    if (!budget.take(size) && entities.length > 0) return { entities, truncated: true, bytes: sizes };
     entities.push(JSON.parse(j) as Entity);
+    sizes.push(size);
   }
-  return { entities, truncated: false };
+  return { entities, truncated: false, bytes: sizes };
 }
 
 function trigrams(s: string): Map<string, number> {
@@ -283,7 +293,7 @@ export async function neighbors(store: TenantStore, startId: string, opts: Neigh
       }
       if (edges.size >= edgesMax) return stop('traversal_edges_max');
       e.properties ??= propertiesOf(e.from, e.rel, e.to);
-      if (bytes && !bytes.take(Buffer.byteLength(JSON.stringify(e), 'utf8') + 1)) return stop('response_bytes_max');
+      if (bytes && !bytes.take(edgeBytes(e) + 1)) return stop('response_bytes_max');
       edges.set(key, e);
     }
     await breathe();

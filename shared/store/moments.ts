@@ -8,7 +8,7 @@ import type { Moment, MomentInput } from '../rem/types.js';
 import { HIGH, MOMENT_TIME_PREFIX, decodeCursor, encodeCursor, momentTimeBound } from './keys.js';
 import type { ListResult } from './resources.js';
 import { momentText } from '../rem/record-text.js';
-import { deleteLocal, putWholeRecords } from './whole-records.js';
+import { deleteLocal, putWholeRecords, type WriteOptions } from './whole-records.js';
 import type { TenantStore } from './tenant-store.js';
 
 export { momentText } from '../rem/record-text.js';
@@ -47,9 +47,9 @@ function toRecord(p: Prepared): Moment {
 }
 
 /** Upserts moments (a write replaces the record); returns ids in input order. */
-export async function putMoments(store: TenantStore, inputs: readonly MomentInput[]): Promise<string[]> {
+export async function putMoments(store: TenantStore, inputs: readonly MomentInput[], opts: WriteOptions = {}): Promise<string[]> {
   const prepared = inputs.map((input, i) => prepare(store, input, i));
-  return putWholeRecords(store, 'moments', prepared, (p) => momentText(toRecord(p)), toRecord);
+  return putWholeRecords(store, 'moments', prepared, (p) => momentText(toRecord(p)), toRecord, opts);
 }
 
 export async function deleteMoment(store: TenantStore, id: string): Promise<boolean> {
@@ -95,7 +95,7 @@ export async function listMoments(
       if (entries.length === 0) break;
       const records = await store.getManyJson('moments', entries.map(([, id]) => id));
       for (let i = 0; i < entries.length; i++) {
-        await slice.maybeYield();
+        if (slice.due()) await slice.pause();
         if (++scanned > scanMax) {
           truncated = more = true;
           bound = 'scan_max';

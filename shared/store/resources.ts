@@ -7,7 +7,7 @@ import type { Resource, ResourceInput } from '../rem/types.js';
 import { RESOURCE_URI_PREFIX, HIGH, decodeCursor, encodeCursor } from './keys.js';
 import { resourceText } from '../rem/record-text.js';
 export { resourceText } from '../rem/record-text.js';
-import { deleteLocal, putWholeRecords } from './whole-records.js';
+import { deleteLocal, putWholeRecords, type WriteOptions } from './whole-records.js';
 import type { TenantStore } from './tenant-store.js';
 
 interface Prepared {
@@ -26,7 +26,7 @@ function prepare(store: TenantStore, input: ResourceInput, i: number): Prepared 
 }
 
 /** Upserts resources; returns their ids in input order. Duplicate ids within one call: the last one wins. */
-export async function putResources(store: TenantStore, inputs: readonly ResourceInput[]): Promise<string[]> {
+export async function putResources(store: TenantStore, inputs: readonly ResourceInput[], opts: WriteOptions = {}): Promise<string[]> {
   const prepared = inputs.map((input, i) => prepare(store, input, i));
   return putWholeRecords(
     store,
@@ -44,6 +44,7 @@ export async function putResources(store: TenantStore, inputs: readonly Resource
       created_at: '',
       updated_at: '',
     }),
+    opts,
   );
 }
 
@@ -88,7 +89,7 @@ export async function listResources(
     const chunk = page.slice(start, start + CHUNK);
     const json = await store.getManyJson('resources', chunk.map(([, id]) => id));
     for (let i = 0; i < chunk.length; i++) {
-      await slice.maybeYield(); // parsing a page of big records takes tens of milliseconds
+      if (slice.due()) await slice.pause(); // parsing a page of big records takes tens of milliseconds
       const j = json[i];
       if (j !== undefined) {
         if (!budget.take(textBytes(j)) && items.length > 0) {

@@ -384,7 +384,7 @@ export class SchemaRegistry implements EntityWriteHook {
           const chunk = await ids.nextv(BACKFILL_BATCH);
           if (chunk.length === 0) break;
           for (const e of await this.store.getMany<Entity>('entities', chunk)) {
-            await slice.maybeYield();
+            if (slice.due()) await slice.pause();
             if (!e) continue;
             result.indexed++;
             for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', space: 'idx', key: k, value: e.id });

@@ -131,6 +131,7 @@ export class TenantStore {
   private readonly opts: TenantStoreOptions;
   private closed = false;
   private checkpointing: Promise<void> | undefined;
+  private diskUsage: { bytes: number; atMs: number } | undefined;
 
   private constructor(opts: TenantStoreOptions, dir: string) {
     this.opts = opts;
@@ -532,7 +533,10 @@ export class TenantStore {
     await this.db.compactRange('\u0000', '\u{10ffff}');
   }
 
-  async sizeOnDiskBytes(): Promise<number> {
+  /** Bytes of the tenant's files; `maxAgeMs` accepts a figure measured that recently (the walk costs a syscall per file). */
+  async sizeOnDiskBytes(maxAgeMs = 0): Promise<number> {
+    const now = Date.now();
+    if (this.diskUsage && now - this.diskUsage.atMs <= maxAgeMs) return this.diskUsage.bytes;
     let total = 0;
     const walk = async (dir: string): Promise<void> => {
       for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
@@ -545,6 +549,7 @@ export class TenantStore {
     await walk(this.dir).catch((err: unknown) => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     });
+    this.diskUsage = { bytes: total, atMs: now };
     return total;
   }
 

@@ -2,7 +2,13 @@
 // the store's write path.
 import { localPut } from '../rem/ops.js';
 import type { Moment, RemKind, Resource } from '../rem/types.js';
+import { checkWriteQuota, type Quotas } from './quota.js';
 import type { TenantStore } from './tenant-store.js';
+
+export interface WriteOptions {
+  /** Refuse the write (429 quota_exceeded) when it would take the tenant past these quotas. */
+  quota?: Quotas;
+}
 
 /**
  * Upserts whole records (resources, moments) written locally: within one call the last record for an id wins,
@@ -15,7 +21,9 @@ export async function putWholeRecords<K extends 'resources' | 'moments', P exten
   prepared: readonly P[],
   text: (p: P) => string,
   record: (p: P) => K extends 'resources' ? Resource : Moment,
+  opts: WriteOptions = {},
 ): Promise<string[]> {
+  if (opts.quota) await checkWriteQuota(store, opts.quota, kind, prepared.map((p) => p.id));
   const byId = new Map<string, P>();
   for (const p of prepared) byId.set(p.id, p);
   const unique = [...byId.values()];

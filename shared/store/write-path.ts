@@ -116,7 +116,14 @@ export async function prepareEntityVectors(
   target: WriteTarget,
   items: readonly { mutation: Mutation; hlc: string }[],
 ): Promise<Map<string, Float32Array>> {
-  const entityItems = items.filter((x) => x.mutation.kind === 'entities');
+  // only puts that carry text (name, aliases, properties) can need a new vector: deletes and edge-only updates (the
+  // bulk of a graph's replication traffic) are not read twice; should one still need a vector (an entity created by
+  // an edge-only delta), the write path embeds it under the lock
+  const entityItems = items.filter((x) => {
+    if (x.mutation.kind !== 'entities' || x.mutation.type !== 'put') return false;
+    const d = x.mutation.delta;
+    return d.name !== undefined || d.aliases !== undefined || d.properties !== undefined;
+  });
   const out = new Map<string, Float32Array>();
   if (entityItems.length === 0) return out;
   const touched = await load(

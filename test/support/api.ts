@@ -46,7 +46,8 @@ export interface TestNode {
 export async function startNode(env: Record<string, string> = {}, opts: { embedder?: Embedder; dataDir?: string } = {}): Promise<TestNode> {
   const tmp = opts.dataDir ? undefined : await tempDir();
   const dataDir = opts.dataDir ?? tmp!.dir;
-  const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir, PORT: '0', ...env });
+  // auth is off unless a test asks for it (the auth tests do; the others test something else)
+  const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir, PORT: '0', PERCOLATE_AUTH: 'off', ...env });
   const app = await buildApi(cfg, { embedder: opts.embedder ?? new HashEmbedder(), logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

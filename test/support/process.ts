@@ -18,7 +18,8 @@ export interface ServiceProcess {
 export async function spawnService(entry: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // auth is off unless the caller asks for it (tests of other features, benchmarks)
+    env: { ...process.env, LOG_LEVEL: 'info', PERCOLATE_AUTH: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

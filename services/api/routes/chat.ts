@@ -9,7 +9,8 @@ import { createProvider } from '../../../shared/chat/providers/index.js';
 import type { LlmProvider, ProviderAnswer } from '../../../shared/chat/providers/provider.js';
 import { formatSse } from '../../../shared/chat/sse.js';
 import type { ChatMessage, Citation } from '../../../shared/chat/types.js';
-import { errorBody, toHttpError } from '../../../shared/http/errors.js';
+import { scopeCovers } from '../../../shared/http/auth.js';
+import { errorBody, HttpError, toHttpError } from '../../../shared/http/errors.js';
 import { invalid } from '../../../shared/rem/errors.js';
 import { elapsedMs, withStore, type ApiContext, type RouteOptions } from '../context.js';
 
@@ -38,6 +39,9 @@ function usageOf(prepared: PreparedChat, answer: string, reported?: ProviderAnsw
 /** Retrieval and prompt for the conversation (reads the tenant; 404 when it does not exist). */
 async function prepare(ctx: ApiContext, req: FastifyRequest, messages: ChatMessage[], limit: number): Promise<Exchange> {
   const sessionId = checkSessionId(req.headers['x-session-id']);
+  if (sessionId && !scopeCovers(req.auth.scope, 'rw')) {
+    throw new HttpError(403, 'scope_forbidden', 'recording a chat session (X-Session-Id) writes a moment: it needs scope rw');
+  }
   const prepared = await withStore(ctx, req, false, (store) => prepareChat(store, messages, ctx.cfg.chat, { limit }));
   return { prepared, sessionId };
 }
@@ -101,6 +105,8 @@ export default async function chatRoutes(app: FastifyInstance, { ctx }: RouteOpt
   app.post(
     '/chat',
     {
+      // answering reads the tenant; recording a session (X-Session-Id) writes, and needs rw (see prepare)
+      config: { scope: 'ro' },
       schema: {
         summary: 'Answer from the tenant memory with citations (JSON, or Server-Sent Events with stream: true)',
         headers: { type: 'object', properties: { 'x-session-id': { type: 'string', maxLength: 128 } } },
@@ -184,6 +190,7 @@ export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptio
   app.post(
     '/chat/completions',
     {
+      config: { scope: 'ro' },
       schema: {
         summary: 'OpenAI-compatible chat completion over the tenant memory (stream: true for chat.completion.chunk events)',
         body: {

@@ -16,7 +16,7 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
     { schema: { summary: 'Upsert entities (properties and edges merge)', body: s.entityBatch, response: { 201: s.idsResponse } } },
     async (req, reply) => {
       const inputs = batchItems<EntityInput>(req.body, 'entities');
-      const ids = await withStore(ctx, req, true, (store) => putEntities(store, inputs));
+      const ids = await withStore(ctx, req, true, (store) => putEntities(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'entities', op: 'put' }, ids.length);
       return reply.code(201).send({ ids, count: ids.length });
     },

@@ -14,7 +14,7 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
     { schema: { summary: 'Upsert moments', body: s.momentBatch, response: { 201: s.idsResponse } } },
     async (req, reply) => {
       const inputs = batchItems<MomentInput>(req.body, 'moments');
-      const ids = await withStore(ctx, req, true, (store) => putMoments(store, inputs));
+      const ids = await withStore(ctx, req, true, (store) => putMoments(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'moments', op: 'put' }, ids.length);
       return reply.code(201).send({ ids, count: ids.length });
     },

@@ -22,6 +22,8 @@ export default async function queryRoutes(app: FastifyInstance, { ctx }: RouteOp
   app.post(
     '/query',
     {
+      // the dialect only reads
+      config: { scope: 'ro' },
       schema: {
         summary: 'Run a REM query (LOOKUP, FUZZY, SEARCH, TRAVERSE, SELECT; EXPLAIN shows the plan)',
         body: {

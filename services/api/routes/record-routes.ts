@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { RemError } from '../../../shared/rem/errors.js';
 import type { RemKind } from '../../../shared/rem/types.js';
 import { deleteLocal } from '../../../shared/store/whole-records.js';
+import { audit } from '../../../shared/http/audit.js';
 import { withStore, type ApiContext } from '../context.js';
 import { idParams } from '../schemas.js';
 
@@ -23,6 +24,7 @@ export function recordRoutes(app: FastifyInstance, ctx: ApiContext, kind: RemKin
     const deleted = await withStore(ctx, req, false, (store) => deleteLocal(store, kind, id));
     if (!deleted) throw new RemError('not_found', `${noun} ${id} not found`);
     ctx.metrics.writes.inc({ kind, op: 'delete' });
+    audit(req.log, 'record_delete', { tenant: req.tenant, sub: req.auth.sub, kind, id });
     return reply.code(204).send();
   });
 }

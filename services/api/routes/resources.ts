@@ -15,7 +15,7 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
     { schema: { summary: 'Upsert resources (1..batch max)', body: s.resourceBatch, response: { 201: s.idsResponse } } },
     async (req, reply) => {
       const inputs = batchItems<ResourceInput>(req.body, 'resources');
-      const ids = await withStore(ctx, req, true, (store) => putResources(store, inputs));
+      const ids = await withStore(ctx, req, true, (store) => putResources(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'resources', op: 'put' }, ids.length);
       return reply.code(201).send({ ids, count: ids.length });
     },

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RemError } from '../../../shared/rem/errors.js';
 import { FIELD_PATH, INDEXED_FIELDS_MAX, type SchemaInput } from '../../../shared/store/schema-registry.js';
+import { audit } from '../../../shared/http/audit.js';
 import { withStore, type RouteOptions } from '../context.js';
 
 const typeParams = {
@@ -17,6 +18,8 @@ export default async function schemaRoutes(app: FastifyInstance, { ctx }: RouteO
   app.put(
     '/schemas/:type',
     {
+      // a schema governs every write of its type: tenant administration
+      config: { scope: 'admin' },
       schema: {
         summary: 'Add or replace the schema of an entity type (builds its indexes from existing entities)',
         params: typeParams,
@@ -41,6 +44,7 @@ export default async function schemaRoutes(app: FastifyInstance, { ctx }: RouteO
         const created = registry.get(type) === undefined;
         return { created, result: await registry.put(type, input) };
       });
+      audit(req.log, 'schema_put', { tenant: req.tenant, sub: req.auth.sub, type, created, indexed: result.indexed, violations: result.violations });
       return reply.code(created ? 201 : 200).send({ ...result.schema, indexed: result.indexed, violations: result.violations, violation_samples: result.violation_samples });
     },
   );
@@ -57,10 +61,11 @@ export default async function schemaRoutes(app: FastifyInstance, { ctx }: RouteO
     return def;
   });
 
-  app.delete('/schemas/:type', { schema: { summary: 'Remove the schema of an entity type and its indexes', params: typeParams } }, async (req, reply) => {
+  app.delete('/schemas/:type', { config: { scope: 'admin' }, schema: { summary: 'Remove the schema of an entity type and its indexes', params: typeParams } }, async (req, reply) => {
     const { type } = req.params as { type: string };
     const deleted = await withStore(ctx, req, false, (store) => store.schemas.delete(type));
     if (!deleted) throw new RemError('not_found', `no schema for entity type '${type}'`);
+    audit(req.log, 'schema_delete', { tenant: req.tenant, sub: req.auth.sub, type });
     return reply.code(204).send();
   });
 }

@@ -7,7 +7,7 @@ import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { elapsedMs, withStore, type RouteOptions } from '../context.js';
 
 export default async function searchRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.post('/search', { schema: { summary: 'Search across kinds', body: ctx.schemas.searchBody } }, async (req) => {
+  app.post('/search', { config: { scope: 'ro' }, schema: { summary: 'Search across kinds', body: ctx.schemas.searchBody } }, async (req) => {
     const b = req.body as { query?: string; vector?: number[]; kinds: RemKind[]; mode: SearchMode; limit: number; filters?: SearchFilters; ef?: number };
     const started = process.hrtime.bigint();
     const answer = await withStore(ctx, req, false, (store) => {

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { tenantDigest } from '../../../shared/store/digest.js';
 import { OpRejected, opRulesFor, validateOp } from '../../../shared/rem/validate-op.js';
+import { audit } from '../../../shared/http/audit.js';
 import { withStore, type RouteOptions } from '../context.js';
 
 export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
@@ -13,6 +14,8 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
   app.post(
     '/sync',
     {
+      // replication repair and bootstrap: nodes and operators only
+      config: { scope: 'admin' },
       schema: {
         summary: 'Apply replication ops (repair, bootstrap); an invalid op refuses the whole request with 400 invalid_op',
         body: {
@@ -40,6 +43,7 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
       });
       return withStore(ctx, req, true, async (store) => {
         const result = await store.applyReplicated(valid);
+        audit(req.log, 'sync_applied', { tenant: req.tenant, sub: req.auth.sub, ops: valid.length, applied: result.applied, skipped: result.skipped, origins: [...new Set(valid.map((o) => o.node))].slice(0, 10) });
         ctx.metrics.opsApplied.inc({ result: 'applied' }, result.applied);
         ctx.metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
         return { applied: result.applied, skipped: result.skipped, hlc_max: store.hlcMax ?? null };
