@@ -1,18 +1,24 @@
 // Builds the upload gateway's fastify app: S3 client, NATS (job stream, worker consumers, job state bucket),
-// multipart, error envelope, tenant hook, metrics; one plugin per route group.
+// multipart, error envelope, metrics; CORS at the root; /upload and /jobs/:id behind the tenant header, a token for
+// that tenant (rw to upload, ro to read a job), the tenant's request rate, and its upload quotas; health open,
+// /metrics behind an admin token when PERCOLATE_METRICS_AUTH=true.
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { createS3Client } from '../../shared/blob/s3.js';
+import { setupAuth } from '../../shared/auth/setup.js';
 import { connectNats } from '../../shared/bus/connection.js';
 import type { GatewayConfig } from '../../shared/config/ingest-config.js';
+import { installAuth } from '../../shared/http/auth.js';
+import { installCors } from '../../shared/http/cors.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { loggerOptions } from '../../shared/http/logger.js';
 import opsRoutes from '../../shared/http/ops-routes.js';
+import { installTenantRateLimit } from '../../shared/http/rate-limit.js';
 import { installRequestMetrics } from '../../shared/http/request-metrics.js';
 import { tenantFromHeader } from '../../shared/http/tenant.js';
 import { installValidation } from '../../shared/http/validation.js';
@@ -20,16 +26,28 @@ import { JobStateStore } from '../../shared/jobs/state.js';
 import { ensureJobStreams, ensureWorkerConsumer } from '../../shared/jobs/streams.js';
 import { createGatewayMetrics } from '../../shared/metrics/ingest-metrics.js';
 import type { GatewayContext } from './context.js';
+import { UploadQuotas } from './quotas.js';
 import jobRoutes from './routes/jobs.js';
 import uploadRoutes from './routes/upload.js';
 
 export interface GatewayOptions {
   /** pino logger options or false. */
   logger?: boolean | { level: string };
+  /** Where log lines go instead of stdout (tests read the audit lines). */
+  logStream?: NodeJS.WritableStream;
   defaultMetrics?: boolean;
 }
 
 export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<FastifyInstance> {
+  const logger = loggerOptions(opts.logger, cfg.logLevel);
+  const app = Fastify({
+    logger: logger && opts.logStream ? { ...logger, stream: opts.logStream } : logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    ...serverTimeoutOptions(cfg.http),
+  });
+  // keys first: a bad key file stops the gateway before it connects to anything
+  const auth = await setupAuth(cfg.auth, app.log, 'gateway');
   const nc: NatsConnection = await connectNats(cfg.jobs.natsUrl, 'percolate-gateway');
   let ctx: GatewayContext;
   try {
@@ -44,20 +62,21 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       js,
       jobs: await JobStateStore.open(js, cfg.jobs),
       metrics: createGatewayMetrics({ defaultMetrics: opts.defaultMetrics }),
+      quotas: new UploadQuotas(cfg.quotas),
     };
   } catch (err) {
     await nc.close();
     throw err;
   }
 
-  const app = Fastify({
-    logger: loggerOptions(opts.logger, cfg.logLevel),
-    logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
-    ...serverTimeoutOptions(cfg.http),
-  });
   applyServerLimits(app, cfg.http);
-  await app.register(swagger, { openapi: { info: { title: 'Percolate-TS upload gateway', version: '0.1.0' } } });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Percolate-TS upload gateway', version: '0.1.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await installCors(app, cfg.cors);
   await app.register(multipart);
   installValidation(app);
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });
@@ -67,11 +86,19 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   let ready = false;
-  await app.register(opsRoutes, { registry: ctx.metrics.registry, isReady: () => ready && !nc.isClosed(), readyInfo: () => ({ tiers: cfg.tiers }) });
+  await app.register(opsRoutes, {
+    registry: ctx.metrics.registry,
+    isReady: () => ready && !nc.isClosed(),
+    readyInfo: () => ({ tiers: cfg.tiers }),
+    ...(cfg.auth.metricsAuth && auth.verifier ? { metricsAuth: { verifier: auth.verifier, failures: ctx.metrics.access.authFailures, log: app.log } } : {}),
+  });
+  // tenant header, then the token, then the tenant's request rate (the node's order); the quotas come in the route
   await app.register(async (scoped) => {
     scoped.addHook('onRequest', async (req) => {
       req.tenant = tenantFromHeader(req.headers['x-tenant-id']);
     });
+    installAuth(scoped, { verifier: auth.verifier, failures: ctx.metrics.access.authFailures, log: app.log });
+    await installTenantRateLimit(scoped, cfg.rateLimit, { counter: ctx.metrics.access.rateLimited, log: app.log });
     await scoped.register(uploadRoutes, { ctx });
     await scoped.register(jobRoutes, { ctx });
   });

@@ -12,7 +12,7 @@ runService('gateway', async () => {
   });
   const port = await listen(app, cfg.host, cfg.port);
   app.log.info(
-    { s3_endpoint: cfg.s3.endpoint ?? 'aws', bucket: cfg.s3.bucket, nats: cfg.jobs.natsUrl, tiers: cfg.tiers, upload_bytes_max: cfg.uploadBytesMax },
+    { s3_endpoint: cfg.s3.endpoint ?? 'aws', bucket: cfg.s3.bucket, nats: cfg.jobs.natsUrl, tiers: cfg.tiers, upload_bytes_max: cfg.uploadBytesMax, auth: cfg.auth.mode },
     `percolate gateway listening on http://${cfg.host}:${port}`,
   );
 });

@@ -14,6 +14,7 @@ import { JobStateStore } from '../../shared/jobs/state.js';
 import { ensureJobStreams, ensureWorkerConsumer } from '../../shared/jobs/streams.js';
 import { initialJobState, type JobMessage, type JobStage, type JobState } from '../../shared/jobs/types.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../../shared/metrics/ingest-metrics.js';
+import { workerCredentials, type WorkerCredentials } from './credentials.js';
 import { DatabaseClient, PermanentJobError } from './db-client.js';
 import { runPipeline } from './pipeline.js';
 
@@ -58,14 +59,18 @@ export class IngestWorker {
     private readonly jobs: JobStateStore,
     private readonly metrics: WorkerMetrics,
     private readonly log: Logger,
+    /** The worker's own token for the database (never one from a job message). */
+    readonly credentials: WorkerCredentials,
   ) {
-    this.db = new DatabaseClient(cfg.apiUrl, { timeoutMs: cfg.apiTimeoutMs, attempts: cfg.apiAttempts });
+    this.db = new DatabaseClient(cfg.apiUrl, { timeoutMs: cfg.apiTimeoutMs, attempts: cfg.apiAttempts, credentials });
     this.s3 = createS3Client(cfg.s3);
   }
 
-  static async start(cfg: WorkerConfig, opts: { metrics?: WorkerMetrics; log?: Logger } = {}): Promise<IngestWorker> {
+  static async start(cfg: WorkerConfig, opts: { metrics?: WorkerMetrics; log?: Logger; credentials?: WorkerCredentials } = {}): Promise<IngestWorker> {
     const metrics = opts.metrics ?? createWorkerMetrics({ defaultMetrics: false });
     const log = opts.log ?? silent;
+    // credentials first: a worker that could not write a single result does not take jobs
+    const credentials = opts.credentials ?? (await workerCredentials(cfg, { log }));
     const nc = await connectNats(cfg.jobs.natsUrl, `percolate-worker-${cfg.tier}`);
     try {
       const jsm = await jetstreamManager(nc);
@@ -74,7 +79,7 @@ export class IngestWorker {
       const js = jetstream(nc);
       const consumer = await js.consumers.get(JOBS_STREAM, workerConsumer(cfg.tier));
       const jobs = await JobStateStore.open(js, cfg.jobs);
-      const w = new IngestWorker(cfg, nc, js, consumer, jobs, metrics, log);
+      const w = new IngestWorker(cfg, nc, js, consumer, jobs, metrics, log, credentials);
       w.loops = Array.from({ length: cfg.concurrency }, () => w.loop());
       return w;
     } catch (err) {

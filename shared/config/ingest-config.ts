@@ -1,6 +1,10 @@
 // Typed configuration of the upload gateway and the ingest workers, read from environment variables.
 // Every bound they enforce (upload size, parts in flight, chunking, concurrency, redelivery, write batches) comes
 // from here; S3 credentials are not read here but by the AWS SDK from its standard variables (AWS_ACCESS_KEY_ID, ...).
+// Access control (tokens, keys) is read by loadAuthConfig, with the data directory the database node uses, so that on
+// one machine the gateway and the worker find the node's local key.
+import path from 'node:path';
+import { loadAuthConfig, loadCorsConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { ConfigError, intFrom, boolFrom } from './env.js';
 import { httpLimitsFrom, type HttpLimits } from './http-config.js';
 
@@ -48,6 +52,22 @@ export interface GatewayConfig {
   /** Connection and request time limits (upload-friendly: a whole upload may take hours, a stall may not). */
   http: HttpLimits;
   jsonDepthMax: number;
+  /** Tokens on /upload (rw) and /jobs/:id (ro); keys from PERCOLATE_AUTH_KEYS_FILE or `<data dir>/keys/jwks.json`. */
+  auth: AuthConfig;
+  cors: CorsConfig;
+  /** Requests per tenant per window on this gateway: job status reads and uploads counted apart (429 rate_limited). */
+  rateLimit: { readsMax: number; writesMax: number; windowMs: number };
+  /** Per-tenant upload quotas of this gateway process (429 quota_exceeded beyond). */
+  quotas: UploadQuotaConfig;
+}
+
+export interface UploadQuotaConfig {
+  /** Uploads of one tenant in progress at once. */
+  uploadsInFlightMax: number;
+  /** File bytes one tenant may upload per UTC day (counted as they arrive; a refused upload's bytes are given back). */
+  uploadBytesPerDay: number;
+  /** Tenants whose daily bytes are remembered at most; the least recently active one is forgotten beyond. */
+  tenantsMax: number;
 }
 
 /**
@@ -90,6 +110,18 @@ export interface WorkerConfig {
   apiAttempts: number;
   /** On SIGTERM, in-flight jobs get this long to finish before they are handed back to the queue. */
   shutdownGraceMs: number;
+  /** Whether the node needs tokens, and the keys the worker mints its own token with (and verifies /metrics with). */
+  auth: AuthConfig;
+  /** A token for the database given to the worker (PERCOLATE_API_TOKEN); undefined: the worker mints its own. */
+  apiToken: string | undefined;
+}
+
+/** What a bearer token may consist of (RFC 6750 b64token), so a pasted `Bearer ...` or a stray space is refused at start. */
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/=-]{1,8192}$/;
+
+/** The data directory of this installation: the database node's, where its local signing key lives. */
+function dataDirFrom(env: NodeJS.ProcessEnv): string {
+  return path.resolve(env.PERCOLATE_DATA_DIR || './data');
 }
 
 function tierFrom(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
@@ -155,6 +187,19 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     fieldBytesMax: intFrom(env, 'PERCOLATE_UPLOAD_FIELD_BYTES_MAX', 8 * 1024, 256, 1024 * 1024),
     http: httpLimitsFrom(env, GATEWAY_HTTP_DEFAULTS),
     jsonDepthMax: intFrom(env, 'PERCOLATE_JSON_DEPTH_MAX', 64, 2, 1000),
+    auth: loadAuthConfig(env, dataDirFrom(env)),
+    cors: loadCorsConfig(env),
+    // the node's variables and defaults: one setting per installation for a tenant's request rate
+    rateLimit: {
+      readsMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_READS', 120_000, 1, 100_000_000),
+      writesMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_WRITES', 120_000, 1, 100_000_000),
+      windowMs: intFrom(env, 'PERCOLATE_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
+    },
+    quotas: {
+      uploadsInFlightMax: intFrom(env, 'PERCOLATE_QUOTA_UPLOADS_IN_FLIGHT_MAX', 4, 1, 10_000),
+      uploadBytesPerDay: intFrom(env, 'PERCOLATE_QUOTA_UPLOAD_BYTES_PER_DAY', 50 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),
+      tenantsMax: 100_000,
+    },
   };
   // S3 allows at most 10,000 parts per upload
   if (cfg.uploadBytesMax > cfg.uploadPartBytes * 10_000) {
@@ -178,7 +223,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     apiTimeoutMs: intFrom(env, 'PERCOLATE_API_TIMEOUT_MS', 60_000, 100, 3_600_000),
     apiAttempts: intFrom(env, 'PERCOLATE_API_ATTEMPTS', 4, 1, 20),
     shutdownGraceMs: intFrom(env, 'PERCOLATE_WORKER_SHUTDOWN_GRACE_MS', 8_000, 0, 600_000),
+    auth: loadAuthConfig(env, dataDirFrom(env)),
+    apiToken: env.PERCOLATE_API_TOKEN?.trim() || undefined,
   };
+  if (cfg.apiToken !== undefined && !BEARER_TOKEN.test(cfg.apiToken)) {
+    // the value itself is never echoed: it is a credential
+    throw new ConfigError('PERCOLATE_API_TOKEN must be the token alone (a JWT: letters, digits and ._~+/=-), without "Bearer " or spaces');
+  }
   if (!/^https?:\/\/[^\s/]+/.test(cfg.apiUrl)) throw new ConfigError(`PERCOLATE_API_URL must be an http(s) URL, got '${cfg.apiUrl}'`);
   if (cfg.chunkOverlapChars >= cfg.chunkChars / 2) {
     throw new ConfigError('PERCOLATE_CHUNK_OVERLAP_CHARS must be less than half of PERCOLATE_CHUNK_CHARS');

@@ -1,6 +1,11 @@
 // Liveness, readiness and Prometheus metrics routes for the gateway and the workers (a fastify plugin, no server).
+// Health stays open (probes carry no token); /metrics is open too unless `metricsAuth` is given, which puts it behind
+// an admin token for every tenant (`*`), as on the database node (PERCOLATE_METRICS_AUTH=true).
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import type { TokenVerifier } from '../auth/tokens.js';
+import type { AuditLog } from './audit.js';
+import { installAuth } from './auth.js';
 import { errorBody } from './errors.js';
 
 export interface OpsRoutesOptions {
@@ -8,6 +13,8 @@ export interface OpsRoutesOptions {
   isReady: () => boolean;
   /** Extra fields of the readiness answer. */
   readyInfo?: () => Record<string, unknown>;
+  /** /metrics needs an admin `*` token verified by `verifier` (refusals counted in `failures`, audited on `log`). */
+  metricsAuth?: { verifier: TokenVerifier; failures: Counter<'reason'>; log: AuditLog };
 }
 
 export default async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
@@ -16,8 +23,13 @@ export default async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOpt
     if (!opts.isReady()) return reply.code(503).send(errorBody('not_ready', 'starting or shutting down'));
     return { status: 'ready', ...(opts.readyInfo?.() ?? {}) };
   });
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => {
-    const body = await opts.registry.metrics();
-    return reply.type(opts.registry.contentType).send(body);
+  await app.register(async (scope) => {
+    const guard = opts.metricsAuth;
+    // the route names no tenant: only a token for every tenant (`*`) passes
+    if (guard) installAuth(scope, { verifier: guard.verifier, failures: guard.failures, log: guard.log, tenantOf: () => undefined });
+    scope.get('/metrics', { config: { scope: 'admin' }, schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => {
+      const body = await opts.registry.metrics();
+      return reply.type(opts.registry.contentType).send(body);
+    });
   });
 }

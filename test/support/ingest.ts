@@ -1,6 +1,8 @@
 // The ingest stack for tests: a real nats-server, a real S3 server (s3rver), a real database node, the gateway
 // (in-process, listening on a free port) and optionally a worker in-process; child-process variants are started
-// by the tests that need them (SIGKILL, RSS) with `stack.env`.
+// by the tests that need them (SIGKILL, RSS) with `stack.env`. The gateway and the workers share the node's data
+// directory (as on one machine, where they find its local key). Auth is off on all three unless a test asks for it
+// (`nodeEnv` / `env` with PERCOLATE_AUTH=required); requests then carry `token`.
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -27,10 +29,10 @@ export interface IngestStack {
   /** Environment that points a gateway or worker (child process) at this stack. */
   env: Record<string, string>;
   worker: IngestWorker | undefined;
-  upload(tenant: string | null, file: UploadFile | null, fields?: Record<string, string>): Promise<{ status: number; body: any }>;
-  job(tenant: string, id: string): Promise<{ status: number; body: any }>;
+  upload(tenant: string | null, file: UploadFile | null, fields?: Record<string, string>, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  job(tenant: string, id: string, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
   /** Polls GET /jobs/:id until the job is completed or failed. */
-  waitJob(tenant: string, id: string, timeoutMs?: number): Promise<JobState>;
+  waitJob(tenant: string, id: string, timeoutMs?: number, token?: string): Promise<JobState>;
   startWorker(env?: Record<string, string>): Promise<IngestWorker>;
   /** Every message on the dead-letter stream, with its subject. */
   deadLetters(): Promise<{ subject: string; letter: DeadLetter }[]>;
@@ -40,22 +42,28 @@ export interface IngestStack {
 export interface IngestStackOptions {
   /** Extra environment for the gateway and workers (bounds: ack wait, max deliver, chunk size, ...). */
   env?: Record<string, string>;
+  /** Extra environment for the database node (PERCOLATE_AUTH=required, ...). */
+  nodeEnv?: Record<string, string>;
   /** Start an in-process worker (default true). */
   worker?: boolean;
 }
 
-async function json(res: Response): Promise<{ status: number; body: any }> {
+async function json(res: Response): Promise<{ status: number; body: any; headers: Headers }> {
   const text = await res.text();
   try {
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   } catch {
-    return { status: res.status, body: text };
+    return { status: res.status, body: text, headers: res.headers };
   }
 }
 
+const bearer = (token: string | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
+
 export async function startIngestStack(opts: IngestStackOptions = {}): Promise<IngestStack> {
-  const [nats, s3, node] = await Promise.all([startNats(), startS3(), startNode()]);
+  const [nats, s3, node] = await Promise.all([startNats(), startS3(), startNode(opts.nodeEnv)]);
   const env: Record<string, string> = {
+    PERCOLATE_AUTH: 'off',
+    PERCOLATE_DATA_DIR: node.dataDir,
     ...s3.env,
     PERCOLATE_NATS_URL: nats.url,
     PERCOLATE_API_URL: node.url,
@@ -71,21 +79,21 @@ export async function startIngestStack(opts: IngestStackOptions = {}): Promise<I
     gatewayUrl: '',
     env,
     worker: undefined,
-    async upload(tenant, file, fields = {}) {
+    async upload(tenant, file, fields = {}, token) {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
       if (file) form.append('file', new Blob([typeof file.data === 'string' ? file.data : Buffer.from(file.data)]), file.name);
-      const headers: Record<string, string> = tenant === null ? {} : { 'x-tenant-id': tenant };
+      const headers: Record<string, string> = { ...(tenant === null ? {} : { 'x-tenant-id': tenant }), ...bearer(token) };
       return json(await fetch(`${stack.gatewayUrl}/upload`, { method: 'POST', body: form, headers }));
     },
-    async job(tenant, id) {
-      return json(await fetch(`${stack.gatewayUrl}/jobs/${id}`, { headers: { 'x-tenant-id': tenant } }));
+    async job(tenant, id, token) {
+      return json(await fetch(`${stack.gatewayUrl}/jobs/${id}`, { headers: { 'x-tenant-id': tenant, ...bearer(token) } }));
     },
-    async waitJob(tenant, id, timeoutMs = 30_000) {
+    async waitJob(tenant, id, timeoutMs = 30_000, token) {
       return waitFor(
         `job ${id} to finish`,
         async () => {
-          const r = await stack.job(tenant, id);
+          const r = await stack.job(tenant, id, token);
           if (r.status === 200 && (r.body.status === 'completed' || r.body.status === 'failed')) return r.body as JobState;
           throw new Error(`last state ${JSON.stringify(r.body)}`);
         },

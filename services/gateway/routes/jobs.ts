@@ -48,6 +48,8 @@ export default async function jobRoutes(app: FastifyInstance, { ctx }: GatewayRo
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } } },
         response: { 200: jobStateSchema },
       },
+      // reading a job's status is a read: a ro token will do
+      config: { scope: 'ro' },
     },
     async (req) => {
       const { id } = req.params as { id: string };
