@@ -17,6 +17,8 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
 import { buildApi } from '../services/api/app.js';
+import { generateJwk, KeyRing } from '../shared/auth/keys.js';
+import { mintToken } from '../shared/auth/tokens.js';
 import { loadConfig } from '../shared/config/config.js';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
 import { search } from '../shared/search/search.js';
@@ -33,7 +35,7 @@ const BATCH = 1000;
 const SEED = 20240611;
 const TENANT = 'bench';
 const URI_PREFIX = 'bench://doc/';
-const TARGETS = { ingestRatioMin: 0.7, overheadMax: 1.5, httpP99MsMax: 10 };
+const TARGETS = { ingestRatioMin: 0.7, overheadMax: 1.5, httpP99MsMax: 10, authP50RatioMax: 1.05 };
 
 const args = parseArgs();
 const N = args.count ?? (args.quick ? 5_000 : 100_000);
@@ -162,11 +164,12 @@ interface HttpRun {
 const CLIENT_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
-const { host, port, tenant, requests, total, concurrency, warmup, collect } = workerData;
+const { host, port, tenant, requests, total, concurrency, warmup, collect, authorization } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 function one(i) {
   const r = requests[i % requests.length];
   const headers = { 'x-tenant-id': tenant };
+  if (authorization) headers.authorization = authorization;
   if (r.body !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = Buffer.byteLength(r.body); }
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -211,6 +214,8 @@ function httpLoad(opts: {
   concurrency: number;
   warmup: number;
   collect?: boolean;
+  /** An Authorization header value to send with every request. */
+  authorization?: string;
 }): Promise<HttpRun> {
   return new Promise((resolve, reject) => {
     const w = new Worker(CLIENT_WORKER, { eval: true, workerData: { ...opts, tenant: TENANT, collect: opts.collect ?? false } });
@@ -326,6 +331,38 @@ async function main(): Promise<void> {
     log(`HTTP hybrid text search (GET), 8 clients, ${concTotal} requests`);
     const hConc = httpStats(await httpLoad({ ...http, requests: textReqs, total: concTotal, concurrency: 8, warmup }), 'http hybrid 8 clients');
     log(`  ${hConc.qps.toFixed(0)} QPS p50 ${hConc.p50_ms.toFixed(2)}ms p99 ${hConc.p99_ms.toFixed(2)}ms`);
+
+    // ---- the cost of access control: the same vector search against a node with auth off and one with auth
+    // required (a ro token, EdDSA), over the same data, passes alternated (the store is reopened for each)
+    await app.close();
+    app = undefined;
+    const keysFile = path.join(dataDir, 'bench-keys.json');
+    const jwk = await generateJwk('EdDSA');
+    await fs.writeFile(keysFile, JSON.stringify({ keys: [jwk] }), { mode: 0o600 });
+    const ring = await KeyRing.fromJwks({ keys: [jwk] }, keysFile);
+    const benchToken = await mintToken(ring, { tenant: TENANT, scope: 'ro', ttlS: 3600, sub: 'bench', audience: 'bench' });
+    const authPasses: { off: Pass[]; on: Pass[] } = { off: [], on: [] };
+    for (let pass = 0; pass < 2 * Math.max(2, REPS); pass++) {
+      const on = pass % 2 === 1;
+      const env = on
+        ? { PERCOLATE_DATA_DIR: dataDir, PERCOLATE_AUTH: 'required', PERCOLATE_AUTH_KEYS_FILE: keysFile, PERCOLATE_AUTH_AUDIENCE: 'bench' }
+        : { PERCOLATE_DATA_DIR: dataDir, PERCOLATE_AUTH: 'off' };
+      const a = await buildApi(loadConfig(env), { embedder: new HashEmbedder(), logger: false });
+      try {
+        await a.listen({ host: '127.0.0.1', port: 0 });
+        const port = (a.server.address() as AddressInfo).port;
+        const run = await httpLoad({ host: '127.0.0.1', port, requests: vectorReqs, total: Q, concurrency: 1, warmup, ...(on ? { authorization: `Bearer ${benchToken}` } : {}) });
+        const s = httpStats(run, `http vector auth ${on ? 'on' : 'off'}`);
+        (on ? authPasses.on : authPasses.off).push({ lat: run.lat, wallMs: run.wallMs, recall: NaN });
+        log(`  auth ${on ? 'on ' : 'off'} pass: p50 ${s.p50_ms.toFixed(3)}ms p99 ${s.p99_ms.toFixed(2)}ms`);
+      } finally {
+        await a.close();
+      }
+    }
+    const authOff = combine(authPasses.off);
+    const authOn = combine(authPasses.on);
+    const authCount = { off: authPasses.off.reduce((n, p) => n + p.lat.length, 0), on: authPasses.on.reduce((n, p) => n + p.lat.length, 0) };
+    log(`auth on/off p50 ratio ${(authOn.p50_ms / authOff.p50_ms).toFixed(3)} (target ≤ ${TARGETS.authP50RatioMax})`);
     const rssBytes = process.memoryUsage().rss;
     const loadEnd = os.loadavg();
 
@@ -454,6 +491,8 @@ async function main(): Promise<void> {
       [`HTTP POST /search vector`, 8, concTotal, vConc],
       [`HTTP GET /resources hybrid text`, 1, seqTotal, hSeq],
       [`HTTP GET /resources hybrid text`, 8, concTotal, hConc],
+      [`HTTP POST /search vector, auth off`, 1, authCount.off, authOff],
+      [`HTTP POST /search vector, auth on (ro token)`, 1, authCount.on, authOn],
     ];
     for (const [scenario, clients, requests, s] of httpRows) {
       rows.push({ section: 'http', scenario, clients, requests, ef: scenario.includes('hybrid') ? cfg.hnswEfSearch : httpEf, ...roundStats(s) });
@@ -476,17 +515,21 @@ async function main(): Promise<void> {
         ) +
         `\n\nThe client runs in a worker thread (node:http, keep-alive); latency is client-side, request to full body. ` +
         `Target: HTTP p99 < ${TARGETS.httpP99MsMax} ms for one client (with 8 clients on a single-threaded server, ` +
-        `latency is mostly queueing: about clients / throughput).`,
+        `latency is mostly queueing: about clients / throughput). The auth rows: the same vector queries against the ` +
+        `node restarted over the same data with auth off and with auth required (one EdDSA ro token: its signature is verified once ` +
+        `and then cached, so this is the steady per-request cost of the cache lookup, scope and tenant checks), passes alternated.`,
     );
 
     const ingestRatio = storeRate / rawRate;
     const httpP99 = vSeq.p99_ms;
+    const authRatio = authOn.p50_ms / authOff.p50_ms;
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
     const targetRows: Cell[][] = [
       ['ingest records/s store/raw', `≥ ${TARGETS.ingestRatioMin.toFixed(2)}`, ingestRatio.toFixed(2), verdict(ingestRatio >= TARGETS.ingestRatioMin)],
       ['store/raw p50 latency at recall ≥ 0.95', `≤ ${TARGETS.overheadMax.toFixed(2)}x`, fmtRatio(overheadAt95), verdict(overheadAt95 <= TARGETS.overheadMax)],
       ['HTTP vector search p99, 1 client', `< ${TARGETS.httpP99MsMax} ms`, `${httpP99.toFixed(2)} ms`, verdict(httpP99 < TARGETS.httpP99MsMax)],
       ['HTTP hybrid text search p99, 1 client', `< ${TARGETS.httpP99MsMax} ms`, `${hSeq.p99_ms.toFixed(2)} ms`, verdict(hSeq.p99_ms < TARGETS.httpP99MsMax)],
+      ['HTTP vector p50 auth on / auth off', `≤ ${TARGETS.authP50RatioMax.toFixed(2)}x`, fmtRatio(authRatio), verdict(authRatio <= TARGETS.authP50RatioMax)],
     ];
     sections.push(`## Targets\n\n` + markdownTable(['metric', 'target', 'measured', 'result'], targetRows));
 
