@@ -7,6 +7,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * is in the integration project (real servers, child processes, nats-server, s3rver, enscript and ghostscript).
  */
 export const UNIT_TESTS = [
+  'test/auth-tokens.test.ts',
   'test/batch-writer.test.ts',
   'test/bounds.test.ts',
   'test/cli-args.test.ts',
