@@ -82,6 +82,15 @@ describe('token verification', () => {
     expect(await v.verify(token)).toMatchObject({ tenant: 'acme', scope: 'rw' as Scope });
   });
 
+  it('mints under the configured claim names, so the services accept its tokens with custom claims', async () => {
+    const { ring } = await ringOf('EdDSA');
+    const custom = verifier(ring, { tenantClaim: 'org.tenant', scopeClaim: 'scp' });
+    const token = await mint(ring, { claimNames: { tenant: 'org.tenant', scope: 'scp' } });
+    expect(await custom.verify(token)).toMatchObject({ tenant: 'acme', scope: 'rw' });
+    // the default names are not written then: a verifier reading them refuses the token
+    expect(await code(verifier(ring), token)).toBe('token_claims');
+  });
+
   it('rotates keys: both verify while both are in the ring, the old one fails once removed', async () => {
     const { ring: both, jwks } = await ringOf('EdDSA', 'EdDSA');
     const oldToken = await mint(both, { kid: jwks[0]!.kid });

@@ -46,14 +46,6 @@ export async function signingRing(cfg: AuthConfig): Promise<{ ring: KeyRing; fil
   return { ring: loaded.ring, file: loaded.file };
 }
 
-/** Claims the verifier is told to read that mintToken does not write (tokens minted here would be refused). */
-export function claimWarnings(cfg: AuthConfig): string[] {
-  const out: string[] = [];
-  if (cfg.tenantClaim !== 'tenant') out.push(`warning: PERCOLATE_AUTH_TENANT_CLAIM is '${cfg.tenantClaim}', but this command writes the claim 'tenant': the services will refuse the token`);
-  if (cfg.scopeClaim !== 'scope') out.push(`warning: PERCOLATE_AUTH_SCOPE_CLAIM is '${cfg.scopeClaim}', but this command writes the claim 'scope': the services will refuse the token`);
-  return out;
-}
-
 export interface StackAuth {
   mode: AuthConfig['mode'];
   /** Variables every service of the stack gets (PERCOLATE_AUTH_KEYS_FILE: all verify with the same keys). */
@@ -92,7 +84,7 @@ export async function prepareStackAuth(env: NodeJS.ProcessEnv, dataDir: string):
   const file = loaded.file!;
   const mint = async (o: { tenant: string; sub: string; ttlS: number }) => {
     try {
-      return await mintToken(ring, { ...o, scope: 'rw', audience: cfg.audience });
+      return await mintToken(ring, { ...o, scope: 'rw', audience: cfg.audience, claimNames: { tenant: cfg.tenantClaim, scope: cfg.scopeClaim } });
     } catch (err) {
       if (err instanceof KeyError) throw new CommandError(`${file}: ${err.message}; add one with \`npx percolate keys generate\``);
       throw err;

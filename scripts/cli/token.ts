@@ -3,7 +3,7 @@
 import { TENANT_ID_PATTERN } from '../../shared/rem/tenant-id.js';
 import { mintToken, parseTtl, SCOPES, type Scope } from '../../shared/auth/tokens.js';
 import { KeyError } from '../../shared/auth/keys.js';
-import { authConfigOf, claimWarnings, signingRing } from './auth.js';
+import { authConfigOf, signingRing } from './auth.js';
 import { CommandError, readOptions, UsageError, type CliIo, type Command } from './common.js';
 
 const USAGE = `usage: percolate token --tenant T --scope ro|rw|admin --ttl DURATION [--sub NAME] [--kid KID]
@@ -51,11 +51,10 @@ export const tokenCommand: Command = {
 
     const cfg = authConfigOf(io.env);
     const { ring, file } = await signingRing(cfg);
-    for (const w of claimWarnings(cfg)) io.err(w);
     if (cfg.mode === 'off') io.err('note: PERCOLATE_AUTH=off: services started with this setting accept requests without a token');
     let token: string;
     try {
-      token = await mintToken(ring, { tenant, scope: scope as Scope, ttlS, audience: cfg.audience, ...(sub !== undefined ? { sub } : {}), ...(kid !== undefined ? { kid } : {}) });
+      token = await mintToken(ring, { tenant, scope: scope as Scope, ttlS, audience: cfg.audience, claimNames: { tenant: cfg.tenantClaim, scope: cfg.scopeClaim }, ...(sub !== undefined ? { sub } : {}), ...(kid !== undefined ? { kid } : {}) });
     } catch (err) {
       if (err instanceof KeyError) throw new CommandError(`${file}: ${err.message} (kids: ${ring.kids.join(', ') || 'none'})`);
       throw err;

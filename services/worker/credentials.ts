@@ -62,7 +62,7 @@ export async function workerCredentials(cfg: Pick<WorkerConfig, 'auth' | 'apiTok
   } catch (err) {
     throw missing(`${file}: ${(err as Error).message}`);
   }
-  return new MintedCredentials(ring, cfg.auth.audience, where, opts.nowMs ?? Date.now, opts.log);
+  return new MintedCredentials(ring, { audience: cfg.auth.audience, claimNames: { tenant: cfg.auth.tenantClaim, scope: cfg.auth.scopeClaim } }, where, opts.nowMs ?? Date.now, opts.log);
 }
 
 class MintedCredentials implements WorkerCredentials {
@@ -74,7 +74,8 @@ class MintedCredentials implements WorkerCredentials {
 
   constructor(
     private ring: KeyRing,
-    private readonly audience: string,
+    /** The installation's audience and claim names, as the database verifies them. */
+    private readonly claims: { audience: string; claimNames: { tenant: string; scope: string } },
     private readonly where: Parameters<typeof loadKeyRing>[0],
     private readonly nowMs: () => number,
     private readonly log: Log | undefined,
@@ -104,7 +105,7 @@ class MintedCredentials implements WorkerCredentials {
       }
     }
     this.ringFresh = false;
-    const token = await mintToken(this.ring, { tenant: '*', scope: 'rw', sub: 'worker', ttlS: WORKER_TOKEN_TTL_S, audience: this.audience, nowS: now });
+    const token = await mintToken(this.ring, { tenant: '*', scope: 'rw', sub: 'worker', ttlS: WORKER_TOKEN_TTL_S, ...this.claims, nowS: now });
     this.current = { token, exp: now + WORKER_TOKEN_TTL_S };
     return token;
   }

@@ -181,15 +181,32 @@ export interface MintOptions {
   sub?: string;
   kid?: string;
   audience: string;
+  /** The claim names the services read tenant and scope from (PERCOLATE_AUTH_TENANT_CLAIM / _SCOPE_CLAIM; dotted
+   * names are nested objects); `tenant` and `scope` when absent. */
+  claimNames?: { tenant: string; scope: string };
   /** The clock (tests). */
   nowS?: number;
+}
+
+/** Sets a claim by its (possibly dotted) name, creating the nested objects on the way. */
+function setClaim(payload: Record<string, unknown>, name: string, value: unknown): void {
+  const parts = name.split('.');
+  let at = payload;
+  for (const part of parts.slice(0, -1)) {
+    const next = Object.hasOwn(at, part) ? at[part] : undefined;
+    at = (at[part] = next !== null && typeof next === 'object' ? next : Object.create(null)) as Record<string, unknown>;
+  }
+  at[parts[parts.length - 1]!] = value;
 }
 
 /** Signs a token with the ring's key (`kid`, or the newest with private material). */
 export async function mintToken(ring: KeyRing, o: MintOptions): Promise<string> {
   const { kid, alg, key } = ring.signingKey(o.kid);
   const now = o.nowS ?? Math.floor(Date.now() / 1000);
-  return new SignJWT({ tenant: o.tenant, scope: o.scope })
+  const payload: Record<string, unknown> = Object.create(null);
+  setClaim(payload, o.claimNames?.tenant ?? 'tenant', o.tenant);
+  setClaim(payload, o.claimNames?.scope ?? 'scope', o.scope);
+  return new SignJWT(payload)
     .setProtectedHeader({ alg, kid, typ: 'JWT' })
     .setIssuedAt(now)
     .setNotBefore(now)
