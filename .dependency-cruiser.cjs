@@ -2,6 +2,7 @@
 //
 //   services/*                               the processes: configuration, wiring, routes (never each other)
 //   shared/http, shared/process              what the services share at the edge (fastify helpers, entry points)
+//   shared/lifecycle                         tenant lifecycle: snapshots in S3, restore, durable operations
 //   shared/replication, jobs, ingest         transport and pipelines: publisher, applier, job streams, parsers
 //   shared/search, shared/query, shared/chat reads over a tenant: search, the query dialect, chat
 //   shared/store                             the tenant store, its key layout, write path, kinds, schemas
@@ -18,6 +19,7 @@ const LAYERS = [
   ['store', ['^shared/store/']],
   ['reads', ['^shared/(search|query|chat)/']],
   ['transport', ['^shared/(replication|jobs|ingest)/']],
+  ['lifecycle', ['^shared/lifecycle/']],
   ['edge', ['^shared/(http|process)/']],
   ['services', ['^services/']],
 ];
