@@ -35,6 +35,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   provider_error: 502,
   provider_unavailable: 502,
   overloaded: 503,
+  tenant_unavailable: 503,
   quota_exceeded: 429,
 };
 
@@ -81,7 +82,12 @@ export function toHttpError(err: unknown): HttpError {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const h = toHttpError(err);
-    if (h.statusCode >= 500) req.log.error({ err }, 'request failed');
+    if (err instanceof RemError && h.statusCode === 503) {
+      // a bounded queue or a tenant on its way here: the client may retry, and is told when
+      const after = (err.details as { retry_after_s?: unknown } | undefined)?.retry_after_s;
+      void reply.header('retry-after', String(typeof after === 'number' && after > 0 ? Math.ceil(after) : 1));
+      req.log.warn({ code: h.code, err: h.message }, 'request refused for now');
+    } else if (h.statusCode >= 500) req.log.error({ err }, 'request failed');
     void reply.code(h.statusCode).type('application/json').send(errorBody(h.code, h.message, h.details));
   });
   app.setNotFoundHandler((req, reply) => {

@@ -86,7 +86,7 @@ export function createNodeMetrics(opts: {
     }),
     opsApplied: new client.Counter({
       name: 'percolate_replication_ops_applied_total',
-      help: 'Replicated mutations applied (changed state) or skipped (already reflected)',
+      help: 'Replicated mutations applied (changed state), skipped (already reflected) or cold (ops of tenants cold on this node, left to the stream for their next restore)',
       labelNames: ['result'],
       registers: [registry],
     }),

@@ -19,6 +19,9 @@ export type RemErrorCode =
   | 'provider_unavailable'
   /** A bounded queue of the engine is full (writers waiting for a tenant's write lock): retry later. */
   | 'overloaded'
+  /** The tenant's data could not be brought to this node now (a snapshot download or the stream catch-up failed):
+   * retry later (details.retry_after_s); never answered with an empty tenant. */
+  | 'tenant_unavailable'
   /** A per-tenant quota (records, bytes on disk, uploads) would be exceeded; details name it, its limit and the usage. */
   | 'quota_exceeded';
 

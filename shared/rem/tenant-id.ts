@@ -4,6 +4,10 @@ import { RemError } from './errors.js';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+export function isTenantId(tenant: unknown): tenant is string {
+  return typeof tenant === 'string' && TENANT_ID_PATTERN.test(tenant);
+}
+
 export function assertTenantId(tenant: unknown): asserts tenant is string {
   if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
     throw new RemError(

@@ -98,7 +98,7 @@ export class SyncApplier {
 
   private async applyTenant(tenant: string, items: { msg: JsMsg; raw: unknown }[]): Promise<void> {
     try {
-      await this.o.tenants.use(tenant, true, async (store) => {
+      const applied = await this.o.tenants.useReplicated(tenant, async (store) => {
         const ops: Op[] = [];
         const good: JsMsg[] = [];
         const rules = opRulesFor(store);
@@ -121,6 +121,11 @@ export class SyncApplier {
         this.o.metrics?.opsApplied.inc({ result: 'skipped' }, result.skipped);
         for (const msg of good) msg.ack();
       });
+      if (!applied) {
+        // the tenant is cold on this node: its snapshot and the stream hold these ops until it is restored here
+        this.o.metrics?.opsApplied.inc({ result: 'cold' }, items.length);
+        for (const { msg } of items) msg.ack();
+      }
     } catch (err) {
       // a store-level failure (disk, embedder mismatch, invalid tenant id): redeliver later, bounded by max_deliver
       this.o.metrics?.applyErrors.inc({ reason: 'store_error' }, items.length);

@@ -88,7 +88,7 @@ export class OutboxPublisher {
     const js = this.js;
     if (!js) throw new Error('not connected to NATS');
     try {
-      await this.o.tenants.use(tenant, false, async (store) => {
+      const local = await this.o.tenants.useLocal(tenant, async (store) => {
         for (;;) {
           const batch = await store.outboxBatch(this.o.batchMax);
           if (batch.length === 0) break;
@@ -101,6 +101,8 @@ export class OutboxPublisher {
         // a write that landed between the last read and the marker removal keeps its marker
         if (store.outboxDepth > 0) await markOutboxPending(this.o.markerDir, tenant);
       });
+      // a marker of a tenant with no files here (purged, or cold: made cold only with an empty outbox) is stale
+      if (!local) await clearOutboxPending(this.o.markerDir, tenant);
     } catch (err) {
       if (err instanceof RemError && err.code === 'tenant_not_found') {
         await clearOutboxPending(this.o.markerDir, tenant);
