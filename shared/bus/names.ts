@@ -17,3 +17,6 @@ export const workerConsumer = (tier: string) => `workers-${tier}`;
 
 /** Job state (JetStream KV). */
 export const JOBS_BUCKET = 'percolate_jobs';
+
+/** Durable tenant operations (snapshot, offload, restore, ...): one JetStream KV entry per operation, keyed by id. */
+export const OPERATIONS_BUCKET = 'percolate_operations';
