@@ -30,6 +30,7 @@ export const UNIT_TESTS = [
   'test/sliced-json.test.ts',
   'test/store.test.ts',
   'test/system-deps.test.ts',
+  'test/tenant-presence.test.ts',
   'test/text.test.ts',
   'test/transformers-embedder.test.ts',
   'test/vector-pending.test.ts',

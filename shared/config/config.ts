@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadAuthConfig, loadCorsConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { boolFrom, ConfigError, intFrom } from './env.js';
 import { httpLimitsFrom, type HttpLimits } from './http-config.js';
+import { loadLifecycleConfig, type LifecycleConfig } from './lifecycle-config.js';
 import { loadChatConfig, loadQueryConfig, type ChatConfig, type QueryConfig } from './query-config.js';
 
 /**
@@ -89,6 +90,8 @@ export interface NodeConfig {
   query: QueryConfig;
   /** Chat: context budget and language-model provider. */
   chat: ChatConfig;
+  /** Tenant presence budgets, idle ages, the retention score and snapshots in object storage. */
+  lifecycle: LifecycleConfig;
 }
 
 /**
@@ -113,6 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const dataDir = path.resolve(env.PERCOLATE_DATA_DIR || './data');
   const tier = env.PERCOLATE_TIER || 'small';
   if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(tier)) throw new ConfigError(`PERCOLATE_TIER must match [a-z0-9-]{1,32}, got '${tier}'`);
+  const natsUrl = env.PERCOLATE_NATS_URL ?? '';
+  const syncMaxAgeMs = intFrom(env, 'PERCOLATE_SYNC_MAX_AGE_S', 7 * 24 * 3600, 60, 10 * 365 * 24 * 3600) * 1000;
   return {
     host: env.HOST || '127.0.0.1',
     port: intFrom(env, 'PORT', 8080, 0, 65535),
@@ -135,8 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     recordCacheBytes: intFrom(env, 'PERCOLATE_RECORD_CACHE_BYTES', 32 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
     embedder: env.PERCOLATE_EMBEDDER || 'hash',
     modelDir: path.resolve(env.PERCOLATE_MODEL_DIR || path.join(dataDir, 'models')),
-    natsUrl: env.PERCOLATE_NATS_URL ?? '',
-    syncMaxAgeMs: intFrom(env, 'PERCOLATE_SYNC_MAX_AGE_S', 7 * 24 * 3600, 60, 10 * 365 * 24 * 3600) * 1000,
+    natsUrl,
+    syncMaxAgeMs,
     syncReplicas: intFrom(env, 'PERCOLATE_SYNC_REPLICAS', 1, 1, 5),
     syncInflightMax: intFrom(env, 'PERCOLATE_SYNC_INFLIGHT_MAX', 1024, 1, 100_000),
     syncMaxDeliver: intFrom(env, 'PERCOLATE_SYNC_MAX_DELIVER', 20, 1, 10_000),
@@ -163,5 +168,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     },
     query: loadQueryConfig(env),
     chat: loadChatConfig(env),
+    lifecycle: loadLifecycleConfig(env, { natsUrl, syncMaxAgeMs }),
   };
 }

@@ -1,6 +1,7 @@
 // The node's Prometheus metrics (prom-client), in one registry per process so tests can build several apps.
 import client from 'prom-client';
 import { createAccessMetrics, type AccessMetrics } from './access-metrics.js';
+import { createLifecycleMetrics, type LifecycleMetrics } from './lifecycle-metrics.js';
 
 export interface NodeMetrics {
   registry: client.Registry;
@@ -19,6 +20,7 @@ export interface NodeMetrics {
   tenantsMemoryEstimate: client.Gauge;
   engineDegraded: client.Counter<'event'>;
   access: AccessMetrics;
+  lifecycle: LifecycleMetrics;
 }
 
 export function createNodeMetrics(opts: {
@@ -29,6 +31,8 @@ export function createNodeMetrics(opts: {
   vectorsPending?: () => number;
   /** Sum of the open tenants' memory estimates (TenantManager.memoryEstimateBytes). */
   tenantsMemoryEstimate?: () => number;
+  /** Tenants by presence level (TenantManager.stateCounts). */
+  tenantStates?: () => Record<'hot' | 'warm' | 'cold', number>;
   defaultMetrics?: boolean;
 }): NodeMetrics {
   const registry = new client.Registry();
@@ -127,6 +131,7 @@ export function createNodeMetrics(opts: {
       },
     }),
     access: createAccessMetrics(registry),
+    lifecycle: createLifecycleMetrics(registry, opts.tenantStates ?? (() => ({ hot: opts.openTenants(), warm: 0, cold: 0 }))),
     engineDegraded: new client.Counter({
       name: 'percolate_engine_degraded_total',
       help: 'Degraded paths the engine took, by event (vector_index_rebuilt, checkpoint_failed, tenant_close_failed, ...: shared/rem/observer.ts DEGRADED_EVENTS); each is also logged',

@@ -3,10 +3,10 @@
 // a crash redelivers them (and applying twice is harmless). In-flight messages are bounded by max_ack_pending.
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { NodeMetrics } from '../metrics/metrics.js';
-import { jsonTextDepth } from '../rem/json-guard.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { hlcWallMs } from '../rem/hlc.js';
 import type { Op } from '../rem/ops.js';
+import { decodeOpMessage } from './op-message.js';
 import { OpRejected, opRulesFor, validateOp, type OpRejectReason } from '../rem/validate-op.js';
 
 export interface ApplierOptions {
@@ -67,31 +67,19 @@ export class SyncApplier {
   private async applyBatch(msgs: JsMsg[]): Promise<void> {
     const byTenant = new Map<string, { msg: JsMsg; raw: unknown }[]>();
     for (const msg of msgs) {
-      let raw: unknown;
-      try {
-        const text = msg.string();
-        // + 3: the op, its mutations and the mutation wrap a record that may nest as deep as a request body
-        if (jsonTextDepth(text, this.o.jsonDepthMax + 3) > this.o.jsonDepthMax + 3) {
-          this.reject(msg, 'malformed', `op nests deeper than the JSON depth bound (${this.o.jsonDepthMax})`);
-          continue;
-        }
-        raw = JSON.parse(text);
-      } catch {
-        this.reject(msg, 'malformed', 'op is not JSON');
+      const decoded = decodeOpMessage(msg.string(), this.o.jsonDepthMax);
+      if ('refused' in decoded) {
+        this.reject(msg, decoded.refused, decoded.message);
         continue;
       }
-      const r = raw as { node?: unknown; tenant?: unknown };
-      if (r.node === this.o.nodeId) {
+      const raw = decoded.raw;
+      if (raw.node === this.o.nodeId) {
         msg.ack(); // our own op, already applied when it was written
         continue;
       }
-      if (typeof r.tenant !== 'string') {
-        this.reject(msg, 'malformed', 'op has no tenant');
-        continue;
-      }
-      const list = byTenant.get(r.tenant) ?? [];
+      const list = byTenant.get(raw.tenant) ?? [];
       list.push({ msg, raw });
-      byTenant.set(r.tenant, list);
+      byTenant.set(raw.tenant, list);
     }
     for (const [tenant, items] of byTenant) await this.applyTenant(tenant, items);
   }

@@ -11,6 +11,7 @@ import { retry } from '../rem/retry.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { SyncApplier } from './applier.js';
 import { OutboxPublisher } from './publisher.js';
+import type { StreamAccess } from './stream-replay.js';
 
 export interface ReplicatorOptions {
   natsUrl: string;
@@ -39,6 +40,7 @@ export class Replicator {
   private stopped = false;
   private readonly stopping = new AbortController();
   private started: Promise<void> | undefined;
+  private access: StreamAccess | undefined;
   state: ReplicatorState = 'connecting';
 
   constructor(private readonly o: ReplicatorOptions) {
@@ -54,6 +56,12 @@ export class Replicator {
 
   kick(tenant: string): void {
     this.publisher.kick(tenant);
+  }
+
+  /** The JetStream clients and this node's durable consumer, once connected (restores replay the stream with them). */
+  streamAccess(): StreamAccess {
+    if (!this.access || this.state !== 'connected') throw new Error(`the sync stream is not reachable (replication ${this.state})`);
+    return this.access;
   }
 
   start(): void {
@@ -84,6 +92,7 @@ export class Replicator {
     );
     if (this.stopped) return;
     const js = jetstream(nc);
+    this.access = { js, jsm, durable };
     this.state = 'connected';
     this.o.log.info({ node_id: this.o.nodeId, stream: SYNC_STREAM, consumer: durable }, 'replication connected');
     this.publisher.setClient(js);

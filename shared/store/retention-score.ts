@@ -10,17 +10,10 @@
 //
 // Logarithms keep one very busy tenant from outweighing everything else; the weights come from configuration
 // (PERCOLATE_TENANT_SCORE_WEIGHTS) and the README repeats this formula.
+import { SCORE_WEIGHTS_CONFIG_DEFAULT, type ScoreWeightsConfig } from '../config/lifecycle-config.js';
 
-export interface ScoreWeights {
-  access_1h: number;
-  access_24h: number;
-  rebuild: number;
-  size: number;
-  idle_hours: number;
-  pinned: number;
-}
-
-export const SCORE_WEIGHTS_DEFAULT: ScoreWeights = { access_1h: 2, access_24h: 1, rebuild: 0.5, size: 0.25, idle_hours: 0.5, pinned: 1000 };
+export type ScoreWeights = ScoreWeightsConfig;
+export const SCORE_WEIGHTS_DEFAULT: ScoreWeights = SCORE_WEIGHTS_CONFIG_DEFAULT;
 
 export interface ScoreInputs {
   accessCount1h: number;
