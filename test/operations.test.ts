@@ -449,6 +449,82 @@ describe.each([kvBackend, localBackend])('durable operations over $name', (backe
     await until(store, later.id, 'an operation started once the queue drained', (o) => o.status === 'completed');
   });
 
+  it("neither runs nor holds up the tenant's next operation when a start's record could not be written", async () => {
+    const inner = await openStore(backend, backend.space());
+    const gate = deferred();
+    let creates = 0;
+    // the first create fails, after the second start has queued behind it
+    const store: OperationStore = Object.assign(Object.create(inner) as OperationStore, {
+      create: async (op: Operation<string>) => {
+        if (++creates > 1) return inner.create(op);
+        await gate.promise;
+        throw new Error('storage unavailable');
+      },
+    });
+    const r = runner({ store });
+    let runs = 0;
+    r.register('pin', [{ name: 'mark', run: async () => void runs++ }]);
+    const first = r.start('pin', 'alpha');
+    const second = await r.start('pin', 'alpha');
+    expect((await store.get(second.id))?.status).toBe('pending');
+    gate.resolve();
+    await expect(first).rejects.toThrow('storage unavailable');
+    await until(store, second.id, 'the next operation to complete', (o) => o.status === 'completed');
+    expect(runs).toBe(1);
+    expect(r.stats()).toEqual({ pending: 0, running: 0 });
+  });
+
+  it('bounds what a buggy step records: detail, result, error message, params, and progress writes', async () => {
+    const inner = await openStore(backend, backend.space());
+    let updates = 0;
+    // the same store, counting its writes
+    const store: OperationStore = Object.assign(Object.create(inner) as OperationStore, {
+      update: (id: string, change: Parameters<OperationStore['update']>[1]) => (updates++, inner.update(id, change)),
+    });
+    const r = runner({ store });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    r.register('snapshot', [
+      {
+        name: 'chatty',
+        run: async (ctx) => {
+          // a progress report in a tight loop: coalesced into a couple of writes, the last value kept
+          for (let i = 0; i < 1000; i++) void ctx.setDetail({ i });
+          await ctx.setDetail({ i: 1000 });
+        },
+      },
+      { name: 'huge', run: async (ctx) => void (await ctx.setDetail({ blob: 'x'.repeat(1_000_000) })) },
+      { name: 'cyclic', run: async (ctx) => void (await ctx.setDetail(cyclic)) },
+      { name: 'proto', run: async (ctx) => void (await ctx.setDetail(JSON.parse('{"__proto__":{"polluted":true}}'))) },
+      {
+        name: 'fail',
+        run: async (ctx) => {
+          ctx.setResult({ blob: 'y'.repeat(1_000_000) });
+          throw new RemError('invalid_request', 'z'.repeat(1_000_000));
+        },
+      },
+    ]);
+    await expect(r.start('snapshot', 'alpha', { blob: 'p'.repeat(OPERATION_LIMITS_DEFAULT.paramsBytesMax) })).rejects.toMatchObject({ code: 'limit_exceeded' });
+    await expect(r.start('snapshot', 'alpha', cyclic)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(r.start('snapshot', '../alpha')).rejects.toMatchObject({ code: 'invalid_tenant' });
+    expect(updates).toBe(0);
+
+    const op = await r.start('snapshot', 'alpha');
+    const failed = await until(store, op.id, 'the operation to fail', (o) => o.status === 'failed');
+    const [chatty, huge, cyc, proto, fail] = failed.steps;
+    expect(chatty!.detail).toEqual({ i: 1000 });
+    expect(huge!.detail).toMatchObject({ truncated: true });
+    expect(cyc!.detail).toMatchObject({ invalid: expect.any(String) });
+    expect(proto!.detail).toMatchObject({ invalid: expect.any(String) });
+    expect(fail!.error!.code).toBe('invalid_request');
+    expect(fail!.error!.message.length).toBeLessThanOrEqual(OPERATION_LIMITS_DEFAULT.messageCharsMax);
+    expect(failed.error).toEqual(fail!.error);
+    expect(failed.result).toBeUndefined(); // a failed step's result is not kept
+    expect(JSON.stringify(failed).length).toBeLessThan(16 * 1024);
+    // per step a start and an end write, progress writes coalesced, the running status: nowhere near 1,000
+    expect(updates).toBeLessThan(30);
+  });
+
   it('finds nothing for an unknown id or anything that is not an id', async () => {
     const store = await openStore(backend, backend.space());
     const r = runner({ store });
@@ -513,7 +589,7 @@ describe.each([kvBackend, localBackend])('durable operations over $name', (backe
       binaryish: '\u0000\u0001\u0002',
       notAnObject: '[1,2,3]',
       huge: record('', { params: { blob: 'x'.repeat(600_000) } }),
-      tooManySteps: record('', { steps: Array.from({ length: 10_000 }, () => ({ name: 'only', status: 'pending' })) }),
+      tooManySteps: record('', { steps: Array.from({ length: OPERATION_LIMITS_DEFAULT.stepsMax + 1 }, () => ({ name: 'only', status: 'pending' })) }),
       deep: record('').replace('"params":{}', `"params":${'['.repeat(5000)}${']'.repeat(5000)}`),
       proto: record('').replace('{', '{"__proto__":{"polluted":true},'),
       badStatus: record('', { status: 'exploded' }),
@@ -555,7 +631,7 @@ describe.each([kvBackend, localBackend])('durable operations over $name', (backe
 });
 
 describe('KvOperationStore', () => {
-  it('creates its bucket with one value per key, the retention as ttl, and values bounded by the record bound', async () => {
+  it('creates its bucket with one value per key, the retention as ttl and values bounded by the record bound; keys: record by id, tenant marker, run marker while unfinished', async () => {
     const bucket = kvBackend.space();
     const store = await openStore(kvBackend, bucket, { retentionMs: 1500 });
     const info = await (await jetstreamManager(await connection())).streams.info(`KV_${bucket}`);
@@ -569,6 +645,10 @@ describe('KvOperationStore', () => {
     r.register('snapshot', [{ name: 'only', run: async () => {} }]);
     const op = await r.start('snapshot', 'alpha');
     await until(store, op.id, 'the operation to complete', (o) => o.status === 'completed');
+    // the key layout: the record by id, the tenant's marker, and no run marker once finished (resume scans those)
+    const keys: string[] = [];
+    for await (const k of await kv.keys()) keys.push(k);
+    expect(keys.sort()).toEqual([kvKeys.record(op.id), kvKeys.tenant('alpha', op.id)]);
     await waitFor('the finished record to expire with the bucket ttl', async () => (await store.get(op.id)) === undefined, 20_000, 100);
     expect(await store.listForTenant('alpha', 10)).toEqual([]);
   });

@@ -329,7 +329,7 @@ export interface StepContext<K extends string = OperationKind> {
    * calls only replace the value that goes next, so a step calling it in a loop cannot flood the store. Never rejects.
    */
   setDetail(detail: unknown): Promise<void>;
-  /** Sets the operation's result (bounded by resultBytesMax), written with the end of this step. */
+  /** Sets the operation's result (bounded by resultBytesMax), written when this step completes (dropped if it fails). */
   setResult(result: unknown): void;
 }
 
@@ -479,7 +479,9 @@ export class OperationRunner<K extends string = OperationKind> {
     try {
       await this.store.create(op);
     } catch (err) {
+      // nothing was stored: the tenant's next operations, held behind this one, may go
       this.dequeue(entry);
+      this.pump();
       throw err;
     }
     entry.ready = true;
@@ -648,7 +650,8 @@ export class OperationRunner<K extends string = OperationKind> {
         if (detail.value !== undefined) step.detail = detail.value;
         if (failure) step.error = failure;
         const next = withStep(o, i, step);
-        if (result !== undefined) next.result = result;
+        // a failed step's result is dropped: the result describes what completed
+        if (result !== undefined && !failure) next.result = result;
         if (failure) return { ...next, status: 'failed', error: failure };
         return last ? { ...next, status: 'completed' } : next;
       });
