@@ -23,6 +23,7 @@ import { consoleObserver, loggingObserver, type EngineObserver } from '../../sha
 import { Replicator } from '../../shared/replication/replicator.js';
 import { TenantManager } from '../../shared/store/tenant-manager.js';
 import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';
+import { NodeLifecycle } from './lifecycle.js';
 import { tenantHook, type ApiContext } from './context.js';
 import { schemas } from './schemas.js';
 import entityRoutes from './routes/entities.js';
@@ -32,6 +33,7 @@ import resourceRoutes from './routes/resources.js';
 import searchRoutes from './routes/search.js';
 import syncRoutes from './routes/sync.js';
 import tenantRoutes from './routes/tenant.js';
+import adminRoutes from './routes/admin.js';
 import chatRoutes, { openAiChatRoutes } from './routes/chat.js';
 import queryRoutes from './routes/query.js';
 import schemaRoutes from './routes/schemas.js';
@@ -51,6 +53,15 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   let replicator: Replicator | undefined;
   // the engine's observer logs through fastify's logger and counts percolate_engine_degraded_total, once both exist
   let observer: EngineObserver = consoleObserver;
+  // set once they exist (the lifecycle's cold storage is handed to the tenant manager first)
+  let metricsRef: ReturnType<typeof createNodeMetrics> | undefined;
+  let logRef: FastifyInstance['log'] | undefined;
+  const lifecycle = new NodeLifecycle(cfg, {
+    clock,
+    replicator: () => replicator,
+    metrics: () => metricsRef?.lifecycle,
+    log: () => logRef ?? { info: () => undefined, warn: consoleObserver.warn, error: consoleObserver.error },
+  });
   const tenants = new TenantManager({
     observer: {
       warn: (fields, msg) => observer.warn(fields, msg),
@@ -82,7 +93,23 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       jsonDepthMax: cfg.jsonDepthMax,
       responseBytesMax: cfg.responseBytesMax,
     },
+    lifecycle: {
+      hotMemoryBytesMax: cfg.lifecycle.hotMemoryBytesMax,
+      diskBytesMax: cfg.lifecycle.diskBytesMax,
+      idleWarmMs: cfg.lifecycle.idleWarmMs,
+      idleColdMs: cfg.lifecycle.idleColdMs,
+      snapshotIntervalMs: cfg.lifecycle.snapshotIntervalMs,
+      sweepIntervalMs: cfg.lifecycle.sweepIntervalMs,
+      scoreWeights: cfg.lifecycle.scoreWeights,
+    },
+    coldStorage: lifecycle.coldStorage,
+    events: {
+      transition: (_tenant, from, to, reason) => metricsRef?.lifecycle.transitions.inc({ from, to, reason }),
+      duration: (kind, ms) => metricsRef?.lifecycle.durations.observe({ kind }, ms / 1000),
+      eviction: (reason) => metricsRef?.lifecycle.evictions.inc({ reason }),
+    },
   });
+  lifecycle.attach(tenants);
   const metrics = createNodeMetrics({
     tier: cfg.tier,
     openTenants: () => tenants.openCount,
@@ -90,8 +117,10 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     outboxDepth: () => tenants.outboxDepth(),
     vectorsPending: () => tenants.vectorsPending(),
     tenantsMemoryEstimate: () => tenants.memoryEstimateBytes(),
+    tenantStates: () => tenants.stateCounts(),
   });
-  const ctx: ApiContext = { cfg, tenants, metrics, clock, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
+  metricsRef = metrics;
+  const ctx: ApiContext = { cfg, tenants, lifecycle, metrics, clock, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
 
   const app = Fastify({
     logger: loggerOptions(opts.logger, cfg.logLevel),
@@ -103,6 +132,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   });
   applyServerLimits(app, cfg.http);
   app.decorate('ctx', ctx);
+  logRef = app.log;
   observer = loggingObserver(app.log, (event) => metrics.engineDegraded.inc({ event }));
   onClockRefused = (tenant, hlc, aheadMs) => {
     metrics.hlcRefused.inc({ source: 'persisted' });
@@ -126,6 +156,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       jsonDepthMax: cfg.jsonDepthMax,
       metrics,
       log: app.log,
+      onConnected: (access) => lifecycle.onConnected(access),
     });
   } else {
     app.log.info({ node_id: cfg.nodeId }, 'PERCOLATE_NATS_URL is not set: running standalone, writes are not replicated');
@@ -187,6 +218,14 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     },
     { prefix: '/api/v1' },
   );
+  // node administration across tenants: no X-Tenant-ID, an admin token for every tenant (*)
+  await app.register(
+    async (admin) => {
+      installAuth(admin, { verifier: auth.verifier, failures: metrics.access.authFailures, log: app.log, tenantOf: () => undefined });
+      await admin.register(adminRoutes, { ctx });
+    },
+    { prefix: '/api/v1/admin' },
+  );
   // OpenAI-compatible chat beside the native API, with the same tenant check
   await app.register(
     async (v1) => {
@@ -196,6 +235,8 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     { prefix: '/v1' },
   );
   app.addHook('onReady', async () => {
+    await lifecycle.start();
+    tenants.startSweeper();
     replicator?.start();
     ready = true;
   });
@@ -203,6 +244,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     ready = false;
   });
   app.addHook('onClose', async () => {
+    await lifecycle.stop();
     await replicator?.stop();
     await tenants.close();
   });

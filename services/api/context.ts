@@ -8,10 +8,13 @@ import type { AuthSetup } from '../../shared/auth/setup.js';
 import type { TenantManager } from '../../shared/store/tenant-manager.js';
 import type { TenantStore } from '../../shared/store/tenant-store.js';
 import type { Schemas } from './schemas.js';
+import type { NodeLifecycle } from './lifecycle.js';
 
 export interface ApiContext {
   cfg: NodeConfig;
   tenants: TenantManager;
+  /** Snapshots, cold storage, durable operations and purges. */
+  lifecycle: NodeLifecycle;
   metrics: NodeMetrics;
   schemas: Schemas;
   /** The node's clock (replicated ops are checked against its drift bound). */

@@ -16,6 +16,9 @@ export function createS3Client(cfg: S3Config): S3Client {
     region: cfg.region,
     forcePathStyle: cfg.forcePathStyle,
     ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
+    // socket inactivity and connect bounds (the SDK has none by default: a server that stops answering would hold a
+    // request, and whoever waits for it, forever)
+    requestHandler: { requestTimeout: cfg.requestTimeoutMs, connectionTimeout: Math.min(cfg.requestTimeoutMs, 10_000), throwOnRequestTimeout: true },
     // every upload is hashed end to end by us (sha256 in the job, checked by the worker on download), so the SDK's
     // extra CRC32 pass per part is not needed
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -20,3 +20,6 @@ export const JOBS_BUCKET = 'percolate_jobs';
 
 /** Durable tenant operations (snapshot, offload, restore, ...): one JetStream KV entry per operation, keyed by id. */
 export const OPERATIONS_BUCKET = 'percolate_operations';
+
+/** Tenant tombstones: one JetStream KV entry per purged tenant, holding the purge's HLC (every node watches it). */
+export const PURGES_BUCKET = 'percolate_tenant_purges';

@@ -92,3 +92,18 @@ export function loadCorsConfig(env: NodeJS.ProcessEnv): CorsConfig {
   }
   return { origins };
 }
+
+export interface RateLimitConfig {
+  readsMax: number;
+  writesMax: number;
+  windowMs: number;
+}
+
+/** Per-tenant request rates, read the same on every service: one setting per installation. */
+export function loadRateLimitConfig(env: NodeJS.ProcessEnv): RateLimitConfig {
+  return {
+    readsMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_READS', 120_000, 1, 100_000_000),
+    writesMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_WRITES', 120_000, 1, 100_000_000),
+    windowMs: intFrom(env, 'PERCOLATE_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
+  };
+}

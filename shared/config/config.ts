@@ -1,7 +1,7 @@
 // Typed configuration read from environment variables, with documented defaults and bounds.
 // Every limit the node enforces (bodies, batches, open stores, traversal) comes from here.
 import path from 'node:path';
-import { loadAuthConfig, loadCorsConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
+import { loadAuthConfig, loadCorsConfig, loadRateLimitConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { boolFrom, ConfigError, intFrom } from './env.js';
 import { httpLimitsFrom, type HttpLimits } from './http-config.js';
 import { loadLifecycleConfig, type LifecycleConfig } from './lifecycle-config.js';
@@ -157,11 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     http: httpLimitsFrom(env, API_HTTP_DEFAULTS),
     auth: loadAuthConfig(env, dataDir),
     cors: loadCorsConfig(env),
-    rateLimit: {
-      readsMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_READS', 120_000, 1, 100_000_000),
-      writesMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_WRITES', 120_000, 1, 100_000_000),
-      windowMs: intFrom(env, 'PERCOLATE_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
-    },
+    rateLimit: loadRateLimitConfig(env),
     quotas: {
       recordsMax: intFrom(env, 'PERCOLATE_QUOTA_RECORDS_MAX', 10_000_000, 1, Number.MAX_SAFE_INTEGER),
       diskBytesMax: intFrom(env, 'PERCOLATE_QUOTA_DISK_BYTES_MAX', 100 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),

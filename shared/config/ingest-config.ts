@@ -4,7 +4,7 @@
 // Access control (tokens, keys) is read by loadAuthConfig, with the data directory the database node uses, so that on
 // one machine the gateway and the worker find the node's local key.
 import path from 'node:path';
-import { loadAuthConfig, loadCorsConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
+import { loadAuthConfig, loadCorsConfig, loadRateLimitConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { ConfigError, intFrom, boolFrom } from './env.js';
 import { httpLimitsFrom, type HttpLimits } from './http-config.js';
 
@@ -18,6 +18,8 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** Sign request bodies (SigV4 payload hash) instead of sending them as UNSIGNED-PAYLOAD. */
   signPayload: boolean;
+  /** A request whose connection is silent this long fails (and is retried by the SDK): a hung S3 never hangs us. */
+  requestTimeoutMs: number;
 }
 
 /** What the gateway and the workers must agree on: the bus, the job stream's consumer and the job state bucket. */
@@ -155,6 +157,7 @@ export function loadS3Config(env: NodeJS.ProcessEnv = process.env): S3Config {
     // S3-compatible servers (s3rver, MinIO) want path-style addressing; AWS accepts it too
     forcePathStyle: boolFrom(env, 'PERCOLATE_S3_FORCE_PATH_STYLE', true),
     signPayload: boolFrom(env, 'PERCOLATE_S3_SIGN_PAYLOAD', false),
+    requestTimeoutMs: intFrom(env, 'PERCOLATE_S3_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
   };
 }
 
@@ -189,12 +192,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     jsonDepthMax: intFrom(env, 'PERCOLATE_JSON_DEPTH_MAX', 64, 2, 1000),
     auth: loadAuthConfig(env, dataDirFrom(env)),
     cors: loadCorsConfig(env),
-    // the node's variables and defaults: one setting per installation for a tenant's request rate
-    rateLimit: {
-      readsMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_READS', 120_000, 1, 100_000_000),
-      writesMax: intFrom(env, 'PERCOLATE_RATE_LIMIT_WRITES', 120_000, 1, 100_000_000),
-      windowMs: intFrom(env, 'PERCOLATE_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000),
-    },
+    rateLimit: loadRateLimitConfig(env),
     quotas: {
       uploadsInFlightMax: intFrom(env, 'PERCOLATE_QUOTA_UPLOADS_IN_FLIGHT_MAX', 4, 1, 10_000),
       uploadBytesPerDay: intFrom(env, 'PERCOLATE_QUOTA_UPLOAD_BYTES_PER_DAY', 50 * 2 ** 30, 1, Number.MAX_SAFE_INTEGER),

@@ -6,7 +6,7 @@ export interface AuditLog {
   info(fields: object, msg: string): void;
 }
 
-export type AuditEvent = 'auth_failure' | 'schema_put' | 'schema_delete' | 'record_delete' | 'sync_applied' | 'quota_exceeded' | 'rate_limited';
+export type AuditEvent = 'auth_failure' | 'schema_put' | 'schema_delete' | 'record_delete' | 'sync_applied' | 'quota_exceeded' | 'rate_limited' | 'tenant_operation' | 'tenant_purge';
 
 export function audit(log: AuditLog, event: AuditEvent, fields: Record<string, unknown>): void {
   log.info({ audit: true, event, ...fields }, `audit: ${event}`);

@@ -38,6 +38,12 @@ export const DEGRADED_EVENTS: Record<string, 'warn' | 'error'> = {
   tenant_open_failed: 'error',
   /** A tenant store failed to close (eviction or shutdown): its LevelDB lock may still be held. */
   tenant_close_failed: 'error',
+  /** A demotion (to warm or cold) or an interval snapshot failed: the tenant stays where it was, and is tried again. */
+  tenant_demotion_failed: 'warn',
+  /** The periodic check of tenant budgets and ages failed as a whole. */
+  tenant_sweep_failed: 'error',
+  /** A tenant's catalog entry (presence, pin, size) could not be written. */
+  tenant_catalog_failed: 'error',
   /** A store that failed to open did not close cleanly either. Reported by the store. */
   store_close_failed: 'error',
 };

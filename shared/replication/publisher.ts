@@ -6,6 +6,7 @@ import type { NodeMetrics } from '../metrics/metrics.js';
 import { RemError } from '../rem/errors.js';
 import { backoffDelay } from '../rem/retry.js';
 import type { TenantManager } from '../store/tenant-manager.js';
+import type { TenantStore } from '../store/tenant-store.js';
 import { clearOutboxPending, markOutboxPending, pendingOutboxTenants } from '../store/outbox.js';
 
 export interface PublisherOptions {
@@ -85,22 +86,8 @@ export class OutboxPublisher {
   }
 
   private async drain(tenant: string): Promise<void> {
-    const js = this.js;
-    if (!js) throw new Error('not connected to NATS');
     try {
-      const local = await this.o.tenants.useLocal(tenant, async (store) => {
-        for (;;) {
-          const batch = await store.outboxBatch(this.o.batchMax);
-          if (batch.length === 0) break;
-          await Promise.all(batch.map((e) => js.publish(syncSubject(tenant), e.op, { msgID: opIdOf(e.op), timeout: this.o.publishTimeoutMs })));
-          await store.outboxRemove(batch.map((e) => e.key));
-          this.o.metrics?.opsPublished.inc(batch.length);
-        }
-        store.clearOutboxMarked();
-        await clearOutboxPending(this.o.markerDir, tenant);
-        // a write that landed between the last read and the marker removal keeps its marker
-        if (store.outboxDepth > 0) await markOutboxPending(this.o.markerDir, tenant);
-      });
+      const local = await this.o.tenants.useLocal(tenant, (store) => this.publishFrom(store));
       // a marker of a tenant with no files here (purged, or cold: made cold only with an empty outbox) is stale
       if (!local) await clearOutboxPending(this.o.markerDir, tenant);
     } catch (err) {
@@ -110,6 +97,27 @@ export class OutboxPublisher {
       }
       throw err;
     }
+  }
+
+  /**
+   * Publishes the whole outbox of a store the caller holds (a tenant on its way to cold storage, whose leases wait
+   * for it); throws when NATS is not reachable.
+   */
+  async publishFrom(store: TenantStore): Promise<void> {
+    const js = this.js;
+    if (!js) throw new Error('not connected to NATS');
+    const tenant = store.tenant;
+    for (;;) {
+      const batch = await store.outboxBatch(this.o.batchMax);
+      if (batch.length === 0) break;
+      await Promise.all(batch.map((e) => js.publish(syncSubject(tenant), e.op, { msgID: opIdOf(e.op), timeout: this.o.publishTimeoutMs })));
+      await store.outboxRemove(batch.map((e) => e.key));
+      this.o.metrics?.opsPublished.inc(batch.length);
+    }
+    store.clearOutboxMarked();
+    await clearOutboxPending(this.o.markerDir, tenant);
+    // a write that landed between the last read and the marker removal keeps its marker
+    if (store.outboxDepth > 0) await markOutboxPending(this.o.markerDir, tenant);
   }
 
   async stop(): Promise<void> {

@@ -29,6 +29,8 @@ export interface ReplicatorOptions {
   jsonDepthMax: number;
   metrics?: NodeMetrics;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Called once the stream and this node's consumer exist (the lifecycle opens its KV buckets then). */
+  onConnected?: (access: StreamAccess) => Promise<void>;
 }
 
 export type ReplicatorState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
@@ -106,6 +108,7 @@ export class Replicator {
       log: this.o.log,
     });
     this.applier.start(await js.consumers.get(SYNC_STREAM, durable));
+    if (this.o.onConnected) await this.retry(() => this.o.onConnected!(this.access!));
   }
 
   /** JetStream may not be ready right after a (re)start of its servers: retry management calls with backoff. */

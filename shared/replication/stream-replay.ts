@@ -25,6 +25,8 @@ export interface ReplayOptions {
   jsonDepthMax: number;
   /** The replay fails (and the restore with it) when it has not reached the last op by then. */
   timeoutMs: number;
+  /** Keeps the ops still to apply (drops ops a purge made obsolete). */
+  keep?: (tenant: string, ops: Op[]) => Op[];
 }
 
 export interface ReplayResult {
@@ -62,7 +64,8 @@ export async function replayTenant(access: StreamAccess, store: TenantStore, aft
   const info = await access.jsm.streams.info(SYNC_STREAM);
   result.gap = info.state.first_seq > afterSeq + 1 && afterSeq > 0;
   const consumer = await access.js.consumers.get(SYNC_STREAM, {
-    filter_subjects: [syncSubject(tenant)],
+    // one subject as a string: nats-server before 2.10 (Debian's 2.9) has no multi-subject filters
+    filter_subjects: syncSubject(tenant),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: afterSeq + 1,
   });
@@ -93,7 +96,8 @@ export async function replayTenant(access: StreamAccess, store: TenantStore, aft
         }
         if (m.seq >= lastSeq || pending === 0) break;
       }
-      if (batch.length > 0) result.applied += (await store.applyReplicated(batch)).applied;
+      const live = o.keep ? o.keep(tenant, batch) : batch;
+      if (live.length > 0) result.applied += (await store.applyReplicated(live)).applied;
       // messages removed from the stream meanwhile (age, purge) end the replay where the stream ends
       if (got === 0 || pending === 0) break;
     }

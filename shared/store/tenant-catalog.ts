@@ -8,7 +8,8 @@
 import { ClassicLevel } from 'classic-level';
 import { isTenantId } from '../rem/tenant-id.js';
 
-export type StoredState = 'warm' | 'cold';
+/** absent: no data anywhere, the entry only remembers a purge (its `purged_hlc`). */
+export type StoredState = 'warm' | 'cold' | 'absent';
 
 /** What a snapshot in object storage covers, as the catalog remembers it. */
 export interface SnapshotRef {
@@ -17,6 +18,7 @@ export interface SnapshotRef {
   created_at: string;
   bytes: number;
   digest: string;
+  counts: { resources: number; entities: number; moments: number; tombstones: number };
 }
 
 export interface CatalogEntry {
@@ -29,6 +31,8 @@ export interface CatalogEntry {
   snapshot?: SnapshotRef;
   /** Epoch ms of the last local write or replicated apply the latest snapshot does not cover (interval snapshots). */
   dirty_since_ms?: number;
+  /** The tenant was purged at this HLC: ops at or before it are dropped (a late op cannot bring old data back). */
+  purged_hlc?: string;
   updated_ms: number;
 }
 
@@ -48,7 +52,7 @@ export class TenantCatalog {
       await this.db.open();
       for await (const [tenant, entry] of this.db.iterator()) {
         // a hand-edited or damaged entry is skipped, not trusted
-        if (isTenantId(tenant) && entry && (entry.state === 'warm' || entry.state === 'cold')) this.entries.set(tenant, entry);
+        if (isTenantId(tenant) && entry && (entry.state === 'warm' || entry.state === 'cold' || entry.state === 'absent')) this.entries.set(tenant, entry);
       }
       this.loaded = true;
     })();

@@ -15,6 +15,7 @@
 // background: start-up opens no tenant and reads no tenant directory.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { LifecycleConfig } from '../config/lifecycle-config.js';
 import type { Embedder } from '../embed/embedder.js';
 import { TenantStore, type StoreLimits, type StoreReplication, type TenantStoreOptions } from './tenant-store.js';
 import { RemError } from '../rem/errors.js';
@@ -67,28 +68,16 @@ export interface TenantEvents {
   eviction?(reason: 'hot_max' | 'hot_memory' | 'disk' | 'idle_warm' | 'idle_cold'): void;
 }
 
-export interface LifecycleOptions {
-  /** Estimated memory of hot tenants at most (TenantStore.memoryEstimateBytes); 0 = no memory budget. */
-  hotMemoryBytesMax: number;
-  /** Local disk of hot and warm tenants at most; 0 = no disk budget. Needs snapshots (cold) to be enforced. */
-  diskBytesMax: number;
-  /** A hot tenant idle this long is closed (warm); 0 = never by age. */
-  idleWarmMs: number;
-  /** A warm tenant idle this long is made cold; 0 = never by age. Needs snapshots. */
-  idleColdMs: number;
-  /** Tenants with writes not in a snapshot get one this often; 0 = only on demotion and on request. */
-  snapshotIntervalMs: number;
-  /** How often budgets and ages are checked. */
-  sweepIntervalMs: number;
+/** Budgets, ages and the score's weights as configured (shared/config/lifecycle-config.ts), plus the engine's own bounds. */
+export type LifecycleOptions = Pick<LifecycleConfig, 'hotMemoryBytesMax' | 'diskBytesMax' | 'idleWarmMs' | 'idleColdMs' | 'snapshotIntervalMs' | 'sweepIntervalMs' | 'scoreWeights'> & {
   /** Demotions to cold and interval snapshots started per sweep at most (each uploads a snapshot). */
   sweepColdMax: number;
-  scoreWeights: ScoreWeights;
   /** An unknown tenant id is answered from memory this long, for this many ids at most. */
   negativeCacheMs: number;
   negativeCacheMax: number;
   /** Seconds a client is told to wait after a failed restore (Retry-After). */
   retryAfterS: number;
-}
+};
 
 export const LIFECYCLE_DEFAULTS: LifecycleOptions = {
   hotMemoryBytesMax: 0,
@@ -217,7 +206,7 @@ export class TenantManager {
     let cold = 0;
     for (const [tenant, e] of this.catalog.all()) {
       if (e.state === 'cold') cold++;
-      else if (!this.slots.get(tenant)?.store) warm++;
+      else if (e.state === 'warm' && !this.slots.get(tenant)?.store) warm++;
     }
     return { hot, warm, cold };
   }
@@ -329,7 +318,7 @@ export class TenantManager {
   /** Files of the tenant on this node that its catalog entry does not call stale (cold). */
   private async isLocal(tenant: string): Promise<boolean> {
     const entry = this.catalog.get(tenant);
-    if (entry?.state === 'cold') return false;
+    if (entry?.state === 'cold' || entry?.state === 'absent') return false;
     if (entry?.state === 'warm') return true;
     return TenantStore.exists(this.opts.dataDir, tenant);
   }
@@ -370,7 +359,8 @@ export class TenantManager {
     if (closing) await closing;
     const entry = this.catalog.get(tenant);
     const t0 = performance.now();
-    if (entry?.state !== 'cold' && (await TenantStore.exists(this.opts.dataDir, tenant))) {
+    // files of a tenant the catalog calls cold or purged are not trusted (a crash before their removal)
+    if (entry?.state !== 'cold' && entry?.state !== 'absent' && (await TenantStore.exists(this.opts.dataDir, tenant))) {
       const store = await TenantStore.open({ ...this.storeOptions(), tenant, create });
       const ms = performance.now() - t0;
       this.opts.events?.duration?.('open', ms);
@@ -451,7 +441,7 @@ export class TenantManager {
   presence(tenant: string, nowMs = Date.now()): TenantPresence | undefined {
     const entry = this.catalog.get(tenant);
     const slot = this.slots.get(tenant);
-    if (!entry && !slot?.store) return undefined;
+    if ((!entry || entry.state === 'absent') && !slot?.store) return undefined;
     const state: TenantState = slot?.store ? 'hot' : entry?.state === 'cold' ? 'cold' : 'warm';
     const counts = this.access.get(tenant, nowMs);
     const last = counts.last_access_ms ?? entry?.last_access_ms;
@@ -575,7 +565,7 @@ export class TenantManager {
    * Removes the tenant from this node: closes it, deletes its files and forgets it. Callers (the purge operation) also
    * remove it from object storage and the stream, and stop later ops from recreating it.
    */
-  async removeLocal(tenant: string): Promise<void> {
+  async removeLocal(tenant: string, purgedHlc?: string): Promise<void> {
     assertTenantId(tenant);
     await this.catalog.load();
     await this.transition(tenant, async (slot) => {
@@ -585,14 +575,47 @@ export class TenantManager {
         await store.close().catch((err: unknown) => this.reportClose(tenant, 'purge', err));
         this.onLifecycle?.(tenant, 'close');
       }
+      // the entry stays as the tombstone (absent) before the files go: a crash in between leaves untrusted files
+      if (purgedHlc !== undefined) await this.catalog.put(tenant, { state: 'absent', purged_hlc: purgedHlc, pinned: false, snapshot: undefined, size_bytes: undefined, dirty_since_ms: undefined });
+      else await this.catalog.delete(tenant);
       await fs.rm(tenantDir(this.opts.dataDir, tenant), { recursive: true, force: true });
-      await this.catalog.delete(tenant);
       this.access.forget(tenant);
       this.opts.events?.transition?.(tenant, store ? 'hot' : 'warm', 'absent', 'purge');
     });
   }
 
-  /** Runs `fn` as the tenant's only user: new leases wait, the running ones finish first. */
+  /** The HLC of the tenant's latest purge: replicated ops at or before it are dropped. */
+  purgeFloor(tenant: string): string | undefined {
+    return this.catalog.get(tenant)?.purged_hlc;
+  }
+
+  /** The ops a purge has not made obsolete (all of them for a tenant never purged). */
+  dropPurged<T extends { hlc: string }>(tenant: string, ops: readonly T[]): T[] {
+    const floor = this.purgeFloor(tenant);
+    return floor === undefined ? [...ops] : ops.filter((op) => op.hlc > floor);
+  }
+
+  /**
+   * Carries out a purge of the tenant at `hlc` on this node (from this node's purge operation or a peer's tombstone):
+   * its files and presence go, and ops at or before `hlc` are dropped from now on. The tenant id can be written again
+   * from empty: the node's clock moves past `hlc`, so new writes come after the tombstone.
+   */
+  async applyPurge(tenant: string, hlc: string): Promise<void> {
+    assertTenantId(tenant);
+    await this.catalog.load();
+    const known = this.catalog.get(tenant)?.purged_hlc;
+    if (known !== undefined && known >= hlc) return;
+    try {
+      this.opts.replication?.clock.observe(hlc);
+    } catch (err) {
+      // a tombstone from a clock far ahead still removes the data; new writes then keep their (earlier) timestamps
+      this.observer.warn({ tenant, hlc, err: errorText(err) }, 'purge timestamp is beyond the clock drift bound; not adopted by the clock');
+    }
+    await this.removeLocal(tenant, hlc);
+    this.unknown.delete(tenant);
+  }
+
+
   private async transition<T>(tenant: string, fn: (slot: Slot) => Promise<T>): Promise<T> {
     let slot = this.slots.get(tenant);
     while (slot?.transition) {
