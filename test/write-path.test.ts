@@ -113,4 +113,24 @@ describe('the write path', () => {
     for (const r of refused) expect(r.reason).toMatchObject({ code: 'overloaded' });
     expect(store.count('resources')).toBe(3);
   });
+
+  it('lets another holder of the write lock in between groups: a steady stream of local writes cannot starve it', async () => {
+    const store = await open(new HashEmbedder(384));
+    let unblock!: () => void;
+    const held = store.writeLock.run(() => new Promise<void>((r) => (unblock = r)));
+    // three groups' worth of writes queue behind the held lock, then a second holder (a snapshot, a checkpoint) waits
+    const total = 3 * 256;
+    const writes = Array.from({ length: total }, (_, i) => putResources(store, [{ uri: `doc://${i}`, content: `steady ${i}`, embedding: vector(i + 1) }]));
+    await waitFor('the writes queued', async () => store.writesWaiting === total, 5_000);
+    let waitingWhenHolderRan = -1;
+    const holder = new Promise<void>((r) => setImmediate(r)).then(() => store.writeLock.run(async () => void (waitingWhenHolderRan = store.writesWaiting)));
+    await waitFor('the second holder waiting', async () => store.writeLock.waiters >= 2, 5_000);
+    unblock();
+    await held;
+    await holder;
+    await Promise.all(writes);
+    // it ran after the first group (256 writes), not after the whole queue
+    expect(waitingWhenHolderRan).toBe(total - 256);
+    expect(store.count('resources')).toBe(total);
+  });
 });

@@ -335,12 +335,15 @@ export class LocalWriter {
     const vectors = ahead && ahead.length > 0 ? await prepareEntityVectors(this.target, ahead.map((mutation) => ({ mutation, hlc: this.target.clock.now() }))) : undefined;
     return new Promise<ApplyResult>((resolve, reject) => {
       this.queue.push({ build, vectors, resolve, reject });
-      if (this.queue.length === 1) {
-        this.target.writeLock.run(() => this.drain()).catch((err: unknown) => {
-          // the lock refused the drain (too many waiters): fail what is queued rather than strand it
-          for (const w of this.queue.splice(0)) w.reject(err);
-        });
-      }
+      if (this.queue.length === 1) this.startDrain();
+    });
+  }
+
+  /** Queues a drain behind whoever waits for the lock now. */
+  private startDrain(): void {
+    this.target.writeLock.run(() => this.drain()).catch((err: unknown) => {
+      // the lock refused the drain (too many waiters): fail what is queued rather than strand it
+      for (const w of this.queue.splice(0)) w.reject(err);
     });
   }
 
@@ -377,6 +380,12 @@ export class LocalWriter {
       }
       // removed only now, so a write arriving meanwhile sees a non-empty queue and does not start a second drain
       queue.splice(0, group.length);
+      if (queue.length > 0 && this.target.writeLock.waiters > 0) {
+        // others wait for the lock (a snapshot capture, a checkpoint, replicated ops, a close): a steady stream of
+        // local writes must not starve them, so the rest of the queue drains behind them
+        this.startDrain();
+        return;
+      }
     }
   }
 }
