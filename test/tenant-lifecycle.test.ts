@@ -169,6 +169,58 @@ describe('snapshots and restore', () => {
   });
 });
 
+describe('demotion and schedules', () => {
+  it('makes idle tenants cold (pinned ones stay warm), meets the disk budget lowest score first, and snapshots on schedule', async () => {
+    const { env } = await infra();
+    const a = await node('a', { ...env, PERCOLATE_TENANT_IDLE_WARM_S: '30', PERCOLATE_TENANT_IDLE_COLD_S: '120', PERCOLATE_SNAPSHOT_INTERVAL_S: '60' });
+    const tenants = a.app.ctx.tenants;
+    await writeDocs(a, 'small', 0, 5);
+    await writeDocs(a, 'large', 0, 400);
+    await writeDocs(a, 'busy', 0, 5);
+    for (let i = 0; i < 30; i++) await a.call('GET', '/api/v1/resources?limit=1', { tenant: 'busy' });
+    await writeDocs(a, 'kept', 0, 5);
+    expect((await operation(a, 'kept', 'POST', '/api/v1/tenant/pin')).status).toBe('completed');
+    const t0 = Date.now();
+
+    // a minute on: every tenant idle past the warm age is closed; each had writes no snapshot covers yet
+    await tenants.sweep(t0 + 61_000);
+    for (const t of ['small', 'large', 'busy', 'kept']) {
+      const p = tenants.presence(t)!;
+      expect(p.state, t).toBe('warm');
+      expect(p.snapshot, t).not.toBeNull(); // the interval snapshot
+    }
+    const size = (t: string) => tenants.presence(t)!.size_bytes!;
+    expect(size('large')).toBeGreaterThan(size('small'));
+    expect(tenants.presence('busy')!.score).toBeGreaterThan(tenants.presence('large')!.score);
+
+    // the disk budget: the lowest score goes first (the large idle tenant), and only as many as needed
+    tenants.lifecycle.diskBytesMax = size('small') + size('busy') + size('kept') + Math.floor(size('large') / 2);
+    await tenants.sweep(t0 + 62_000);
+    expect(['small', 'large', 'busy', 'kept'].map((t) => [t, tenants.presence(t)!.state])).toEqual([
+      ['small', 'warm'],
+      ['large', 'cold'],
+      ['busy', 'warm'],
+      ['kept', 'warm'],
+    ]);
+    tenants.lifecycle.diskBytesMax = 0;
+
+    // two minutes idle: cold, except the pinned tenant
+    await tenants.sweep(t0 + 121_000);
+    expect(['small', 'busy', 'kept'].map((t) => [t, tenants.presence(t)!.state])).toEqual([
+      ['small', 'cold'],
+      ['busy', 'cold'],
+      ['kept', 'warm'],
+    ]);
+    const metrics = (await a.call('GET', '/metrics', { tenant: null })).body as string;
+    expect(metrics).toMatch(/percolate_tenant_evictions_total\{reason="disk"\} 1/);
+    expect(metrics).toMatch(/percolate_tenant_evictions_total\{reason="idle_cold"\} 2/);
+    expect(metrics).toMatch(/percolate_tenants\{state="cold"\} 3/);
+    // and each comes back whole
+    expect((await a.call('GET', '/api/v1/tenant', { tenant: 'large' })).body.counts.resources).toBe(400);
+    expect((await a.call('GET', '/api/v1/resources?query=document%20399&mode=keyword', { tenant: 'large' })).body.results.map((r: { uri: string }) => r.uri)).toContain('doc://399');
+  });
+});
+
 describe('durable operations', () => {
   it('resume after the node is killed mid-operation, and complete', async () => {
     const s3 = await startS3();

@@ -276,7 +276,7 @@ export class TenantManager {
     return r === SKIPPED ? undefined : { value: r as T };
   }
 
-  private async lease<T>(tenant: string, create: boolean, mode: 'any' | 'not_cold' | 'local', fn: (store: TenantStore) => Promise<T>): Promise<T | typeof SKIPPED> {
+  private async lease<T>(tenant: string, create: boolean, mode: 'any' | 'not_cold' | 'local', fn: (store: TenantStore) => Promise<T>, touch = true): Promise<T | typeof SKIPPED> {
     if (this.closing) throw new Error('tenant manager is shutting down');
     await this.catalog.load();
     let slot = this.slots.get(tenant);
@@ -297,7 +297,7 @@ export class TenantManager {
     try {
       const store = await this.ensureOpen(tenant, slot, create);
       const now = Date.now();
-      this.access.touch(tenant, now);
+      if (touch) this.access.touch(tenant, now);
       if (create) {
         slot.lastWriteMs = now;
         void this.markDirty(tenant, now);
@@ -507,7 +507,12 @@ export class TenantManager {
   /** A snapshot of the tenant now (it is brought here if it is not). */
   async snapshot(tenant: string): Promise<SnapshotRef> {
     const cold = this.requireSnapshots();
-    return this.use(tenant, false, async (store) => {
+    assertTenantId(tenant);
+    await this.catalog.load();
+    const entry = this.catalog.get(tenant);
+    // a cold tenant's latest snapshot is what it is made of here
+    if (entry?.state === 'cold' && entry.snapshot) return entry.snapshot;
+    const take = async (store: TenantStore): Promise<SnapshotRef> => {
       const startedMs = Date.now();
       const t0 = performance.now();
       const ref = await cold.snapshot(store);
@@ -516,7 +521,22 @@ export class TenantManager {
       const lastWrite = this.slots.get(tenant)?.lastWriteMs;
       await this.catalog.put(tenant, { snapshot: ref, dirty_since_ms: lastWrite !== undefined && lastWrite >= startedMs ? lastWrite : undefined });
       return ref;
-    });
+    };
+    // hot: through a lease that is not an access (a schedule is not a user)
+    if (this.slots.get(tenant)?.store) return (await this.lease(tenant, false, 'any', take, false)) as SnapshotRef;
+    // warm: opened for the snapshot and closed again, so a schedule does not make tenants hot
+    if (await this.isLocal(tenant)) {
+      return this.transition(tenant, async (slot) => {
+        if (slot.store) return take(slot.store);
+        const store = await TenantStore.open({ ...this.storeOptions(), tenant, create: false });
+        try {
+          return await take(store);
+        } finally {
+          await store.close().catch((err: unknown) => this.reportClose(tenant, 'snapshot', err));
+        }
+      });
+    }
+    return this.use(tenant, false, take);
   }
 
   /**
@@ -688,7 +708,7 @@ export class TenantManager {
     slot.store = undefined;
     this.slots.delete(tenant);
     const closed = (async () => {
-      const sizeBytes = await store.sizeOnDiskBytes(60_000).catch(() => undefined);
+      const sizeBytes = await store.sizeOnDiskBytes().catch(() => undefined);
       await store.close();
       await this.catalog.put(tenant, { state: 'warm', last_access_ms: this.access.get(tenant, Date.now()).last_access_ms, ...(sizeBytes !== undefined ? { size_bytes: sizeBytes } : {}) });
     })()
@@ -827,7 +847,7 @@ export class TenantManager {
     // every store is closed even when one fails; eviction closes in flight report their own failures
     await Promise.all([
       ...stores.map(async (s) => {
-        const sizeBytes = await s.sizeOnDiskBytes(60_000).catch(() => undefined);
+        const sizeBytes = await s.sizeOnDiskBytes().catch(() => undefined);
         await s.close().catch((err: unknown) => this.reportClose(s.tenant, 'shutdown', err));
         await this.catalog
           .put(s.tenant, { state: 'warm', last_access_ms: this.access.get(s.tenant, Date.now()).last_access_ms, ...(sizeBytes !== undefined ? { size_bytes: sizeBytes } : {}) })
