@@ -71,19 +71,20 @@ const services: Service[] = [
   {
     name: 'api',
     entry: 'services/api/main.ts',
-    env: { PERCOLATE_DATA_DIR: dataDir, PORT: apiPort, PERCOLATE_NATS_URL: natsUrl },
+    // the node keeps tenant snapshots in the same S3 server (cold tenants, restore on any node)
+    env: { ...ingestEnv, PERCOLATE_DATA_DIR: dataDir, PORT: apiPort },
     ready: `${apiUrl}/health/ready`,
   },
   {
     name: 'gateway',
     entry: 'services/gateway/main.ts',
-    env: { ...ingestEnv, PERCOLATE_GATEWAY_PORT: gatewayPort },
+    env: { ...ingestEnv, PERCOLATE_DATA_DIR: dataDir, PERCOLATE_GATEWAY_PORT: gatewayPort },
     ready: `http://${host}:${gatewayPort}/health/ready`,
   },
   {
     name: 'worker',
     entry: 'services/worker/main.ts',
-    env: { ...ingestEnv, PERCOLATE_WORKER_PORT: workerPort },
+    env: { ...ingestEnv, PERCOLATE_DATA_DIR: dataDir, PERCOLATE_WORKER_PORT: workerPort },
     ready: `http://${host}:${workerPort}/health/ready`,
     worker: true,
   },
