@@ -4,6 +4,9 @@
 #   nats-server   the NATS server with JetStream (`npm start`, replication and ingest tests, benchmarks)
 #   enscript      text to PostScript, for the generated PDF fixtures of the ingest tests
 #   ghostscript   ps2pdf, PostScript to PDF, for the same fixtures
+#   haproxy       the local topology's load balancer (consistent hash on X-Tenant-ID), `npm run topology` and its tests
+#   prometheus    promtool, which checks the alert rules of k8s/ in the manifest tests
+#   shellcheck    lints every shell script of the repository in the manifest tests
 #
 # Idempotent: a package whose binary is already on PATH is left alone, nothing is installed when nothing is missing,
 # and `apt-get update` runs at most once, only when a missing package has no install candidate yet or the first
@@ -14,8 +17,8 @@
 set -euo pipefail
 
 # binary on PATH -> Debian package that provides it
-BINARIES=(nats-server enscript ps2pdf)
-PACKAGES=(nats-server enscript ghostscript)
+BINARIES=(nats-server enscript ps2pdf haproxy promtool shellcheck)
+PACKAGES=(nats-server enscript ghostscript haproxy prometheus shellcheck)
 
 check_only=false
 case "${1:-}" in

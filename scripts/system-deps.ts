@@ -10,6 +10,9 @@ export const SYSTEM_BINARIES: readonly { binary: string; pkg: string }[] = [
   { binary: 'nats-server', pkg: 'nats-server' },
   { binary: 'enscript', pkg: 'enscript' },
   { binary: 'ps2pdf', pkg: 'ghostscript' },
+  { binary: 'haproxy', pkg: 'haproxy' },
+  { binary: 'promtool', pkg: 'prometheus' },
+  { binary: 'shellcheck', pkg: 'shellcheck' },
 ];
 
 /** The absolute path of `binary` on PATH (or in the sbin directories Debian keeps servers in), if any. */
