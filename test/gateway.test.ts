@@ -244,6 +244,9 @@ describe('operations', () => {
     expect(metrics).toMatch(/percolate_upload_bytes_total\{kind="markdown"\} [1-9]/);
     expect(metrics).toMatch(/percolate_upload_duration_seconds_count\{outcome="accepted"\} [1-9]/);
     expect(metrics).toMatch(/percolate_jobs_queued_total\{tier="small"\} [1-9]/);
+    // no worker runs in this stack: the queued jobs are pending, as the consumer itself counts them
+    expect(metrics).toMatch(/percolate_jobs_pending\{tier="small"\} [1-9]/);
+    expect(metrics).toMatch(/percolate_jobs_pending\{tier="large"\} \d+/);
     expect(metrics).toMatch(/percolate_uploads_in_flight 0/);
   });
 });

@@ -24,7 +24,8 @@ import { Replicator } from '../../shared/replication/replicator.js';
 import { TenantManager } from '../../shared/store/tenant-manager.js';
 import { DEFAULT_LIMITS } from '../../shared/store/tenant-store.js';
 import { NodeLifecycle } from './lifecycle.js';
-import { tenantHook, type ApiContext } from './context.js';
+import { writeDrainToken } from './drain-token.js';
+import { tenantHook, type ApiContext, type DrainSummary } from './context.js';
 import { schemas } from './schemas.js';
 import entityRoutes from './routes/entities.js';
 import healthRoutes from './routes/health.js';
@@ -120,7 +121,25 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     tenantStates: () => tenants.stateCounts(),
   });
   metricsRef = metrics;
-  const ctx: ApiContext = { cfg, tenants, lifecycle, metrics, clock, schemas: schemas(cfg), replicationState: () => replicator?.state ?? 'standalone' };
+  let ready = false;
+  let draining: Promise<DrainSummary> | undefined;
+  const ctx: ApiContext = {
+    cfg,
+    tenants,
+    lifecycle,
+    metrics,
+    clock,
+    schemas: schemas(cfg),
+    replicationState: () => replicator?.state ?? 'standalone',
+    // once: the preStop hook and the SIGTERM after it share one drain
+    drain: () =>
+      (draining ??= (async () => {
+        ready = false;
+        const summary = await lifecycle.drain(cfg.drainTimeoutMs);
+        app.log.info(summary, 'drained: outboxes published and hot tenants snapshotted');
+        return summary;
+      })()),
+  };
 
   const app = Fastify({
     logger: loggerOptions(opts.logger, cfg.logLevel),
@@ -177,6 +196,9 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   app.decorateRequest('tenant', '');
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
+    // which node (and zone) answered: tenant affinity and locality are observable from the client side
+    void reply.header('x-served-by', cfg.nodeId);
+    if (cfg.zone) void reply.header('x-served-zone', cfg.zone);
   });
   app.addHook('onError', async (req, _reply, err) => {
     if (err instanceof RemError && err.code === 'quota_exceeded') {
@@ -195,8 +217,8 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  let ready = false;
-  await app.register(healthRoutes, { ctx, isReady: () => ready });
+  const drainToken = await writeDrainToken(cfg.dataDir);
+  await app.register(healthRoutes, { ctx, isReady: () => ready, drainToken });
   // tenant header, then the token, then the tenant's request rate: the order of the hooks in each scope
   const guard = async (scope: FastifyInstance) => {
     scope.addHook('onRequest', tenantHook);

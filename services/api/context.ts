@@ -23,6 +23,15 @@ export interface ApiContext {
   auth?: AuthSetup;
   /** `standalone` without NATS; otherwise the replicator's connection state. */
   replicationState: () => string;
+  /** Stops taking traffic (readiness 503), publishes outboxes, snapshots hot tenants (preStop, SIGTERM). */
+  drain: () => Promise<DrainSummary>;
+}
+
+export interface DrainSummary {
+  outbox_remaining: number;
+  snapshots: number;
+  snapshot_failures: number;
+  timed_out: boolean;
 }
 
 export interface RouteOptions {

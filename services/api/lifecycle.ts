@@ -109,6 +109,41 @@ export class NodeLifecycle {
     });
   }
 
+  /**
+   * Before the node goes away (Kubernetes preStop, SIGTERM): every hot tenant's outbox published and a snapshot of
+   * each hot tenant with writes its latest snapshot lacks, within `deadlineMs`. What does not finish in time is left
+   * to the stream (ops already published) and to the next node's restore.
+   */
+  async drain(deadlineMs: number): Promise<{ outbox_remaining: number; snapshots: number; snapshot_failures: number; timed_out: boolean }> {
+    const tenants = this.tenants!;
+    const deadline = Date.now() + deadlineMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    const replicator = this.deps.replicator();
+    if (replicator) {
+      for (const t of tenants.hotTenants()) replicator.kick(t);
+      while (tenants.outboxDepth() > 0 && left() > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    let snapshots = 0;
+    let failures = 0;
+    if (this.snapshots) {
+      const due = tenants.hotTenants().filter((t) => tenants.hasUnsnapshottedWrites(t));
+      // two at a time: each is an upload; the rest waits for the deadline
+      const work = async () => {
+        for (let t = due.shift(); t !== undefined && left() > 0; t = due.shift()) {
+          await tenants.snapshot(t).then(
+            () => void snapshots++,
+            (err: unknown) => {
+              failures++;
+              this.deps.log().warn({ tenant: t, err: String(err) }, 'drain: snapshot failed; the tenant is restored from its last snapshot and the stream');
+            },
+          );
+        }
+      };
+      await Promise.race([Promise.all([work(), work()]), new Promise((r) => setTimeout(r, left()).unref())]);
+    }
+    return { outbox_remaining: tenants.outboxDepth(), snapshots, snapshot_failures: failures, timed_out: left() === 0 };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.ops?.stop();

@@ -9,7 +9,9 @@ runService('api', async () => {
   const embedder = await createEmbedder({ spec: cfg.embedder, modelDir: cfg.modelDir });
   const app = await buildApi(cfg, { embedder });
   stopOnSignals(async (signal) => {
-    app.log.info({ signal }, 'shutting down: closing tenant stores');
+    // SIGTERM after the preStop drain shares it; a bare SIGTERM (no hook) drains here
+    app.log.info({ signal }, 'shutting down: draining, then closing tenant stores');
+    await app.ctx.drain().catch((err: unknown) => app.log.error({ err: String(err) }, 'drain failed; closing anyway'));
     await app.close();
   });
   const port = await listen(app, cfg.host, cfg.port);

@@ -4,7 +4,8 @@
 // /metrics behind an admin token when PERCOLATE_METRICS_AUTH=true.
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { JOBS_STREAM, workerConsumer } from '../../shared/bus/names.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { createS3Client } from '../../shared/blob/s3.js';
@@ -38,6 +39,28 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
 }
 
+/**
+ * Jobs not finished per tier, from each worker consumer's info: num_pending (not delivered) + num_ack_pending
+ * (delivered, not acknowledged). KEDA's nats-jetstream scaler computes the same from the server's monitoring
+ * endpoint, but has misread it on clustered NATS (kedacore/keda#3860, #6042, #7322); this gauge comes from the
+ * consumer's leader through the JetStream API, so a prometheus trigger on it can drive scaling instead. A tier whose
+ * consumer cannot be read is left out (its last value stays) rather than reported as zero.
+ */
+async function jobsPending(jsm: JetStreamManager, tiers: readonly string[], log: { warn(o: object, m: string): void }): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(
+    tiers.map(async (tier) => {
+      try {
+        const info = await jsm.consumers.info(JOBS_STREAM, workerConsumer(tier));
+        out[tier] = info.num_pending + info.num_ack_pending;
+      } catch (err) {
+        log.warn({ tier, err: String(err) }, 'job consumer info unavailable: percolate_jobs_pending not updated');
+      }
+    }),
+  );
+  return out;
+}
+
 export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<FastifyInstance> {
   const logger = loggerOptions(opts.logger, cfg.logLevel);
   const app = Fastify({
@@ -61,7 +84,7 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       s3: createS3Client(cfg.s3),
       js,
       jobs: await JobStateStore.open(js, cfg.jobs),
-      metrics: createGatewayMetrics({ defaultMetrics: opts.defaultMetrics }),
+      metrics: createGatewayMetrics({ defaultMetrics: opts.defaultMetrics, jobsPending: () => jobsPending(jsm, cfg.tiers, app.log) }),
       quotas: new UploadQuotas(cfg.quotas),
     };
   } catch (err) {

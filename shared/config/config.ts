@@ -19,6 +19,8 @@ export interface NodeConfig {
   dataDir: string;
   tier: string;
   nodeId: string;
+  /** The zone this node runs in (answers carry it in X-Served-Zone; empty: not said). */
+  zone: string;
   logLevel: string;
   /** Maximum HTTP request body size in bytes; larger bodies get 413. */
   bodySizeBytesMax: number;
@@ -92,6 +94,8 @@ export interface NodeConfig {
   chat: ChatConfig;
   /** Tenant presence budgets, idle ages, the retention score and snapshots in object storage. */
   lifecycle: LifecycleConfig;
+  /** Longest drain before the node stops (preStop, SIGTERM): outboxes published, hot tenants snapshotted. */
+  drainTimeoutMs: number;
 }
 
 /**
@@ -112,6 +116,12 @@ function nodeIdFrom(raw: string): string {
   return raw;
 }
 
+/** Zones are labels (topology.kubernetes.io/zone values): letters, digits, . _ - only. */
+function zoneFrom(raw: string): string {
+  if (raw !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(raw)) throw new ConfigError(`PERCOLATE_ZONE must match [A-Za-z0-9._-]{1,63}, got '${raw}'`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const dataDir = path.resolve(env.PERCOLATE_DATA_DIR || './data');
   const tier = env.PERCOLATE_TIER || 'small';
@@ -124,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     dataDir,
     tier,
     nodeId: nodeIdFrom(env.PERCOLATE_NODE_ID || 'node-1'),
+    zone: zoneFrom(env.PERCOLATE_ZONE ?? ''),
     logLevel: env.LOG_LEVEL || 'info',
     bodySizeBytesMax: intFrom(env, 'PERCOLATE_BODY_BYTES_MAX', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     batchSizeMax: intFrom(env, 'PERCOLATE_BATCH_MAX', 1000, 1, 100_000),
@@ -165,5 +176,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     query: loadQueryConfig(env),
     chat: loadChatConfig(env),
     lifecycle: loadLifecycleConfig(env, { natsUrl, syncMaxAgeMs }),
+    drainTimeoutMs: intFrom(env, 'PERCOLATE_DRAIN_TIMEOUT_MS', 60_000, 0, 3_600_000),
   };
 }

@@ -10,7 +10,7 @@ export async function installCors(app: FastifyInstance, c: CorsConfig): Promise<
     origin: c.origins.includes('*') ? true : c.origins,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'X-Tenant-ID', 'X-Session-Id', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'WWW-Authenticate'],
+    exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'WWW-Authenticate', 'X-Served-By', 'X-Served-Zone'],
     maxAge: 600,
   });
 }

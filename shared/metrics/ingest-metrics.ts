@@ -28,10 +28,17 @@ export interface GatewayMetrics {
   uploads: client.Counter<'outcome'>;
   uploadsInFlight: client.Gauge;
   jobsQueued: client.Counter<'tier'>;
+  jobsPending: client.Gauge<'tier'>;
   access: AccessMetrics;
 }
 
-export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+export function createGatewayMetrics(
+  opts: {
+    defaultMetrics?: boolean;
+    /** Jobs waiting or in progress per tier, from the worker consumers' own info (read at scrape time). */
+    jobsPending?: () => Promise<Record<string, number>>;
+  } = {},
+): GatewayMetrics {
   const registry = registryWithDefaults(opts.defaultMetrics);
   return {
     registry,
@@ -66,6 +73,16 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}): G
       help: 'Jobs published to the job stream, by tier',
       labelNames: ['tier'],
       registers: [registry],
+    }),
+    jobsPending: new client.Gauge({
+      name: 'percolate_jobs_pending',
+      help: "Jobs of a tier not yet finished (the worker consumer's num_pending + num_ack_pending, asked of its own info): what worker autoscaling follows",
+      labelNames: ['tier'],
+      registers: [registry],
+      async collect() {
+        if (!opts.jobsPending) return;
+        for (const [tier, n] of Object.entries(await opts.jobsPending())) this.set({ tier }, n);
+      },
     }),
   };
 }

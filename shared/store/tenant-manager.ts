@@ -211,6 +211,18 @@ export class TenantManager {
     return { hot, warm, cold };
   }
 
+  /** The tenants open now. */
+  hotTenants(): string[] {
+    const out: string[] = [];
+    for (const [tenant, s] of this.slots) if (s.store) out.push(tenant);
+    return out;
+  }
+
+  /** Whether the tenant has writes its latest snapshot does not cover (tracked while snapshots are on). */
+  hasUnsnapshottedWrites(tenant: string): boolean {
+    return this.catalog.get(tenant)?.dirty_since_ms !== undefined;
+  }
+
   /** Local ops waiting in the outboxes of open tenants. */
   outboxDepth(): number {
     let n = 0;
@@ -326,7 +338,7 @@ export class TenantManager {
   /** Notes a write the latest snapshot does not cover (interval snapshots pick the tenant up). */
   private async markDirty(tenant: string, nowMs: number): Promise<void> {
     const e = this.catalog.get(tenant);
-    if (!this.cold?.snapshots || this.lifecycle.snapshotIntervalMs <= 0 || e?.dirty_since_ms !== undefined) return;
+    if (!this.cold?.snapshots || e?.dirty_since_ms !== undefined) return;
     await this.catalog.put(tenant, { dirty_since_ms: nowMs }).catch((err: unknown) => this.reportCatalog(tenant, err));
   }
 
