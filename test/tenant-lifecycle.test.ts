@@ -153,10 +153,17 @@ describe('snapshots and restore', () => {
     expect(await digest(a, 'initech')).toBe(expected);
   });
 
-  it('keeps an unknown tenant unknown (404), and pinned tenants warm', async () => {
-    const { env } = await infra();
+  it('keeps an unknown tenant unknown (404, remembered briefly), and pinned tenants warm', async () => {
+    const { env, s3 } = await infra();
     const a = await node('a', env);
     expect((await a.call('GET', '/api/v1/resources?limit=1', { tenant: 'nobody' })).status).toBe(404);
+    // the answer is remembered: asking again costs no S3 request (with S3 stopped, a lookup would answer 503)
+    s3.process.child.kill('SIGSTOP');
+    try {
+      expect((await a.call('GET', '/api/v1/resources?limit=1', { tenant: 'nobody' })).status).toBe(404);
+    } finally {
+      s3.process.child.kill('SIGCONT');
+    }
     await writeDocs(a, 'pinned', 0, 3);
     expect((await operation(a, 'pinned', 'POST', '/api/v1/tenant/pin')).status).toBe('completed');
     const refused = await operation(a, 'pinned', 'POST', '/api/v1/tenant/offload');
