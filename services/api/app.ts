@@ -94,6 +94,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       jsonDepthMax: cfg.jsonDepthMax,
       responseBytesMax: cfg.responseBytesMax,
     },
+    activeWindowMs: cfg.lifecycle.activeWindowMs,
     lifecycle: {
       hotMemoryBytesMax: cfg.lifecycle.hotMemoryBytesMax,
       diskBytesMax: cfg.lifecycle.diskBytesMax,

@@ -20,6 +20,8 @@ export interface LifecycleConfig {
   diskBytesMax: number;
   idleWarmMs: number;
   idleColdMs: number;
+  /** A tenant with a request within this window counts as active (percolate_active_tenants, which KEDA scales on). */
+  activeWindowMs: number;
   snapshotIntervalMs: number;
   sweepIntervalMs: number;
   scoreWeights: ScoreWeightsConfig;
@@ -68,6 +70,7 @@ export function loadLifecycleConfig(env: NodeJS.ProcessEnv, replication: { natsU
     diskBytesMax: intFrom(env, 'PERCOLATE_TENANTS_DISK_BYTES_MAX', 0, 0, Number.MAX_SAFE_INTEGER),
     idleWarmMs: intFrom(env, 'PERCOLATE_TENANT_IDLE_WARM_S', 900, 0, 365 * 86_400) * 1000,
     idleColdMs: intFrom(env, 'PERCOLATE_TENANT_IDLE_COLD_S', 86_400, 0, 10 * 365 * 86_400) * 1000,
+    activeWindowMs: intFrom(env, 'PERCOLATE_ACTIVE_WINDOW_S', 300, 1, 86_400) * 1000,
     snapshotIntervalMs: intFrom(env, 'PERCOLATE_SNAPSHOT_INTERVAL_S', 3600, 0, 30 * 86_400) * 1000,
     sweepIntervalMs: intFrom(env, 'PERCOLATE_TENANT_SWEEP_MS', 10_000, 100, 3_600_000),
     scoreWeights: parseScoreWeights(env.PERCOLATE_TENANT_SCORE_WEIGHTS),

@@ -70,7 +70,7 @@ export function createNodeMetrics(opts: {
     }),
     activeTenants: new client.Gauge({
       name: 'percolate_active_tenants',
-      help: 'Tenants with a request in the last 5 minutes, by tier (KEDA scales database nodes on it)',
+      help: 'Tenants with a request within PERCOLATE_ACTIVE_WINDOW_S (5 minutes by default), by tier (KEDA scales database nodes on it)',
       labelNames: ['tier'],
       registers: [registry],
       collect() {

@@ -519,6 +519,16 @@ export class TenantStore {
       });
   }
 
+  /**
+   * Brings every vector into its graph and checkpoints the indexes now, so that the files hold a current graph: taken
+   * before a tenant leaves the node (offload), the restore then opens without re-inserting the logged vectors.
+   */
+  async checkpointVectors(): Promise<void> {
+    this.assertOpen();
+    await this.vectorsSettled();
+    await this.writeLock.run(() => this.checkpointAll());
+  }
+
   private async checkpointAll(): Promise<void> {
     for (const kind of REM_KINDS) await this.kinds[kind].vectors.checkpoint();
   }
