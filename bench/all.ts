@@ -29,9 +29,10 @@ const SMOKE_ARGS: Record<string, string[]> = {
   ingest: ['--count', '32'],
   peers: ['--count', '1000', '--queries', '20'],
   isolation: ['--count', '40', '--queries', '40'],
+  tenants: ['--count', '300', '--tenants', '100', '--opens', '5', '--restores', '2'],
 };
 /** Preferred order (cheap and self-contained first); benchmarks not listed run after these, alphabetically. */
-const ORDER = ['search', 'query', 'replication', 'ingest', 'isolation', 'peers'];
+const ORDER = ['search', 'query', 'replication', 'ingest', 'isolation', 'tenants', 'peers'];
 
 export interface Options {
   quick: boolean;
