@@ -51,6 +51,23 @@ export function errorBody(code: string, message: string, details?: unknown): Err
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** One failing field of a validated request: the same shape as a schema violation's details. */
+export interface ValidationDetail {
+  /** JSON pointer to the field at fault, the unknown or missing property included (`/resources/0/uri`). */
+  path: string;
+  message: string;
+  keyword: string;
+}
+
+function validationDetail(v: { instancePath?: string; keyword: string; message?: string; params?: Record<string, unknown> }): ValidationDetail {
+  const base = v.instancePath ?? '';
+  const extra = typeof v.params?.additionalProperty === 'string' ? v.params.additionalProperty : typeof v.params?.missingProperty === 'string' ? v.params.missingProperty : undefined;
+  const path = extra !== undefined ? `${base}/${extra}` : base;
+  const message =
+    v.keyword === 'additionalProperties' ? 'is not a known field' : v.keyword === 'required' ? 'is required' : (v.message ?? 'is invalid');
+  return { path, message, keyword: v.keyword };
+}
+
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RemError) return new HttpError(REM_STATUS[err.code], err.code, err.message, err.details);
@@ -61,12 +78,11 @@ export function toHttpError(err: unknown): HttpError {
     if (e.validation) {
       // drop ajv's summary errors of if/then/else and anyOf, which say nothing about the field at fault
       const specific = e.validation.filter((v) => v.keyword !== 'if' && v.keyword !== 'anyOf');
-      const errors = specific.length > 0 ? specific : e.validation;
+      const errors = (specific.length > 0 ? specific : e.validation).map(validationDetail);
       const first = errors[0];
       const where = e.validationContext ?? 'request';
-      const path = first?.instancePath ? `${where}${first.instancePath.replace(/\//g, '.')}` : where;
-      const message = first ? `${path} ${first.message ?? 'is invalid'}` : e.message;
-      return new HttpError(400, 'invalid_request', message, errors.slice(0, 5).map((v) => ({ path: v.instancePath, message: v.message })));
+      const message = first ? `${where}${first.path.replace(/\//g, '.')} ${first.message}` : e.message;
+      return new HttpError(400, 'invalid_request', message, errors.slice(0, 5));
     }
     const known = e.code ? FASTIFY_CODES[e.code] : undefined;
     if (known) return new HttpError(known[0], known[1], e.message);
@@ -78,8 +94,27 @@ export function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'internal_error', 'internal error');
 }
 
-/** Installs the error and not-found handlers that speak the error envelope. */
+/** A route's path as a matcher: `:param` stands for one segment, `*` for the rest. */
+function pathMatcher(url: string): RegExp {
+  const escaped = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${escaped}/?$`);
+}
+
+/**
+ * Installs the error and not-found handlers that speak the error envelope. A known path asked with a method it does
+ * not have answers 405 with `Allow` (RFC 9110), not 404; install this before the routes are registered.
+ */
 export function installErrorHandling(app: FastifyInstance): void {
+  const routes: { match: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const existing = routes.find((r) => r.match.source === pathMatcher(route.url).source);
+    if (existing) for (const m of methods) existing.methods.add(m);
+    else routes.push({ match: pathMatcher(route.url), methods: new Set(methods) });
+  });
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const h = toHttpError(err);
     if (err instanceof RemError && h.statusCode === 503) {
@@ -91,6 +126,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(h.statusCode).type('application/json').send(errorBody(h.code, h.message, h.details));
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(errorBody('route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+    const path = req.url.split('?')[0]!;
+    const allowed = new Set<string>();
+    for (const r of routes) if (r.match.test(path)) for (const m of r.methods) allowed.add(m);
+    if (allowed.size > 0) {
+      if (allowed.has('GET')) allowed.add('HEAD');
+      const allow = [...allowed].sort().join(', ');
+      void reply.code(405).header('allow', allow).send(errorBody('method_not_allowed', `${req.method} is not allowed on ${path}; allowed: ${allow}`));
+      return;
+    }
+    void reply.code(404).send(errorBody('route_not_found', `no route ${req.method} ${path}`));
   });
 }

@@ -9,7 +9,9 @@ import { jsonTextDepth } from '../rem/json-guard.js';
 import { HttpError } from './errors.js';
 
 export function installJsonBody(app: FastifyInstance, opts: { depthMax: number }): void {
-  app.removeContentTypeParser('application/json');
+  // fastify also parses text/plain by default; no route takes text, so a text body is refused with 415 like any
+  // other type that is not JSON (rather than reaching the schema as a string and answering 400)
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req: FastifyRequest, body: string | Buffer, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.length === 0) return done(new HttpError(400, 'invalid_json', 'body is empty'), undefined);

@@ -4,7 +4,7 @@ import { ByteBudget, RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budge
 import { invalid } from '../../../shared/rem/errors.js';
 import type { EntityInput } from '../../../shared/rem/types.js';
 import { fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
-import { recordRoutes } from './record-routes.js';
+import { recordRoutes, sendCreated } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 import { idParams } from '../schemas.js';
 
@@ -18,7 +18,7 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
       const inputs = batchItems<EntityInput>(req.body, 'entities');
       const ids = await withStore(ctx, req, true, (store) => putEntities(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'entities', op: 'put' }, ids.length);
-      return reply.code(201).send({ ids, count: ids.length });
+      return sendCreated(req, reply, ids);
     },
   );
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MomentInput } from '../../../shared/rem/types.js';
 import { parseTime } from '../../../shared/rem/validate.js';
 import { listMoments, putMoments } from '../../../shared/store/moments.js';
-import { recordRoutes } from './record-routes.js';
+import { recordRoutes, sendCreated } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 
 export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
@@ -16,7 +16,7 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
       const inputs = batchItems<MomentInput>(req.body, 'moments');
       const ids = await withStore(ctx, req, true, (store) => putMoments(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'moments', op: 'put' }, ids.length);
-      return reply.code(201).send({ ids, count: ids.length });
+      return sendCreated(req, reply, ids);
     },
   );
 

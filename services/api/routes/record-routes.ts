@@ -1,5 +1,5 @@
 // GET and DELETE of one record by id, the same for every kind: one factory instead of three copies.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RemError } from '../../../shared/rem/errors.js';
 import type { RemKind } from '../../../shared/rem/types.js';
 import { deleteLocal } from '../../../shared/store/whole-records.js';
@@ -8,6 +8,15 @@ import { withStore, type ApiContext } from '../context.js';
 import { idParams } from '../schemas.js';
 
 const RECORD = { type: 'object', additionalProperties: true } as const;
+
+/**
+ * The 201 of a batch upsert: `{ids, count}`, and for a single record `Location: <this path>/<id>` (RFC 9110), the URL
+ * of its GET. A batch of several has no one location: clients read `ids`.
+ */
+export function sendCreated(req: FastifyRequest, reply: FastifyReply, ids: string[]): FastifyReply {
+  if (ids.length === 1) void reply.header('location', `${req.url.split('?')[0]!.replace(/\/+$/, '')}/${encodeURIComponent(ids[0]!)}`);
+  return reply.code(201).send({ ids, count: ids.length });
+}
 
 /** `GET /<kind>/:id` (200 with the record, 404) and `DELETE /<kind>/:id` (204, 404); `noun` names one in messages. */
 export function recordRoutes(app: FastifyInstance, ctx: ApiContext, kind: RemKind, noun: string): void {

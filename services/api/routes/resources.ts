@@ -4,7 +4,7 @@ import type { Resource, ResourceInput } from '../../../shared/rem/types.js';
 import { searchBounded, type SearchMode } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { listResources, putResources } from '../../../shared/store/resources.js';
-import { recordRoutes } from './record-routes.js';
+import { recordRoutes, sendCreated } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 
 export default async function resourceRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
@@ -17,7 +17,7 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
       const inputs = batchItems<ResourceInput>(req.body, 'resources');
       const ids = await withStore(ctx, req, true, (store) => putResources(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'resources', op: 'put' }, ids.length);
-      return reply.code(201).send({ ids, count: ids.length });
+      return sendCreated(req, reply, ids);
     },
   );
 
