@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { natsServerArgs } from '../../scripts/stack/nats.js';
 import { requireBinary } from '../../scripts/system-deps.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
@@ -44,14 +45,8 @@ async function waitHealthy(monitorPort: number, timeoutMs: number, needLeader: b
 function server(spec: Spec, binary: string): NatsServer {
   let proc: ChildProcess | undefined;
   let exited: Promise<void> | undefined;
-  const args = () => {
-    const a = ['-a', '127.0.0.1', '-p', String(spec.port), '-m', String(spec.monitorPort), '-js', '-sd', spec.storeDir, '-n', spec.name];
-    if (spec.cluster) {
-      a.push('--cluster_name', spec.cluster.name, '--cluster', `nats://127.0.0.1:${spec.cluster.port}`);
-      a.push('--routes', spec.cluster.routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
-    }
-    return a;
-  };
+  // the same command line as the local stacks' (scripts/stack/nats.ts)
+  const args = () => natsServerArgs({ ...spec, host: '127.0.0.1' });
   const handle: NatsServer = {
     url: `nats://127.0.0.1:${spec.port}`,
     port: spec.port,
