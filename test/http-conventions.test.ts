@@ -23,7 +23,7 @@ describe('methods', () => {
     const put = await raw('PUT', '/api/v1/resources', { body: '{}', contentType: 'application/json' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')?.split(', ')).toEqual(['GET', 'HEAD', 'POST']);
-    expect((await put.json()).error.code).toBe('method_not_allowed');
+    expect(((await put.json()) as any).error.code).toBe('method_not_allowed');
 
     // a parametrised path: GET and DELETE of one record
     const post = await raw('POST', '/api/v1/resources/some-id', { body: '{}', contentType: 'application/json' });
@@ -33,7 +33,7 @@ describe('methods', () => {
     const missing = await raw('GET', '/api/v1/no-such-thing');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('allow')).toBeNull();
-    expect((await missing.json()).error.code).toBe('route_not_found');
+    expect(((await missing.json()) as any).error.code).toBe('route_not_found');
   });
 });
 
@@ -42,7 +42,7 @@ describe('bodies', () => {
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
       const res = await raw('POST', '/api/v1/resources', { body: 'uri=doc://a&content=hello', contentType });
       expect(res.status, contentType).toBe(415);
-      expect((await res.json()).error.code, contentType).toBe('unsupported_media_type');
+      expect(((await res.json()) as any).error.code, contentType).toBe('unsupported_media_type');
     }
     expect((await node.call('GET', '/api/v1/tenant')).body.counts?.resources ?? 0).toBe(0);
   });
