@@ -100,3 +100,20 @@ describe('created', () => {
     expect(batch.headers.get('location')).toBeNull();
   });
 });
+
+describe('compression', () => {
+  it('compresses large answers with br or gzip as the client accepts, and leaves small ones alone', async () => {
+    for (const encoding of ['br', 'gzip']) {
+      // undici's fetch decodes the body and keeps the header: the text is the metrics, and the header says how it came
+      const res = await fetch(`${node.url}/metrics`, { headers: { 'accept-encoding': encoding } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-encoding'), encoding).toBe(encoding);
+      expect(await res.text()).toContain('percolate_http_request_duration_seconds');
+    }
+    const plain = await fetch(`${node.url}/metrics`, { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    const small = await fetch(`${node.url}/health/live`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(small.headers.get('content-encoding')).toBeNull();
+    expect(await small.json()).toEqual({ status: 'ok' });
+  });
+});

@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
+import { installCompression } from '../../shared/http/compression.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { setupAuth } from '../../shared/auth/setup.js';
 import { installAuth } from '../../shared/http/auth.js';
@@ -190,6 +191,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     },
   });
   await installCors(app, cfg.cors);
+  await installCompression(app, { bytesMin: cfg.http.compressBytesMin });
   installValidation(app);
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });
   installSlicedSerialization(app);

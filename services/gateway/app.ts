@@ -15,6 +15,7 @@ import type { GatewayConfig } from '../../shared/config/ingest-config.js';
 import { installAuth } from '../../shared/http/auth.js';
 import { installCors } from '../../shared/http/cors.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
+import { installCompression } from '../../shared/http/compression.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { loggerOptions } from '../../shared/http/logger.js';
@@ -100,6 +101,7 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     },
   });
   await installCors(app, cfg.cors);
+  await installCompression(app, { bytesMin: cfg.http.compressBytesMin });
   await app.register(multipart);
   installValidation(app);
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });

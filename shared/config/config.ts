@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { loadAuthConfig, loadCorsConfig, loadRateLimitConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { boolFrom, ConfigError, intFrom } from './env.js';
-import { httpLimitsFrom, type HttpLimits } from './http-config.js';
+import { httpLimitsFrom, type HttpLimitDefaults, type HttpLimits } from './http-config.js';
 import { loadLifecycleConfig, type LifecycleConfig } from './lifecycle-config.js';
 import { loadChatConfig, loadQueryConfig, type ChatConfig, type QueryConfig } from './query-config.js';
 
@@ -102,7 +102,7 @@ export interface NodeConfig {
  * The database node's HTTP limits: requests are small and quick, so a request must arrive within 30 s, and a socket
  * that sends nothing for 20 s is closed.
  */
-export const API_HTTP_DEFAULTS: HttpLimits = {
+export const API_HTTP_DEFAULTS: HttpLimitDefaults = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   connectionTimeoutMs: 20_000,

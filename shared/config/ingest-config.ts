@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { loadAuthConfig, loadCorsConfig, loadRateLimitConfig, type AuthConfig, type CorsConfig } from './auth-config.js';
 import { ConfigError, intFrom, boolFrom } from './env.js';
-import { httpLimitsFrom, type HttpLimits } from './http-config.js';
+import { httpLimitsFrom, type HttpLimitDefaults, type HttpLimits } from './http-config.js';
 
 export const TIER_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
@@ -76,7 +76,7 @@ export interface UploadQuotaConfig {
  * The gateway's HTTP limits: an upload of gigabytes takes minutes, so the whole request may take up to 6 hours, but a
  * socket that sends nothing for a minute is closed, and headers must arrive within 10 s.
  */
-export const GATEWAY_HTTP_DEFAULTS: HttpLimits = {
+export const GATEWAY_HTTP_DEFAULTS: HttpLimitDefaults = {
   requestTimeoutMs: 6 * 3600_000,
   headersTimeoutMs: 10_000,
   connectionTimeoutMs: 60_000,
