@@ -101,7 +101,7 @@ describe('OpenAiCompatibleProvider', () => {
   it('completes: POST /v1/chat/completions with the bearer token, model, messages and options', async () => {
     fake.seen = [];
     const a = await provider().complete(request);
-    expect(a).toEqual({ text: 'Radium was discovered in 1898 [1].', usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } });
+    expect(a).toEqual({ text: 'Radium was discovered in 1898 [1].', finishReason: 'stop', usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } });
     expect(fake.seen).toEqual([
       { method: 'POST', url: '/v1/chat/completions', auth: 'Bearer sk-test-secret', body: { model: 'fake-model', messages: request.messages, stream: false, temperature: 0.1 } },
     ]);
@@ -110,7 +110,7 @@ describe('OpenAiCompatibleProvider', () => {
   it('streams: parses the chunk events, split across writes, up to [DONE]', async () => {
     fake.seen = [];
     const deltas: string[] = [];
-    for await (const d of provider().stream(request)) deltas.push(d);
+    for await (const d of provider().stream(request)) if (d.content) deltas.push(d.content);
     expect(deltas.length).toBeGreaterThan(3);
     expect(deltas.join('')).toBe('Radium was discovered in 1898 [1].');
     expect(fake.seen[0]!.body.stream).toBe(true);
@@ -169,7 +169,7 @@ describe('a node configured with PERCOLATE_LLM_* answers chat through the provid
     const r = await node.call('POST', '/api/v1/chat', { tenant: T, body: { messages } });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ answer: 'Radium was discovered in 1898 [1].', provider: 'openai-compatible', model: 'fake-model' });
-    expect(r.body.citations).toEqual([{ kind: 'resources', id: expect.any(String), uri: 'notes://radium', snippet: 'Radium was discovered in 1898 by Marie and Pierre Curie.' }]);
+    expect(r.body.citations).toEqual([{ n: 1, kind: 'resources', id: expect.any(String), uri: 'notes://radium', snippet: 'Radium was discovered in 1898 by Marie and Pierre Curie.' }]);
     const sent = fake.seen[0]!;
     expect(sent.auth).toBe('Bearer sk-node-secret');
     expect(sent.body.model).toBe('fake-model');
@@ -187,14 +187,16 @@ describe('a node configured with PERCOLATE_LLM_* answers chat through the provid
     expect(done.citations[0]).toMatchObject({ uri: 'notes://radium' });
   });
 
-  it('reports a failing provider as 502, and as an error event when streaming', async () => {
+  it('reports a failing provider as 502, streaming too: the status is sent before any event', async () => {
     fake.fail = { status: 500, message: 'model overloaded' };
     try {
       const r = await node.call('POST', '/api/v1/chat', { tenant: T, body: { messages } });
       expect(r.status).toBe(502);
       expect(r.body.error).toEqual({ code: 'provider_error', message: 'language model answered 500: model overloaded' });
-      const { events } = await postEvents(`${node.url}/api/v1/chat`, T, { messages, stream: true });
-      expect(events).toEqual([{ event: 'error', data: JSON.stringify({ error: { code: 'provider_error', message: 'language model answered 500: model overloaded' } }) }]);
+      // the provider failed before its first delta: the stream never opened, so the answer keeps its status
+      const s = await node.call('POST', '/api/v1/chat', { tenant: T, body: { messages, stream: true } });
+      expect(s.status).toBe(502);
+      expect(s.body.error).toEqual({ code: 'provider_error', message: 'language model answered 500: model overloaded' });
     } finally {
       fake.fail = undefined;
     }

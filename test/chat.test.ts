@@ -124,7 +124,7 @@ describe('POST /api/v1/chat with the offline extractive answerer', () => {
     expect(r.status).toBe(200);
     expect(r.body.provider).toBe('extractive');
     expect(r.body.answer).toMatch(/^Grace Hopper developed the first compiler for a programming language\. \[\d+\]/);
-    expect(r.body.citations[0]).toEqual({ kind: 'resources', id: expect.stringMatching(/^[0-9a-f]{32}$/), uri: 'notes://hopper', snippet: 'Grace Hopper developed the first compiler for a programming language.' });
+    expect(r.body.citations[0]).toEqual({ n: 1, kind: 'resources', id: expect.stringMatching(/^[0-9a-f]{32}$/), uri: 'notes://hopper', snippet: 'Grace Hopper developed the first compiler for a programming language.' });
     expect(r.body.citations.map((c: { uri: string }) => c.uri)).not.toContain('notes://noise');
   });
 

@@ -33,15 +33,32 @@ export function fitContext(items: readonly ContextItem[], budgetTokens: number):
   return out;
 }
 
-/** The conversation within `budgetTokens`: system messages always, then as many of the newest turns as fit. */
+/** A turn's tokens: its text and the tool calls it carries. */
+const turnTokens = (m: ChatMessage): number => approxTokens(m.content) + (m.tool_calls ? approxTokens(JSON.stringify(m.tool_calls)) : 0);
+
+/** The ids of the tool calls an assistant turn made (OpenAI wire format: `[{id, type, function}]`). */
+function callIds(m: ChatMessage): string[] {
+  return (m.tool_calls ?? []).map((c) => (c as { id?: unknown }).id).filter((id): id is string => typeof id === 'string');
+}
+
+/**
+ * The conversation within `budgetTokens`: system messages always, then as many of the newest turns as fit. A tool
+ * result whose call was cut off is dropped with it (a model refuses a `tool` turn that follows no tool call).
+ */
 export function fitHistory(messages: readonly ChatMessage[], budgetTokens: number): ChatMessage[] {
+  const kept = fitTurns(messages, budgetTokens);
+  const calls = new Set(kept.flatMap(callIds));
+  return kept.filter((m) => m.role !== 'tool' || m.tool_call_id === undefined || calls.has(m.tool_call_id));
+}
+
+function fitTurns(messages: readonly ChatMessage[], budgetTokens: number): ChatMessage[] {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer');
   let left = budgetTokens - system.reduce((n, m) => n + approxTokens(m.content), 0);
   const keep = new Set<ChatMessage>(system);
   const turns = messages.filter((m) => !keep.has(m));
   for (let i = turns.length - 1; i >= 0; i--) {
     const m = turns[i]!;
-    const cost = approxTokens(m.content);
+    const cost = turnTokens(m);
     // the newest turn (the question) is always kept, shortened if it alone exceeds the budget
     if (i === turns.length - 1 && cost > left) {
       keep.add({ ...m, content: shorten(m.content, Math.max(left, 64) * 4) });

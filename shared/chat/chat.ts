@@ -59,7 +59,7 @@ export function citationsFor(answer: string, items: readonly ContextItem[]): Cit
   }
   return order.map((n) => {
     const it = items[n - 1]!;
-    return { kind: it.kind, id: it.id, uri: it.uri, snippet: snippetFor(answer, it) };
+    return { n, kind: it.kind, id: it.id, uri: it.uri, snippet: snippetFor(answer, it) };
   });
 }
 

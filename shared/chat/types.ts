@@ -6,6 +6,12 @@ export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** OpenAI's participant name. */
+  name?: string;
+  /** An assistant turn that called tools (OpenAI wire format, passed to the model as given). */
+  tool_calls?: unknown[];
+  /** A tool turn: the call it answers. */
+  tool_call_id?: string;
 }
 
 /** One retrieved piece of context, numbered [1], [2], ... in the prompt and in answers. */
@@ -23,6 +29,8 @@ export interface ContextItem {
 }
 
 export interface Citation {
+  /** The answer's marker: `[2]` cites the citation with `n: 2`. */
+  n: number;
   kind: RemKind;
   id: string;
   uri: string | null;

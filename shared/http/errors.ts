@@ -34,6 +34,9 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   invalid_op: 400,
   provider_error: 502,
   provider_unavailable: 502,
+  provider_rejected: 400,
+  provider_rate_limited: 429,
+  provider_timeout: 504,
   overloaded: 503,
   tenant_unavailable: 503,
   quota_exceeded: 429,
@@ -117,7 +120,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const h = toHttpError(err);
-    if (err instanceof RemError && h.statusCode === 503) {
+    if (err instanceof RemError && (h.statusCode === 503 || h.code === 'provider_rate_limited')) {
       // a bounded queue or a tenant on its way here: the client may retry, and is told when
       const after = (err.details as { retry_after_s?: unknown } | undefined)?.retry_after_s;
       void reply.header('retry-after', String(typeof after === 'number' && after > 0 ? Math.ceil(after) : 1));

@@ -1,6 +1,7 @@
 // The node's Prometheus metrics (prom-client), in one registry per process so tests can build several apps.
 import client from 'prom-client';
 import { createAccessMetrics, type AccessMetrics } from './access-metrics.js';
+import { createChatMetrics, type ChatMetrics } from './chat-metrics.js';
 import { createLifecycleMetrics, type LifecycleMetrics } from './lifecycle-metrics.js';
 
 export interface NodeMetrics {
@@ -21,6 +22,7 @@ export interface NodeMetrics {
   engineDegraded: client.Counter<'event'>;
   access: AccessMetrics;
   lifecycle: LifecycleMetrics;
+  chat: ChatMetrics;
 }
 
 export function createNodeMetrics(opts: {
@@ -38,13 +40,15 @@ export function createNodeMetrics(opts: {
   const registry = new client.Registry();
   if (opts.defaultMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'percolate_' });
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  // requests include chat answers from a model and long streams: seconds to a minute must not all land in +Inf
+  const httpBuckets = [...buckets, 10, 30, 60];
   return {
     registry,
     httpDuration: new client.Histogram({
       name: 'percolate_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',
       labelNames: ['method', 'route', 'status'],
-      buckets,
+      buckets: httpBuckets,
       registers: [registry],
     }),
     searchDuration: new client.Histogram({
@@ -131,6 +135,7 @@ export function createNodeMetrics(opts: {
       },
     }),
     access: createAccessMetrics(registry),
+    chat: createChatMetrics(registry),
     lifecycle: createLifecycleMetrics(registry, opts.tenantStates ?? (() => ({ hot: opts.openTenants(), warm: 0, cold: 0 }))),
     engineDegraded: new client.Counter({
       name: 'percolate_engine_degraded_total',

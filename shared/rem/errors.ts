@@ -17,6 +17,12 @@ export type RemErrorCode =
   /** The configured language model answered an error (provider_error) or could not be reached (provider_unavailable). */
   | 'provider_error'
   | 'provider_unavailable'
+  /** The model refused the request itself (its 400, 413 or 422: context length exceeded, a bad tool schema). */
+  | 'provider_rejected'
+  /** The model's rate limit (its 429): retry after details.retry_after_s. */
+  | 'provider_rate_limited'
+  /** The model did not answer within PERCOLATE_LLM_TIMEOUT_MS (or answered 408/504). */
+  | 'provider_timeout'
   /** A bounded queue of the engine is full (writers waiting for a tenant's write lock): retry later. */
   | 'overloaded'
   /** The tenant's data could not be brought to this node now (a snapshot download or the stream catch-up failed):

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { approxTokens } from '../../../shared/chat/budget.js';
 import { checkSessionId, citationsFor, prepareChat, recordExchange, type PreparedChat } from '../../../shared/chat/chat.js';
 import { createProvider } from '../../../shared/chat/providers/index.js';
-import type { LlmProvider, ProviderAnswer } from '../../../shared/chat/providers/provider.js';
+import type { LlmProvider, ProviderAnswer, ProviderDelta } from '../../../shared/chat/providers/provider.js';
 import { formatSse } from '../../../shared/chat/sse.js';
 import type { ChatMessage, Citation } from '../../../shared/chat/types.js';
 import { scopeCovers } from '../../../shared/http/auth.js';
@@ -49,16 +49,32 @@ async function prepare(ctx: ApiContext, req: FastifyRequest, messages: ChatMessa
 async function finish(ctx: ApiContext, req: FastifyRequest, ex: Exchange, answer: string, reported?: ProviderAnswer['usage']): Promise<Answered> {
   const citations = citationsFor(answer, ex.prepared.items);
   const out: Answered = { answer, citations, usage: usageOf(ex.prepared, answer, reported) };
-  if (ex.sessionId) {
+  // a turn that only called tools has no answer to remember
+  if (ex.sessionId && answer) {
     const sid = ex.sessionId;
     out.momentId = await withStore(ctx, req, false, (store) => recordExchange(store, sid, ex.prepared.retrieval.question, answer, citations));
   }
   return out;
 }
 
-/** Takes over the response for Server-Sent Events; `closed` aborts when the client goes away. */
-function openSse(req: FastifyRequest, reply: FastifyReply): { send: (data: string, event?: string) => void; end: () => void; signal: AbortSignal } {
-  const abort = new AbortController();
+/** Chat's metrics of one answer: its duration by provider and mode, and its tokens. */
+function observeChat(ctx: ApiContext, provider: LlmProvider, stream: boolean, startedNs: bigint, usage: Answered['usage']): void {
+  ctx.metrics.chat.duration.observe({ provider: provider.name, stream: String(stream) }, elapsedMs(startedNs) / 1000);
+  ctx.metrics.chat.tokens.inc({ kind: 'prompt' }, usage.prompt_tokens);
+  ctx.metrics.chat.tokens.inc({ kind: 'completion' }, usage.completion_tokens);
+}
+
+interface Sse {
+  send: (data: string, event?: string) => void;
+  end: () => void;
+}
+
+/**
+ * Takes over the response for Server-Sent Events; `abort` fires when the client goes away. A hijacked reply skips
+ * fastify's onSend and onResponse hooks, so the headers every answer has and the request's duration metric are
+ * written here.
+ */
+function openSse(ctx: ApiContext, req: FastifyRequest, reply: FastifyReply, abort: AbortController): Sse {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -67,9 +83,12 @@ function openSse(req: FastifyRequest, reply: FastifyReply): { send: (data: strin
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
     ...(req.id ? { 'x-request-id': String(req.id) } : {}),
+    'x-served-by': ctx.cfg.nodeId,
+    ...(ctx.cfg.zone ? { 'x-served-zone': ctx.cfg.zone } : {}),
   });
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
+    ctx.metrics.httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: '200' }, reply.elapsedTime / 1000);
   });
   return {
     send: (data, event) => {
@@ -78,19 +97,29 @@ function openSse(req: FastifyRequest, reply: FastifyReply): { send: (data: strin
     end: () => {
       if (!res.writableEnded) res.end();
     },
-    signal: abort.signal,
   };
 }
 
-/** Streams the provider's answer through `emit`, returning the whole text. */
-async function streamAnswer(provider: LlmProvider, ex: Exchange, signal: AbortSignal, emit: (delta: string) => void): Promise<string> {
-  let text = '';
-  for await (const delta of provider.stream(ex.prepared.request, signal)) {
-    if (signal.aborted) break;
-    text += delta;
-    emit(delta);
+/**
+ * Starts the provider's stream and waits for its first delta before the response is committed: a model that refuses
+ * the request (400), is rate limited (429 with Retry-After) or is down still answers with that status, not with a
+ * 200 whose first event is an error.
+ */
+async function startStream(provider: LlmProvider, ex: Exchange, signal: AbortSignal): Promise<AsyncIterator<ProviderDelta> & { first: IteratorResult<ProviderDelta> }> {
+  const it = provider.stream(ex.prepared.request, signal)[Symbol.asyncIterator]();
+  const first = await it.next();
+  return Object.assign(it, { first });
+}
+
+/** Every delta of a started stream (the first included) until its end or the client's. */
+async function* deltas(it: AsyncIterator<ProviderDelta> & { first: IteratorResult<ProviderDelta> }, signal: AbortSignal): AsyncIterable<ProviderDelta> {
+  for (let r = it.first; !r.done; r = await it.next()) {
+    if (signal.aborted) {
+      await it.return?.();
+      return;
+    }
+    yield r.value;
   }
-  return text;
 }
 
 const nativeMessage = {
@@ -101,7 +130,7 @@ const nativeMessage = {
 } as const;
 
 export default async function chatRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  const provider = createProvider(ctx.cfg.chat.llm);
+  const provider = createProvider(ctx.cfg.chat.llm, { upstreamError: (status) => ctx.metrics.chat.providerErrors.inc({ status }) });
   app.post(
     '/chat',
     {
@@ -130,12 +159,21 @@ export default async function chatRoutes(app: FastifyInstance, { ctx }: RouteOpt
       if (!b.stream) {
         const a = await provider.complete(ex.prepared.request);
         const done = await finish(ctx, req, ex, a.text, a.usage);
+        observeChat(ctx, provider, false, started, done.usage);
         return { answer: done.answer, citations: done.citations, ...meta, ...(done.momentId ? { moment_id: done.momentId } : {}), took_ms: elapsedMs(started) };
       }
-      const sse = openSse(req, reply);
+      const abort = new AbortController();
+      const it = await startStream(provider, ex, abort.signal);
+      const sse = openSse(ctx, req, reply, abort);
       try {
-        const text = await streamAnswer(provider, ex, sse.signal, (delta) => sse.send(JSON.stringify({ content: delta }), 'delta'));
+        let text = '';
+        for await (const d of deltas(it, abort.signal)) {
+          if (!d.content) continue;
+          text += d.content;
+          sse.send(JSON.stringify({ content: d.content }), 'delta');
+        }
         const done = await finish(ctx, req, ex, text);
+        observeChat(ctx, provider, true, started, done.usage);
         sse.send(JSON.stringify({ answer: done.answer, citations: done.citations, ...meta, ...(done.momentId ? { moment_id: done.momentId } : {}), took_ms: elapsedMs(started) }), 'done');
       } catch (err) {
         const h = toHttpError(err);
@@ -157,30 +195,150 @@ function contentText(c: OpenAiContent | undefined): string {
   return c.map((p) => (p.type === 'text' && typeof p.text === 'string' ? p.text : '')).join('');
 }
 
+const SHORT = { type: 'string', maxLength: 256 } as const;
+const anyObject = { type: 'object' } as const;
+/** Tool calls of an assistant turn (or their fragments): the wire format's objects, bounded, passed on as given. */
+const toolCalls = { type: 'array', maxItems: 128, items: anyObject } as const;
+
 const openAiMessage = {
   type: 'object',
   required: ['role'],
   additionalProperties: false,
   properties: {
-    role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool'] },
+    role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool', 'function'] },
     content: {
       anyOf: [
         { type: 'string', maxLength: 100_000 },
         { type: 'null' },
-        { type: 'array', maxItems: 100, items: { type: 'object', required: ['type'], properties: { type: { type: 'string' }, text: { type: 'string', maxLength: 100_000 } } } },
+        // text, image_url, input_audio, file and refusal parts: only text is read, the others are accepted
+        { type: 'array', maxItems: 100, items: { type: 'object', required: ['type'], properties: { type: SHORT, text: { type: 'string', maxLength: 100_000 } } } },
       ],
     },
-    name: { type: 'string', maxLength: 256 },
-    tool_call_id: { type: 'string', maxLength: 256 },
-    tool_calls: { type: 'array', maxItems: 100 },
-    refusal: { type: ['string', 'null'] },
+    name: SHORT,
+    tool_call_id: SHORT,
+    tool_calls: toolCalls,
+    function_call: anyObject,
+    audio: { anyOf: [anyObject, { type: 'null' }] },
+    refusal: { type: ['string', 'null'], maxLength: 100_000 },
   },
 } as const;
 
+/**
+ * The request fields of OpenAI's chat completions (2026) besides model, messages and stream, each passed to an
+ * upstream model as the client gave it. `stream_options` and `n` are ours to honour; `logprobs` and audio output
+ * are refused (no answer of ours carries them).
+ */
+const PASS_THROUGH = [
+  'frequency_penalty',
+  'presence_penalty',
+  'logit_bias',
+  'max_completion_tokens',
+  'max_tokens',
+  'metadata',
+  'parallel_tool_calls',
+  'prediction',
+  'prompt_cache_key',
+  'reasoning_effort',
+  'response_format',
+  'safety_identifier',
+  'seed',
+  'service_tier',
+  'store',
+  'temperature',
+  'tool_choice',
+  'tools',
+  'top_p',
+  'user',
+  'verbosity',
+  'web_search_options',
+  'functions',
+  'function_call',
+] as const;
+
+const completionBody = {
+  type: 'object',
+  required: ['model', 'messages'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 256 },
+    messages: { type: 'array', minItems: 1, maxItems: MESSAGES_MAX, items: openAiMessage },
+    stream: { type: 'boolean', default: false },
+    stream_options: { type: 'object', additionalProperties: false, properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } } },
+    temperature: { type: 'number', minimum: 0, maximum: 2 },
+    top_p: { type: 'number', minimum: 0, maximum: 1 },
+    max_tokens: { type: 'integer', minimum: 1 },
+    max_completion_tokens: { type: 'integer', minimum: 1 },
+    n: { type: 'integer', minimum: 1, maximum: 1 },
+    stop: { anyOf: [{ type: 'string', maxLength: 256 }, { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 256 } }, { type: 'null' }] },
+    presence_penalty: { type: 'number', minimum: -2, maximum: 2 },
+    frequency_penalty: { type: 'number', minimum: -2, maximum: 2 },
+    logit_bias: { type: 'object', maxProperties: 300, additionalProperties: { type: 'number', minimum: -100, maximum: 100 } },
+    logprobs: { type: 'boolean' },
+    top_logprobs: { type: 'integer', minimum: 0, maximum: 20 },
+    seed: { type: 'integer' },
+    user: SHORT,
+    safety_identifier: SHORT,
+    prompt_cache_key: { type: 'string', maxLength: 1024 },
+    metadata: { type: 'object', maxProperties: 16, additionalProperties: { type: 'string', maxLength: 512 } },
+    store: { type: 'boolean' },
+    service_tier: { type: 'string', enum: ['auto', 'default', 'flex', 'scale', 'priority'] },
+    reasoning_effort: { type: 'string', enum: ['minimal', 'low', 'medium', 'high', 'none'] },
+    verbosity: { type: 'string', enum: ['low', 'medium', 'high'] },
+    modalities: { type: 'array', maxItems: 2, items: { type: 'string', enum: ['text', 'audio'] } },
+    audio: anyObject,
+    prediction: anyObject,
+    web_search_options: anyObject,
+    response_format: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: { type: 'string', enum: ['text', 'json_object', 'json_schema'] }, json_schema: anyObject },
+    },
+    tools: { type: 'array', maxItems: 128, items: { type: 'object', required: ['type'], properties: { type: SHORT } } },
+    tool_choice: { anyOf: [{ type: 'string', enum: ['none', 'auto', 'required'] }, anyObject] },
+    parallel_tool_calls: { type: 'boolean' },
+    functions: { type: 'array', maxItems: 128, items: anyObject },
+    function_call: { anyOf: [{ type: 'string', enum: ['none', 'auto'] }, anyObject] },
+  },
+} as const;
+
+interface CompletionBody {
+  model: string;
+  messages: { role: ChatMessage['role'] | 'function'; content?: OpenAiContent; name?: string; tool_calls?: unknown[]; tool_call_id?: string }[];
+  stream: boolean;
+  stream_options?: { include_usage?: boolean };
+  temperature?: number;
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  stop?: string | string[] | null;
+  logprobs?: boolean;
+  modalities?: string[];
+  audio?: unknown;
+  response_format?: { type: string };
+  [field: string]: unknown;
+}
+
+/** The conversation as the answerer takes it: text content, tool calls and results kept for a model. */
+function chatMessages(b: CompletionBody): ChatMessage[] {
+  return b.messages.map((m) => {
+    const out: ChatMessage = { role: m.role === 'function' ? 'tool' : m.role, content: contentText(m.content) };
+    if (m.name !== undefined) out.name = m.name;
+    if (m.tool_calls !== undefined) out.tool_calls = m.tool_calls;
+    if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
+    return out;
+  });
+}
+
+/** Fields no answer of ours can carry: refused with a 400 that names them, whatever the provider. */
+function refuseUnanswerable(b: CompletionBody): void {
+  if (b.logprobs) throw invalid('logprobs is not supported: answers carry no token log probabilities', [{ path: '/logprobs', message: 'is not supported', keyword: 'unsupported' }]);
+  if (b.audio !== undefined || b.modalities?.includes('audio')) {
+    throw invalid('audio output is not supported: answers are text', [{ path: b.audio !== undefined ? '/audio' : '/modalities', message: 'is not supported', keyword: 'unsupported' }]);
+  }
+}
+
 /** OpenAI-compatible routes (registered under /v1 with the same tenant check as /api/v1). */
 export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  const provider = createProvider(ctx.cfg.chat.llm);
-  const number = { type: 'number' } as const;
+  const provider = createProvider(ctx.cfg.chat.llm, { upstreamError: (status) => ctx.metrics.chat.providerErrors.inc({ status }) });
 
   app.get('/models', { schema: { summary: 'Models this node answers with (OpenAI-compatible)' } }, async () => ({
     object: 'list',
@@ -193,70 +351,72 @@ export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptio
       config: { scope: 'ro' },
       schema: {
         summary: 'OpenAI-compatible chat completion over the tenant memory (stream: true for chat.completion.chunk events)',
-        body: {
-          type: 'object',
-          required: ['model', 'messages'],
-          additionalProperties: false,
-          properties: {
-            model: { type: 'string', minLength: 1, maxLength: 256 },
-            messages: { type: 'array', minItems: 1, maxItems: MESSAGES_MAX, items: openAiMessage },
-            stream: { type: 'boolean', default: false },
-            stream_options: { type: 'object', additionalProperties: false, properties: { include_usage: { type: 'boolean' } } },
-            temperature: { type: 'number', minimum: 0, maximum: 2 },
-            top_p: number,
-            max_tokens: { type: 'integer', minimum: 1 },
-            max_completion_tokens: { type: 'integer', minimum: 1 },
-            n: { type: 'integer', minimum: 1, maximum: 1 },
-            stop: { anyOf: [{ type: 'string' }, { type: 'array', maxItems: 4, items: { type: 'string' } }, { type: 'null' }] },
-            presence_penalty: number,
-            frequency_penalty: number,
-            seed: { type: 'integer' },
-            user: { type: 'string', maxLength: 256 },
-            metadata: { type: 'object' },
-            store: { type: 'boolean' },
-          },
-        },
+        body: completionBody,
       },
     },
     async (req, reply) => {
-      const b = req.body as {
-        model: string;
-        messages: { role: ChatMessage['role']; content?: OpenAiContent }[];
-        stream: boolean;
-        stream_options?: { include_usage?: boolean };
-        temperature?: number;
-        max_tokens?: number;
-        max_completion_tokens?: number;
-      };
-      const messages: ChatMessage[] = b.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
+      const b = req.body as CompletionBody;
+      const started = process.hrtime.bigint();
+      refuseUnanswerable(b);
+      const messages = chatMessages(b);
       if (!messages.some((m) => m.role === 'user' && m.content.trim())) throw invalid('messages must contain a non-empty user message');
+      const options: Record<string, unknown> = {};
+      for (const f of PASS_THROUGH) if (b[f] !== undefined) options[f] = b[f];
       const ex = await prepare(ctx, req, messages, 8);
-      if (b.temperature !== undefined) ex.prepared.request.temperature = b.temperature;
+      const request = ex.prepared.request;
+      request.options = options;
+      if (b.temperature !== undefined) request.temperature = b.temperature;
       const maxTokens = b.max_completion_tokens ?? b.max_tokens;
-      if (maxTokens !== undefined) ex.prepared.request.maxTokens = maxTokens;
+      if (maxTokens !== undefined) request.maxTokens = maxTokens;
+      if (b.stop !== undefined && b.stop !== null) request.stop = typeof b.stop === 'string' ? [b.stop] : b.stop;
+      const refused = provider.unsupported(request);
+      if (refused) {
+        throw invalid(`${refused} needs a language model: this node answers extractively (configure PERCOLATE_LLM_BASE_URL)`, [
+          { path: `/${refused.replace(/\./g, '/')}`, message: 'is not supported by the extractive answerer', keyword: 'unsupported' },
+        ]);
+      }
+      // the extractive answerer has no model to ask for JSON: it answers the object itself
+      const jsonWrap = provider.name === 'extractive' && b.response_format?.type === 'json_object';
+      const content = (done: Answered) => (jsonWrap ? JSON.stringify({ answer: done.answer, citations: done.citations }) : done.answer);
       const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
       const created = Math.floor(Date.now() / 1000);
       const base = { id, created, model: b.model, system_fingerprint: null };
 
       if (!b.stream) {
-        const a = await provider.complete(ex.prepared.request);
+        const a = await provider.complete(request);
         const done = await finish(ctx, req, ex, a.text, a.usage);
+        observeChat(ctx, provider, false, started, done.usage);
+        const onlyTools = a.toolCalls !== undefined && a.text === '';
+        const message = { role: 'assistant', content: onlyTools ? null : content(done), refusal: null, ...(a.toolCalls ? { tool_calls: a.toolCalls } : {}) };
         return {
           ...base,
           object: 'chat.completion',
-          choices: [{ index: 0, message: { role: 'assistant', content: done.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          choices: [{ index: 0, message, logprobs: null, finish_reason: a.finishReason ?? (a.toolCalls ? 'tool_calls' : 'stop') }],
           usage: done.usage,
           citations: done.citations,
         };
       }
-      const sse = openSse(req, reply);
-      const chunk = (delta: Record<string, unknown>, finishReason: string | null) =>
-        sse.send(JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] }));
+      const abort = new AbortController();
+      const it = await startStream(provider, ex, abort.signal);
+      const sse = openSse(ctx, req, reply, abort);
+      const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra: Record<string, unknown> = {}) =>
+        sse.send(JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...extra }));
       try {
         chunk({ role: 'assistant', content: '' }, null);
-        const text = await streamAnswer(provider, ex, sse.signal, (delta) => chunk({ content: delta }, null));
+        let text = '';
+        let finishReason: string | undefined;
+        for await (const d of deltas(it, abort.signal)) {
+          if (d.content) {
+            text += d.content;
+            if (!jsonWrap) chunk({ content: d.content }, null);
+          }
+          if (d.toolCalls) chunk({ tool_calls: d.toolCalls }, null);
+          if (d.finishReason) finishReason = d.finishReason;
+        }
         const done = await finish(ctx, req, ex, text);
-        sse.send(JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }], citations: done.citations }));
+        observeChat(ctx, provider, true, started, done.usage);
+        if (jsonWrap) for (const piece of content(done).match(/[\s\S]{1,64}/g) ?? []) chunk({ content: piece }, null);
+        chunk({}, finishReason ?? 'stop', { citations: done.citations });
         if (b.stream_options?.include_usage) sse.send(JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: done.usage }));
         sse.send('[DONE]');
       } catch (err) {

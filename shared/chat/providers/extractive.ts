@@ -2,7 +2,7 @@
 // question's terms (BM25 over the sentences, earlier user turns counting a third as much, a small bonus for better
 // ranked context), and answers with the best few sentences, each followed by the [n] of the item it came from.
 import { terms, words } from '../../rem/text.js';
-import type { LlmProvider, ProviderAnswer, ProviderRequest } from './provider.js';
+import type { FinishReason, LlmProvider, ProviderAnswer, ProviderDelta, ProviderRequest } from './provider.js';
 
 const K1 = 1.2;
 const B = 0.75;
@@ -97,16 +97,50 @@ export function extractiveAnswer(req: Pick<ProviderRequest, 'items' | 'question'
   return picked.map((p) => `${/[.!?…]$/.test(p.text) ? p.text : p.text + '.'} [${p.item + 1}]`).join(' ');
 }
 
+/** Tokens counted as the context budget counts them (characters / 4). */
+const CHARS_PER_TOKEN = 4;
+
+/**
+ * The answer within the client's `stop` sequences and `max_tokens`: cut before the first stop sequence (finish
+ * reason stop), or at the last word boundary within the token budget (finish reason length), as a model would end.
+ */
+export function limitAnswer(text: string, req: Pick<ProviderRequest, 'stop' | 'maxTokens'>): { text: string; finishReason: FinishReason } {
+  let out = text;
+  for (const s of req.stop ?? []) {
+    const at = s ? out.indexOf(s) : -1;
+    if (at >= 0) out = out.slice(0, at);
+  }
+  if (req.maxTokens !== undefined && out.length > req.maxTokens * CHARS_PER_TOKEN) {
+    const cut = out.slice(0, req.maxTokens * CHARS_PER_TOKEN);
+    const space = cut.lastIndexOf(' ');
+    return { text: (space > 0 ? cut.slice(0, space) : cut).trimEnd(), finishReason: 'length' };
+  }
+  return { text: out, finishReason: 'stop' };
+}
+
 export class ExtractiveProvider implements LlmProvider {
   readonly name = 'extractive';
   readonly model = 'percolate-extractive';
 
-  async complete(req: ProviderRequest): Promise<ProviderAnswer> {
-    return { text: extractiveAnswer(req) };
+  /** No model: it cannot call tools, follow a JSON schema or search the web. */
+  unsupported(req: ProviderRequest): string | undefined {
+    const o = req.options ?? {};
+    if (Array.isArray(o.tools) && o.tools.length > 0 && o.tool_choice !== 'none') return 'tools';
+    if (Array.isArray(o.functions) && o.functions.length > 0 && o.function_call !== 'none') return 'functions';
+    if ((o.response_format as { type?: string } | undefined)?.type === 'json_schema') return 'response_format.json_schema';
+    if (o.web_search_options !== undefined) return 'web_search_options';
+    return undefined;
   }
 
-  async *stream(req: ProviderRequest): AsyncIterable<string> {
+  async complete(req: ProviderRequest): Promise<ProviderAnswer> {
+    const { text, finishReason } = limitAnswer(extractiveAnswer(req), req);
+    return { text, finishReason };
+  }
+
+  async *stream(req: ProviderRequest): AsyncIterable<ProviderDelta> {
     // the answer is known at once; stream it word by word so clients see the same shape as from a model
-    for (const m of extractiveAnswer(req).matchAll(/\S+\s*/g)) yield m[0];
+    const { text, finishReason } = limitAnswer(extractiveAnswer(req), req);
+    for (const m of text.matchAll(/\S+\s*/g)) yield { content: m[0] };
+    yield { finishReason };
   }
 }
