@@ -14,6 +14,7 @@ import type { Stack } from '../scripts/stack/stack.js';
 import type { HaproxyRuntime } from './haproxy.js';
 
 const DRAIN_TIMEOUT_MS = 70_000;
+const REPLICATION_WAIT_MS = 30_000;
 
 abstract class Pool {
   protected wanted = 0;
@@ -151,6 +152,7 @@ export class DatabasePool extends Pool {
     await fs.mkdir(m.dataDir, { recursive: true });
     try {
       m.proc = await this.o.stack.startDatabase({ name: m.name, port: m.port, dataDir: m.dataDir, nodeId: m.name, zone: m.zone, env: this.o.env }, this.o.apiUrl);
+      await this.replicationConnected(m);
       // a server deleted on a crash may still be registered when the node is back quickly
       await this.o.haproxy.removeServer(m.name).catch(() => undefined);
       await this.o.haproxy.addServer(m.name, this.o.host, m.port, m.ordinal + 1);
@@ -162,6 +164,25 @@ export class DatabasePool extends Pool {
       m.proc = undefined;
       throw err;
     }
+  }
+
+  /**
+   * The node answers ready before its replication has connected; until then it cannot restore a tenant it does not
+   * hold (503 tenant_unavailable). A readiness gate: it joins HAProxy once /health/ready says replication connected,
+   * or after REPLICATION_WAIT_MS anyway (NATS may be down: the node still serves the tenants it holds).
+   */
+  private async replicationConnected(m: DatabaseMember): Promise<void> {
+    const deadline = Date.now() + REPLICATION_WAIT_MS;
+    while (Date.now() < deadline && m.proc?.running) {
+      try {
+        const res = await fetch(`http://${this.o.host}:${m.port}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+        if (((await res.json()) as { replication?: string }).replication === 'connected') return;
+      } catch {
+        /* not answering yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.log(`${m.name}: replication not connected after ${REPLICATION_WAIT_MS} ms; adding it to HAProxy anyway`);
   }
 
   private async stopMember(m: DatabaseMember): Promise<void> {
