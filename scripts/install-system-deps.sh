@@ -6,7 +6,7 @@
 #   ghostscript   ps2pdf, PostScript to PDF, for the same fixtures
 #   haproxy       the local topology's load balancer (consistent hash on X-Tenant-ID), `npm run topology` and its tests
 #   prometheus    promtool, which checks the alert rules of k8s/ in the manifest tests
-#   shellcheck    lints every shell script of the repository in the manifest tests
+#   ShellCheck    lints every shell script of the repository in the manifest tests
 #
 # Idempotent: a package whose binary is already on PATH is left alone, nothing is installed when nothing is missing,
 # and `apt-get update` runs at most once, only when a missing package has no install candidate yet or the first

@@ -3,70 +3,15 @@
 // boolFrom and the other `(env, 'NAME', default)` readers, `env.NAME || 'default'`) the table shows that default.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { LIBRARY_VARIABLES, ROOT, scanEnvReads } from './support/env-reads.js';
 
-const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-/** Where variables are read: the engine, the services, the scripts (npm start, s3rver) and the benchmarks. */
-const SOURCE_DIRS = ['shared', 'services', 'scripts', 'bench'];
 /** Read by the code but not ours to document: the operating system's. */
 const SYSTEM_VARIABLES = new Set(['PATH']);
 /** Read by the code but only ever set by it: bench/peers.ts tells its child processes about --quick. */
 const INTERNAL_VARIABLES = new Set(['PERCOLATE_PEERS_QUICK']);
-/** Documented, and read by a library rather than by our code: the AWS SDK's credential chain. */
-const LIBRARY_VARIABLES = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']);
-
-const NAME = '([A-Z][A-Z0-9_]*)';
-const Q = `['"\`]`;
-/** The ways the code reads a variable (process.env.NAME included in the first). */
-const READS = [
-  new RegExp(`\\benv\\.${NAME}\\b`, 'g'),
-  new RegExp(`\\benv\\[\\s*${Q}${NAME}${Q}\\s*\\]`, 'g'),
-  // intFrom(env, 'NAME', ...), boolFrom(env, 'NAME', ...), and helpers of the same shape (tierFrom, serviceBase, port)
-  new RegExp(`\\b\\w+\\(\\s*env\\s*,\\s*${Q}${NAME}${Q}`, 'g'),
-];
-/** A literal default: `reader(env, 'NAME', <number expression | true | false | 'text'>` or `env.NAME || 'text'`. */
-const DEFAULTS = [
-  new RegExp(`\\b\\w+\\(\\s*env\\s*,\\s*${Q}${NAME}${Q}\\s*,\\s*([0-9_ *+()-]+?|true|false|'[^']*')\\s*[,)]`, 'g'),
-  new RegExp(`\\benv\\.${NAME}\\s*(?:\\|\\||\\?\\?)\\s*('[^']*')`, 'g'),
-];
-
-function sourceFiles(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && e.name !== 'results') walk(p);
-      } else if (/\.(ts|mts|js|mjs|cjs)$/.test(e.name)) out.push(p);
-    }
-  };
-  for (const d of SOURCE_DIRS) walk(path.join(ROOT, d));
-  return out;
-}
-
-/** Every variable read, with the files that read it, and the literal defaults the code gives. */
-function scanCode(): { reads: Map<string, Set<string>>; defaults: Map<string, Set<string>> } {
-  const reads = new Map<string, Set<string>>();
-  const defaults = new Map<string, Set<string>>();
-  for (const file of sourceFiles()) {
-    const text = fs.readFileSync(file, 'utf8');
-    const rel = path.relative(ROOT, file);
-    for (const re of READS) for (const m of text.matchAll(re)) (reads.get(m[1]!) ?? reads.set(m[1]!, new Set()).get(m[1]!)!).add(rel);
-    for (const re of DEFAULTS) {
-      for (const m of text.matchAll(re)) {
-        const raw = m[2]!.trim();
-        let value: string;
-        if (raw.startsWith("'")) value = raw.slice(1, -1);
-        else if (raw === 'true' || raw === 'false') value = raw;
-        // digits and arithmetic only (the character class above), so evaluating it runs no code of the file
-        else value = String(Function(`"use strict"; return (${raw.replace(/_/g, '')});`)());
-        (defaults.get(m[1]!) ?? defaults.set(m[1]!, new Set()).get(m[1]!)!).add(value);
-      }
-    }
-  }
-  return { reads, defaults };
-}
+/** Every variable read in shared/, services/, scripts/ and bench/ (test/support/env-reads.ts). */
+const scanCode = () => scanEnvReads();
 
 interface Row {
   line: number;
