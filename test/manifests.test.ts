@@ -4,20 +4,27 @@
 // load (the services' own loaders on the rendered environment), ports, probe paths and routes, stream, consumer and
 // metric names, variables the code reads, the tier table of the seed. Also `promtool check rules` / `test rules` on
 // the alert rules and `shellcheck` on every shell script of the repository.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinary, requireBinary } from '../scripts/system-deps.js';
 import { JOBS_STREAM, workerConsumer } from '../shared/bus/names.js';
 import { loadConfig } from '../shared/config/config.js';
 import { loadGatewayConfig, loadWorkerConfig } from '../shared/config/ingest-config.js';
 import { createGatewayMetrics, createWorkerMetrics } from '../shared/metrics/ingest-metrics.js';
 import { createNodeMetrics } from '../shared/metrics/metrics.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { addKeyToFile, generateJwk, KeyRing, readJwksFile } from '../shared/auth/keys.js';
+import { mintToken, type Scope } from '../shared/auth/tokens.js';
+import { callUrl } from './support/api.js';
 import { LIBRARY_VARIABLES, ROOT, scanEnvReads } from './support/env-reads.js';
+import { spawnService } from './support/process.js';
+import { startS3 } from './support/s3.js';
+import { tempDir } from './support/tmp.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -755,6 +762,64 @@ describe('deployment manifests', () => {
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
 
+});
+
+describe("the snapshot CronJob's script, against a real node", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+  });
+
+  /** Runs k8s/base/scripts/snapshot-tenants.mjs as the CronJob does; resolves with its exit code and output. */
+  function runScript(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+    const child = spawn(process.execPath, [path.join(ROOT, 'k8s/base/scripts/snapshot-tenants.mjs'), ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
+  }
+
+  it('snapshots every hot and warm tenant of the nodes, with an admin token for every tenant', async () => {
+    const s3 = await startS3();
+    cleanups.push(() => s3.cleanup());
+    const data = await tempDir('percolate-manifests-node-');
+    cleanups.push(() => data.cleanup());
+    const keysFile = path.join(data.dir, 'secret', 'jwks.json');
+    await addKeyToFile(keysFile, await generateJwk('EdDSA'));
+    const ring = await KeyRing.fromJwks(await readJwksFile(keysFile), keysFile);
+    const token = (tenant: string, scope: Scope) => mintToken(ring, { tenant, scope, ttlS: 600, sub: 'manifests-test', audience: 'percolate' });
+    const node = await spawnService('services/api/main.ts', {
+      PORT: '0',
+      PERCOLATE_DATA_DIR: path.join(data.dir, 'node'),
+      PERCOLATE_NODE_ID: 'db-0',
+      PERCOLATE_AUTH: 'required',
+      PERCOLATE_AUTH_KEYS_FILE: keysFile,
+      PERCOLATE_SNAPSHOTS: 'on',
+      ...s3.env,
+    });
+    cleanups.push(() => node.kill());
+    const tenants = ['acme', 'hooli'];
+    for (const tenant of tenants) {
+      const r = await callUrl(node.url, 'POST', '/api/v1/resources', { tenant, headers: { authorization: `Bearer ${await token(tenant, 'rw')}` }, body: { uri: 'doc://1', content: `a document of ${tenant}` } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+    const snapshotsOf = async (tenant: string) =>
+      ((await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `tenants/${tenant}/snapshots/` }))).Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith('/manifest.json'));
+    for (const tenant of tenants) expect(await snapshotsOf(tenant)).toEqual([]);
+    const port = new URL(node.url).port;
+
+    // a token that is not an admin one for every tenant lists nothing: the pass fails, and says why
+    const refused = await runScript(['--nodes', '127.0.0.1', '--port', port], { PERCOLATE_API_TOKEN: await token('acme', 'admin') });
+    expect(refused.code, refused.out).toBe(1);
+    expect(refused.out).toContain('GET /api/v1/admin/tenants: HTTP 403');
+
+    const done = await runScript(['--nodes', '127.0.0.1', '--port', port], { PERCOLATE_API_TOKEN: await token('*', 'admin') });
+    expect(done.code, done.out).toBe(0);
+    expect(JSON.parse(done.out.trim().split('\n').at(-1)!)).toMatchObject({ msg: 'snapshot pass done', tenants: 2, completed: 2, failed: 0 });
+    for (const tenant of tenants) expect((await snapshotsOf(tenant)).length, tenant).toBe(1);
+    // the token never appears in what the script prints
+    expect(done.out).not.toContain((await token('*', 'admin')).split('.')[2]);
+  });
 });
 
 /** A Kubernetes quantity (1Gi, 50Gi, 512Mi, 2) in bytes or units. */
