@@ -220,6 +220,8 @@ export interface WorkerPoolOptions {
 export class WorkerPool extends Pool {
   protected readonly kind = 'worker pool';
   readonly members = new Map<string, ManagedProcess>();
+  /** Workers started so far (names are worker-<n>, n counting up). */
+  started = 0;
   private seq = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
@@ -244,6 +246,7 @@ export class WorkerPool extends Pool {
           const name = `worker-${this.seq++}`;
           const p = await this.o.stack.startWorker({ name, port: await freePort(this.o.host), env: this.o.env }, this.o.apiUrl);
           this.members.set(name, p);
+          this.started++;
           this.log(`${name} up`);
         }),
       );

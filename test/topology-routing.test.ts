@@ -207,7 +207,7 @@ describe('local topology: routing and failures', () => {
     );
   });
 
-  it('keeps replicating and running jobs when one of the three NATS servers is killed', async () => {
+  it('keeps replicating and running jobs when one of the three NATS servers is killed', { timeout: 180_000 }, async () => {
     top.t.killNats(0);
     const up = top.t.databases.up();
     const a = up[0]!;
