@@ -23,6 +23,9 @@ if [ "$(uname -sm)" != 'Linux x86_64' ]; then
 fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/percolate-node24.XXXXXX")"
+# mktemp makes it 0700; test/production-build.test.ts runs the compiled services as the image's user (uid 10001)
+# when the suite runs as root, and that user must reach this node and the copy's node_modules
+chmod 755 "$work"
 cleanup() {
   rm -rf "$work"
 }
@@ -62,13 +65,17 @@ if [ ! -f "$node_dir/include/node/node.h" ]; then
   exit 1
 fi
 
-export PATH="$node_dir/bin:$PATH"
+# node runs from a copy in the work directory: the cache may sit under a home only its owner can enter (root's is
+# 0700), and test/production-build.test.ts runs the compiled services with it as the image's user (uid 10001)
+mkdir "$work/bin"
+cp "$node_dir/bin/node" "$work/bin/node"
+export PATH="$work/bin:$PATH"
 # node-gyp (hnswlib-node) compiles against these headers instead of downloading them
 export npm_config_nodedir="$node_dir"
 # onnxruntime-node's install script would download GPU runtimes: the CPU one ships in the package (.npmrc says the
 # same; this variable outlives npm's support for unknown .npmrc keys)
 export ONNXRUNTIME_NODE_INSTALL=skip
-echo "ci-node24: node $(node --version) ($(command -v node)), npm $(npm --version)"
+echo "ci-node24: node $(node --version) (from $node_dir), npm $(npm --version)"
 if [ "$(node --version)" != "v$version" ]; then
   echo "ci-node24: node on PATH is $(node --version), expected v$version" >&2
   exit 1
@@ -78,9 +85,6 @@ commit="$(git -C "$repo" rev-parse --short HEAD)"
 echo "ci-node24: testing commit $commit in $work/repo"
 mkdir "$work/repo"
 git -C "$repo" archive --format=tar HEAD | tar -x -C "$work/repo"
-# mktemp made the directory 0700; test/production-build.test.ts runs the compiled services as the image's user
-# (uid 10001) when it runs as root, and that user must reach the copy's node_modules
-chmod 755 "$work"
 
 cd "$work/repo"
 npm ci --no-audit --no-fund

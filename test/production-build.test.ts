@@ -390,8 +390,10 @@ function reachableByOthers(p: string): boolean {
 }
 
 async function prepareLayout(): Promise<Layout> {
-  const asImageUser = process.getuid?.() === 0 && reachableByOthers(path.join(REPO_ROOT, 'node_modules', 'fastify'));
-  if (process.getuid?.() === 0 && !asImageUser) console.warn(`production-build: ${REPO_ROOT} is not reachable by uid ${IMAGE_UID}; the services run as root`);
+  // the image's user must reach node and the packages (a checkout or a node under a 0700 home cannot be run as it)
+  const needed = [process.execPath, path.join(REPO_ROOT, 'node_modules', 'fastify')];
+  const asImageUser = process.getuid?.() === 0 && needed.every(reachableByOthers);
+  if (process.getuid?.() === 0 && !asImageUser) console.warn(`production-build: ${needed.join(' or ')} is not reachable by uid ${IMAGE_UID}; the services run as root`);
   await fsp.chmod(tmp.dir, 0o755);
   const hooks = path.join(tmp.dir, 'hooks');
   const writable = path.join(tmp.dir, 'writable');
@@ -466,7 +468,14 @@ function spawnInImage(layout: Layout, argv: string[], env: NodeJS.ProcessEnv): P
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+    // a process that could not be started (EACCES, ENOENT) emits no exit
+    child.on('error', (err) => {
+      out += `spawn failed: ${err.message}\n`;
+      resolve({ code: null, signal: null });
+    });
+  });
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
@@ -481,7 +490,7 @@ async function runInImage(layout: Layout, argv: string[], env: NodeJS.ProcessEnv
   p.child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
   p.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const { code } = await p.exited;
-  return { code, stdout, stderr };
+  return { code, stdout, stderr: code === null ? p.output() : stderr };
 }
 
 async function startTarget(layout: Layout, target: Target, data: string, port: number, extra: Record<string, string>): Promise<Proc & { url: string }> {
@@ -577,7 +586,7 @@ describe('the image, replayed', () => {
       const cli = (args: string[], data: string) => runInImage(layout, ['node', 'dist/scripts/percolate.js', ...args], containerEnv(layout, 'api', data, {}));
 
       const help = await cli(['--help'], apiData);
-      expect(help.code).toBe(0);
+      expect(help.code, help.stderr).toBe(0);
       expect(help.stdout).toMatch(/^usage: percolate <command>/);
       // the installation's signing key, made with the compiled CLI in the node's data directory
       const kid = await cli(['keys', 'generate'], apiData);
