@@ -417,7 +417,7 @@ async function prepareLayout(): Promise<Layout> {
   if (asImageUser) {
     for (const d of [writable, tmpDir, loadLog]) await fsp.chown(d, IMAGE_UID, IMAGE_UID);
   } else {
-    // the owner may still write where the mode says no only as root, which this branch is not (or cannot help)
+    // not root: read-only modes stop the test's own user (root ignores them; the fingerprint below catches writes either way)
     for (const f of [appDir, ...walkFilesAndDirs(appDir)]) await fsp.chmod(f, (await fsp.lstat(f)).isDirectory() ? 0o555 : 0o444);
     cleanups.push(async () => {
       for (const f of [appDir, ...walkFilesAndDirs(appDir)]) await fsp.chmod(f, 0o755).catch(() => undefined);
