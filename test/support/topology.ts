@@ -32,7 +32,7 @@ export async function startTopology(o: Omit<TopologyOptions, 'dataDir'>): Promis
   const t = new Topology({
     port: 0,
     gatewayPort: 0,
-    kedaDir: process.env.TOPOLOGY_KEDA_DIR ?? path.join(REPO_ROOT, 'keda'),
+    kedaDir: path.join(REPO_ROOT, 'keda'),
     ...o,
     dataDir: tmp.dir,
     env: { LOG_LEVEL: 'warn', ...(o.env ?? {}) },
