@@ -54,7 +54,14 @@ const RENDERED_DIRS = [
   'istio/affinity',
   'istio/locality',
   ...TIER_NAMES.map((t) => `keda/${t}`),
+  `${KIND_DIR}/minio`,
+  `${KIND_DIR}/clients`,
+  `${KIND_DIR}/keda`,
 ];
+/** The KIND overlay includes the secret-files component, whose files are local: rendered from a copy with placeholders. */
+const KIND_OVERLAY = `${KIND_DIR}/overlay`;
+/** The seed scenarios, one script each (KIND.md). */
+const KIND_SCENARIOS = ['tenant-routing', 'scale-to-zero', 'worker-scaling', 'replication', 'multi-az'];
 
 /** kubectl on PATH, or in /usr/local/bin where installers put it. */
 function kubectlBinary(): string {
@@ -66,6 +73,21 @@ function kubectlBinary(): string {
 function render(dir: string): Doc[] {
   const text = execFileSync(kubectlBinary(), ['kustomize', dir], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
   return parseAllDocuments(text).map((d) => d.toJS() as Doc).filter((d) => d !== null);
+}
+
+/** Renders `dir` from a copy of the manifests with placeholder files for the secret-files component. */
+function renderWithSecretFiles(dir: string, jwks = '{"keys":[]}'): Doc[] {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'percolate-manifests-'));
+  try {
+    for (const d of ['k8s', 'keda', 'istio', KIND_DIR]) fs.cpSync(path.join(ROOT, d), path.join(tmp, d), { recursive: true });
+    const files = path.join(tmp, 'k8s/components/secret-files/files');
+    fs.writeFileSync(path.join(files, 'jwks.json'), jwks);
+    fs.writeFileSync(path.join(files, 's3.env'), 'AWS_ACCESS_KEY_ID=placeholder\nAWS_SECRET_ACCESS_KEY=placeholder\n');
+    fs.writeFileSync(path.join(files, 'admin-token'), 'placeholder');
+    return render(path.join(tmp, dir));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 const byKind = (docs: Doc[], kind: string) => docs.filter((d) => d.kind === kind);
@@ -261,6 +283,7 @@ describe('deployment manifests', () => {
 
   beforeAll(async () => {
     for (const dir of RENDERED_DIRS) rendered.set(dir, render(dir));
+    rendered.set(KIND_OVERLAY, renderWithSecretFiles(KIND_OVERLAY));
     const models = new Map<string, { module: string; kind: string }>();
     for (const docs of rendered.values()) for (const d of docs) models.set(modelModule(d.apiVersion, d.kind), { module: modelModule(d.apiVersion, d.kind), kind: d.kind });
     // the misspelling test below uses a StatefulSet model whatever the renderings hold
@@ -507,37 +530,22 @@ describe('deployment manifests', () => {
   });
 
   it('roll the pods when a Secret of the secret-files component changes', () => {
-    // the component needs its files: render it from a copy with placeholder values, over the real small overlay
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'percolate-manifests-'));
-    try {
-      const comp = path.join(tmp, 'secret-files');
-      fs.mkdirSync(path.join(comp, 'files'), { recursive: true });
-      fs.copyFileSync(path.join(ROOT, 'k8s/components/secret-files/kustomization.yaml'), path.join(comp, 'kustomization.yaml'));
-      const write = (jwks: string) => {
-        fs.writeFileSync(path.join(comp, 'files/jwks.json'), jwks);
-        fs.writeFileSync(path.join(comp, 'files/s3.env'), 'AWS_ACCESS_KEY_ID=placeholder\nAWS_SECRET_ACCESS_KEY=placeholder\n');
-        fs.writeFileSync(path.join(comp, 'files/admin-token'), 'placeholder');
-      };
-      fs.writeFileSync(path.join(tmp, 'kustomization.yaml'), `resources: [${path.relative(tmp, path.join(ROOT, 'k8s/overlays/small'))}]\ncomponents: [secret-files]\n`);
-      const secretRefs = () => {
-        const docs = render(tmp);
-        const db = one(docs, 'StatefulSet', 'percolate-db-small');
-        const keys = podSpec(db).volumes.find((v: Any) => v.name === 'keys').secret.secretName;
-        one(docs, 'Secret', keys);
-        const cron = one(docs, 'CronJob', 'percolate-snapshots-small');
-        const token = podSpec(cron).containers[0].env.find((e: Any) => e.name === 'PERCOLATE_API_TOKEN').valueFrom.secretKeyRef;
-        expect(Object.keys(one(docs, 'Secret', token.name).data)).toEqual([token.key]);
-        return keys as string;
-      };
-      write('{"keys":[{"kid":"one"}]}');
-      const before = secretRefs();
-      write('{"keys":[{"kid":"two"}]}');
-      const after = secretRefs();
-      expect(before).toMatch(/^percolate-auth-keys-[a-z0-9]{10}$/);
-      expect(after).not.toBe(before);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    const secretRefs = (jwks: string) => {
+      const docs = renderWithSecretFiles(KIND_OVERLAY, jwks);
+      const db = one(docs, 'StatefulSet', 'percolate-db-small');
+      const keys = podSpec(db).volumes.find((v: Any) => v.name === 'keys').secret.secretName as string;
+      expect(Object.keys(one(docs, 'Secret', keys).data)).toEqual(['jwks.json']);
+      const cron = one(docs, 'CronJob', 'percolate-snapshots-small');
+      const token = podSpec(cron).containers[0].env.find((e: Any) => e.name === 'PERCOLATE_API_TOKEN').valueFrom.secretKeyRef;
+      expect(Object.keys(one(docs, 'Secret', token.name).data)).toEqual([token.key]);
+      const s3 = podSpec(db).containers[0].env.find((e: Any) => e.name === 'AWS_ACCESS_KEY_ID').valueFrom.secretKeyRef;
+      expect(Object.keys(one(docs, 'Secret', s3.name).data).sort()).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+      return keys;
+    };
+    const before = secretRefs('{"keys":[{"kid":"one"}]}');
+    const after = secretRefs('{"keys":[{"kid":"two"}]}');
+    expect(before).toMatch(/^percolate-auth-keys-[a-z0-9]{10}$/);
+    expect(after).not.toBe(before);
   });
 
   it('separate the network: only the gateway and the database are reachable from outside the namespace', () => {
@@ -710,6 +718,42 @@ describe('deployment manifests', () => {
         expect(rules.map((r) => r.from)).toEqual(zones.map((z) => `${region}/${z}/*`));
       }
     }
+  });
+
+  it('install the KIND cluster from the real overlay: MinIO as S3, the zones of cluster.yaml, a script per scenario', () => {
+    const docs = rendered.get(KIND_OVERLAY)!;
+    const cluster = fs.readFileSync(path.join(ROOT, KIND_DIR, 'cluster.yaml'), 'utf8');
+    const zones = [...cluster.matchAll(/topology\.kubernetes\.io\/zone:\s*([a-z0-9-]+)/g)].map((m) => m[1]);
+    expect(zones).toEqual(['a', 'b', 'c']);
+    // the database and the ingest services use MinIO's Service, and would load that configuration
+    const minio = one(rendered.get(`${KIND_DIR}/minio`)!, 'Service', 'minio');
+    const db = one(docs, 'StatefulSet', 'percolate-db-small');
+    const env = containerEnv(docs, podSpec(db).containers[0], 'percolate-db-small-0');
+    const cfg = loadConfig({ ...env, PERCOLATE_ZONE: 'a' });
+    expect(cfg.lifecycle.snapshots?.endpoint).toBe(`http://${fqdn(minio)}:${minio.spec.ports[0].port}`);
+    expect(cfg.lifecycle.activeWindowMs).toBe(60_000);
+    const worker = one(docs, 'Deployment', 'percolate-worker-small');
+    expect(loadWorkerConfig(containerEnv(docs, podSpec(worker).containers[0])).s3.endpoint).toBe(cfg.lifecycle.snapshots?.endpoint);
+    // the tier's limits stay (the database's), only requests shrink
+    expect(podSpec(db).containers[0].resources.limits).toEqual(podSpec(one(overlay('small'), 'StatefulSet', 'percolate-db-small')).containers[0].resources.limits);
+    // everything but the Secrets and the environment is the real overlay's
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`).filter((n) => !n.startsWith('Secret/')).sort())
+      .toEqual(overlay('small').map((d) => `${d.kind}/${d.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`).sort());
+    // KIND's ScaledObjects target the KIND overlay's workloads; only the database cooldown is shorter
+    for (const o of rendered.get(`${KIND_DIR}/keda`)!) one(docs, o.spec.scaleTargetRef.kind, o.spec.scaleTargetRef.name);
+    expect(one(rendered.get(`${KIND_DIR}/keda`)!, 'ScaledObject', 'percolate-db-small').spec.cooldownPeriod).toBe(60);
+    // one client per zone of the cluster
+    const clients = byKind(rendered.get(`${KIND_DIR}/clients`)!, 'Deployment');
+    expect(clients.map((c) => podSpec(c).nodeSelector['topology.kubernetes.io/zone'])).toEqual(zones);
+    // one script per seed scenario, saying what to watch and what a pass looks like
+    for (const s of KIND_SCENARIOS) {
+      const text = fs.readFileSync(path.join(ROOT, KIND_DIR, `scenario-${s}.sh`), 'utf8');
+      expect(text, s).toMatch(/^# Watch: /m);
+      expect(text, s).toMatch(/^# Pass: /m);
+      expect(fs.statSync(path.join(ROOT, KIND_DIR, `scenario-${s}.sh`)).mode & 0o111, `${s} is executable`).not.toBe(0);
+    }
+    const kindMd = fs.readFileSync(path.join(ROOT, 'KIND.md'), 'utf8');
+    for (const s of KIND_SCENARIOS) expect(kindMd).toContain(`scenario-${s}.sh`);
   });
 
   it('alert and chart only metrics (and labels) the code defines', () => {
