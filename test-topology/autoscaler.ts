@@ -57,8 +57,10 @@ export class Autoscaler {
     private readonly o: AutoscalerOptions,
   ) {
     this.now = o.now ?? Date.now;
-    // counted from the start, so replicas running at start are kept for one cooldown (KEDA's initial state)
+    // counted from the start, so replicas running at start are kept for one cooldown (KEDA's initial state), and
+    // the HPA's stabilization window starts with the current count (it does not drop them at its first poll)
     this.lastActiveAt = this.now();
+    if (target.replicas > 0) this.recommendations.push({ at: this.lastActiveAt, n: target.replicas });
   }
 
   get pollingIntervalMs(): number {

@@ -97,6 +97,18 @@ describe('the scaling loop (KEDA + HPA semantics)', () => {
     expect(h.a.peak).toBe(4);
   });
 
+  it('keeps the replicas running at start through the stabilization window and the cooldown', async () => {
+    let now = 0;
+    const target = { replicas: 3, scaleTo: (n: number) => (target.replicas = n) };
+    const sources = { value: async () => 0 } as unknown as MetricSources;
+    const a = new Autoscaler(fakeObject({ cooldownPeriodS: 600 }), sources, target, { timeScale: 1, apply: true, log: () => undefined, now: () => now });
+    expect((await a.poll()).desired).toBe(3);
+    now = 301_000; // past the 300 s window, inside the cooldown: the HPA's floor
+    expect((await a.poll()).desired).toBe(1);
+    now = 600_000;
+    expect((await a.poll()).desired).toBe(0);
+  });
+
   it('wakes from zero at max(1, min) and honours minReplicaCount', async () => {
     const h = harness(fakeObject({ minReplicaCount: 2, maxReplicaCount: 3 }));
     h.values.a = 0.001;
