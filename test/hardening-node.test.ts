@@ -83,7 +83,7 @@ describe('stack overflows', () => {
     expect(res.body.count).toBe(1000);
   });
 
-  it('accepts one replicated op of 1,000 mutations through /sync', async () => {
+  it('accepts one replicated op of 1,000 mutations through /sync', { timeout: 30_000 }, async () => {
     const hlc = hlcAt(Date.now(), 'peer');
     const ops = await Promise.all(variedTexts(1000, 11).map((content, i) => resourceOp('bulk-sync', 'peer', hlc, `doc://sync/${i}`, content)));
     const op = { ...ops[0]!, mutations: ops.map((o) => o.mutations[0]!) };

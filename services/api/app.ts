@@ -7,6 +7,7 @@ import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installCompression } from '../../shared/http/compression.js';
+import { installOpenApiConventions, openApiDocument, refResolver, securityFor } from '../../shared/http/openapi.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { setupAuth } from '../../shared/auth/setup.js';
 import { installAuth } from '../../shared/http/auth.js';
@@ -185,10 +186,12 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   const auth = await setupAuth(cfg.auth, app.log, 'api');
   ctx.auth = auth;
   await app.register(swagger, {
-    openapi: {
-      info: { title: 'Percolate-TS database node', version: '0.1.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
+    refResolver,
+    openapi: openApiDocument({
+      title: 'Percolate-TS database node',
+      version: '0.1.0',
+      description: 'Resources, entities and moments of one tenant per request (X-Tenant-ID): writes, search, the REM query dialect, chat (native and OpenAI-compatible), tenant lifecycle.',
+    }),
   });
   await installCors(app, cfg.cors);
   await installCompression(app, { bytesMin: cfg.http.compressBytesMin });
@@ -196,6 +199,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });
   installSlicedSerialization(app);
   installErrorHandling(app);
+  installOpenApiConventions(app, securityFor);
   app.decorateRequest('tenant', '');
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);

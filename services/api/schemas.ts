@@ -127,7 +127,7 @@ export function schemas(cfg: NodeConfig) {
   // `{"<field>": [...]}` or one bare object; if/then/else (not anyOf) so errors name the failing field of the branch
   const batchOf = (field: string, item: object) => ({
     type: 'object',
-    if: { type: 'object', required: [field] },
+    if: { type: 'object', required: [field], properties: { [field]: {} } },
     then: {
       type: 'object',
       required: [field],

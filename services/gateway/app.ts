@@ -16,6 +16,7 @@ import { installAuth } from '../../shared/http/auth.js';
 import { installCors } from '../../shared/http/cors.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installCompression } from '../../shared/http/compression.js';
+import { installOpenApiConventions, openApiDocument, refResolver, securityFor } from '../../shared/http/openapi.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { loggerOptions } from '../../shared/http/logger.js';
@@ -95,10 +96,12 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
   applyServerLimits(app, cfg.http);
   await app.register(swagger, {
-    openapi: {
-      info: { title: 'Percolate-TS upload gateway', version: '0.1.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
+    refResolver,
+    openapi: openApiDocument({
+      title: 'Percolate-TS upload gateway',
+      version: '0.1.0',
+      description: 'Large files streamed to object storage (POST /upload) and the jobs that ingest them (GET /jobs/{id}).',
+    }),
   });
   await installCors(app, cfg.cors);
   await installCompression(app, { bytesMin: cfg.http.compressBytesMin });
@@ -106,6 +109,7 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   installValidation(app);
   installJsonBody(app, { depthMax: cfg.jsonDepthMax });
   installErrorHandling(app);
+  installOpenApiConventions(app, securityFor);
   installRequestMetrics(app, ctx.metrics.httpDuration);
   app.decorateRequest('tenant', '');
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

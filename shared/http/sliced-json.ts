@@ -57,8 +57,8 @@ const CHUNK_CHARS = 64 * 1024;
 /** Routes without a response schema whose answer holds an array of some length are serialised in slices. */
 export function installSlicedSerialization(app: FastifyInstance): void {
   app.addHook('preSerialization', async (_req, reply, payload) => {
-    // a route with a response schema serialises through fast-json-stringify: leave it alone
-    if (reply.statusCode >= 300 || !isPlainAnswer(payload) || reply.routeOptions.schema?.response) return payload;
+    // before a route's response schema: fast-json-stringify builds the whole text in one go, which is what this avoids
+    if (reply.statusCode >= 300 || !isPlainAnswer(payload)) return payload;
     const parts = await slicedStringify(payload);
     let chars = 0;
     for (const p of parts) chars += p.length;

@@ -13,6 +13,7 @@ import { scopeCovers } from '../../../shared/http/auth.js';
 import { errorBody, HttpError, toHttpError } from '../../../shared/http/errors.js';
 import { invalid } from '../../../shared/rem/errors.js';
 import { elapsedMs, withStore, type ApiContext, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 const LIMIT_MAX = 50;
 const MESSAGES_MAX = 200;
@@ -138,6 +139,7 @@ export default async function chatRoutes(app: FastifyInstance, { ctx }: RouteOpt
       config: { scope: 'ro' },
       schema: {
         summary: 'Answer from the tenant memory with citations (JSON, or Server-Sent Events with stream: true)',
+        response: { 200: R.chatAnswer },
         headers: { type: 'object', properties: { 'x-session-id': { type: 'string', maxLength: 128 } } },
         body: {
           type: 'object',
@@ -340,7 +342,7 @@ function refuseUnanswerable(b: CompletionBody): void {
 export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const provider = createProvider(ctx.cfg.chat.llm, { upstreamError: (status) => ctx.metrics.chat.providerErrors.inc({ status }) });
 
-  app.get('/models', { schema: { summary: 'Models this node answers with (OpenAI-compatible)' } }, async () => ({
+  app.get('/models', { schema: { summary: 'Models this node answers with (OpenAI-compatible)', response: { 200: R.modelList } } }, async () => ({
     object: 'list',
     data: [{ id: provider.model, object: 'model', created: 0, owned_by: 'percolate' }],
   }));
@@ -351,6 +353,7 @@ export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptio
       config: { scope: 'ro' },
       schema: {
         summary: 'OpenAI-compatible chat completion over the tenant memory (stream: true for chat.completion.chunk events)',
+        response: { 200: R.chatCompletion },
         body: completionBody,
       },
     },

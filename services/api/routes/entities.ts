@@ -7,6 +7,7 @@ import { fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities, type Dire
 import { recordRoutes, sendCreated } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
 import { idParams } from '../schemas.js';
+import * as R from '../responses.js';
 
 export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const s = ctx.schemas;
@@ -29,6 +30,7 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
     {
       schema: {
         summary: 'Look up entities by natural key (key, type) or fuzzy text (fuzzy)',
+        response: { 200: R.listAnswer },
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -4,9 +4,10 @@ import { installAuth } from '../../../shared/http/auth.js';
 import { errorBody } from '../../../shared/http/errors.js';
 import type { RouteOptions } from '../context.js';
 import { drainTokenMatches } from '../drain-token.js';
+import * as R from '../responses.js';
 
 export default async function healthRoutes(app: FastifyInstance, { ctx, isReady, drainToken }: RouteOptions & { isReady: () => boolean; drainToken: string }): Promise<void> {
-  app.get('/health/live', { schema: { summary: 'The process is up' } }, async () => ({ status: 'ok' }));
+  app.get('/health/live', { schema: { summary: 'The process is up', response: { 200: R.liveAnswer } } }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { schema: { summary: 'The node accepts traffic' } }, async (_req, reply) => {
     if (!isReady()) return reply.code(503).send(errorBody('not_ready', 'node is starting or shutting down'));
     return { status: 'ready', node_id: ctx.cfg.nodeId, open_tenants: ctx.tenants.openCount, replication: ctx.replicationState() };
@@ -25,7 +26,7 @@ export default async function healthRoutes(app: FastifyInstance, { ctx, isReady,
     if (ctx.cfg.auth.metricsAuth && ctx.auth?.verifier) {
       installAuth(scope, { verifier: ctx.auth.verifier, failures: ctx.metrics.access.authFailures, log: scope.log, tenantOf: () => undefined });
     }
-    scope.get('/metrics', { config: { scope: 'admin' }, schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => {
+    scope.get('/metrics', { config: { scope: 'admin' }, schema: { summary: 'Prometheus metrics', response: { 200: R.metricsText } } }, async (_req, reply) => {
       const body = await ctx.metrics.registry.metrics();
       return reply.type(ctx.metrics.registry.contentType).send(body);
     });

@@ -5,6 +5,7 @@ import { parseTime } from '../../../shared/rem/validate.js';
 import { listMoments, putMoments } from '../../../shared/store/moments.js';
 import { recordRoutes, sendCreated } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const s = ctx.schemas;
@@ -25,6 +26,7 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
     {
       schema: {
         summary: 'Moments newest first',
+        response: { 200: R.listAnswer },
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -4,6 +4,7 @@ import type { QueryBounds } from '../../../shared/query/bounds.js';
 import { runQuery } from '../../../shared/query/index.js';
 import { QUERY_CHARS_MAX } from '../../../shared/query/lexer.js';
 import { elapsedMs, withStore, type ApiContext, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 const SCALAR = { type: ['string', 'number', 'boolean', 'null'] } as const;
 
@@ -26,6 +27,7 @@ export default async function queryRoutes(app: FastifyInstance, { ctx }: RouteOp
       config: { scope: 'ro' },
       schema: {
         summary: 'Run a REM query (LOOKUP, FUZZY, SEARCH, TRAVERSE, SELECT; EXPLAIN shows the plan)',
+        response: { 200: R.queryAnswer },
         body: {
           type: 'object',
           required: ['query'],

@@ -6,6 +6,7 @@ import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { listResources, putResources } from '../../../shared/store/resources.js';
 import { recordRoutes, sendCreated } from './record-routes.js';
 import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 export default async function resourceRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const s = ctx.schemas;
@@ -29,6 +30,7 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
     {
       schema: {
         summary: 'Search resources (with query) or list them in uri order (without)',
+        response: { 200: R.listAnswer },
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -5,6 +5,7 @@ import { RemError } from '../../../shared/rem/errors.js';
 import { FIELD_PATH, INDEXED_FIELDS_MAX, type SchemaInput } from '../../../shared/store/schema-registry.js';
 import { audit } from '../../../shared/http/audit.js';
 import { withStore, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 const typeParams = {
   type: 'object',
@@ -49,7 +50,7 @@ export default async function schemaRoutes(app: FastifyInstance, { ctx }: RouteO
     },
   );
 
-  app.get('/schemas', { schema: { summary: 'Every entity schema of the tenant' } }, async (req) => {
+  app.get('/schemas', { schema: { summary: 'Every entity schema of the tenant', response: { 200: R.schemasList } } }, async (req) => {
     const schemas = await withStore(ctx, req, false, async (store) => store.schemas.list());
     return { schemas };
   });

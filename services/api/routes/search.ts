@@ -5,9 +5,10 @@ import { checkEmbedding } from '../../../shared/rem/validate.js';
 import { searchBounded, type SearchFilters, type SearchMode } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { elapsedMs, withStore, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 export default async function searchRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.post('/search', { config: { scope: 'ro' }, schema: { summary: 'Search across kinds', body: ctx.schemas.searchBody } }, async (req) => {
+  app.post('/search', { config: { scope: 'ro' }, schema: { summary: 'Search across kinds', body: ctx.schemas.searchBody, response: { 200: R.searchAnswer } } }, async (req) => {
     const b = req.body as { query?: string; vector?: number[]; kinds: RemKind[]; mode: SearchMode; limit: number; filters?: SearchFilters; ef?: number };
     const started = process.hrtime.bigint();
     const answer = await withStore(ctx, req, false, (store) => {

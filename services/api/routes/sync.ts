@@ -5,9 +5,10 @@ import { tenantDigest } from '../../../shared/store/digest.js';
 import { OpRejected, opRulesFor, validateOp } from '../../../shared/rem/validate-op.js';
 import { audit } from '../../../shared/http/audit.js';
 import { withStore, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.get('/tenant/digest', { schema: { summary: 'Digest over record ids and versions (equal on converged replicas)' } }, async (req) =>
+  app.get('/tenant/digest', { schema: { summary: 'Digest over record ids and versions (equal on converged replicas)', response: { 200: R.digestAnswer } } }, async (req) =>
     withStore(ctx, req, false, (store) => tenantDigest(store)),
   );
 
@@ -18,6 +19,7 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
       config: { scope: 'admin' },
       schema: {
         summary: 'Apply replication ops (repair, bootstrap); an invalid op refuses the whole request with 400 invalid_op',
+        response: { 200: R.syncAnswer },
         body: {
           type: 'object',
           required: ['ops'],

@@ -6,6 +6,7 @@ import { audit } from '../../../shared/http/audit.js';
 import type { OperationKind } from '../../../shared/lifecycle/operations.js';
 import { RemError } from '../../../shared/rem/errors.js';
 import { withStore, type RouteOptions } from '../context.js';
+import * as R from '../responses.js';
 
 const OPERATION_ROUTES: { path: string; kind: OperationKind; summary: string }[] = [
   { path: '/tenant/snapshot', kind: 'snapshot', summary: 'Take a snapshot of the tenant in object storage now' },
@@ -24,7 +25,7 @@ const accepted = {
 } as const;
 
 export default async function tenantRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.get('/tenant', { schema: { summary: 'Tenant information and presence (hot, warm or cold) on this node' } }, async (req) => {
+  app.get('/tenant', { schema: { summary: 'Tenant information and presence (hot, warm or cold) on this node', response: { 200: R.tenantInfo } } }, async (req) => {
     const before = ctx.tenants.presence(req.tenant);
     // a cold tenant is described from its catalog entry and snapshot, not brought back by looking at it
     if (before?.state === 'cold') {
@@ -55,6 +56,7 @@ export default async function tenantRoutes(app: FastifyInstance, { ctx }: RouteO
       config: { scope: 'admin' },
       schema: {
         summary: 'A tenant operation: status (pending, running, completed, failed), steps with times, error and result',
+        response: { 200: R.operation },
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
       },
     },
