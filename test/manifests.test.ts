@@ -6,6 +6,8 @@
 // the alert rules and `shellcheck` on every shell script of the repository.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
@@ -808,20 +810,84 @@ describe('deployment manifests', () => {
 
 });
 
+/** Runs one of k8s/base/scripts/ as its pod does; resolves with its exit code and output. */
+function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'k8s/base/scripts', script), ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
+}
+
+describe("the zone init container's script, against an HTTPS API server", () => {
+  it('writes the node\'s zone label, empty without one, and fails on a refusal or a value PERCOLATE_ZONE refuses', async () => {
+    const openssl = findBinary('openssl');
+    if (!openssl) throw new Error('openssl is not installed (Debian package openssl): it makes the API server\'s test certificate');
+    const tmp = await tempDir('percolate-manifests-zone-');
+    try {
+      // the API server's certificate, which the script must verify with the account directory's ca.crt
+      execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(tmp.dir, 'key.pem'), '-out', path.join(tmp.dir, 'cert.pem')], { stdio: 'ignore' });
+      const account = path.join(tmp.dir, 'account');
+      fs.mkdirSync(account);
+      fs.copyFileSync(path.join(tmp.dir, 'cert.pem'), path.join(account, 'ca.crt'));
+      fs.writeFileSync(path.join(account, 'token'), 'pod-token\n');
+      const nodes: Record<string, Record<string, string>> = {
+        'node-b': { 'topology.kubernetes.io/zone': 'b', 'kubernetes.io/hostname': 'node-b' },
+        'node-bare': {},
+        'node-odd': { 'topology.kubernetes.io/zone': 'b/c' },
+      };
+      const server = https.createServer({ key: fs.readFileSync(path.join(tmp.dir, 'key.pem')), cert: fs.readFileSync(path.join(tmp.dir, 'cert.pem')) }, (req, res) => {
+        if (req.headers.authorization !== 'Bearer pod-token') return void res.writeHead(403).end('{"reason":"Forbidden"}');
+        const name = /^\/api\/v1\/nodes\/([^/]+)$/.exec(req.url ?? '')?.[1];
+        const labels = name === undefined ? undefined : nodes[decodeURIComponent(name)];
+        if (!labels) return void res.writeHead(404).end('{"reason":"NotFound"}');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Node', metadata: { name, labels } }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const api = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const zoneOf = async (node: string) => {
+          const file = path.join(tmp.dir, `zone-${node}`);
+          fs.rmSync(file, { force: true });
+          const r = await runScript('zone-from-node.mjs', [file, '--api', api, '--account-dir', account], { NODE_NAME: node });
+          return { ...r, zone: fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined };
+        };
+        expect(await zoneOf('node-b')).toMatchObject({ code: 0, zone: 'b' });
+        const bare = await zoneOf('node-bare');
+        expect(bare).toMatchObject({ code: 0, zone: '' });
+        expect(bare.out).toContain('has no topology.kubernetes.io/zone label');
+        const odd = await zoneOf('node-odd');
+        expect(odd).toMatchObject({ code: 1, zone: undefined });
+        expect(odd.out).toContain("'b/c' is not a label value PERCOLATE_ZONE accepts");
+        const missing = await zoneOf('node-gone');
+        expect(missing).toMatchObject({ code: 1, zone: undefined });
+        expect(missing.out).toContain('HTTP 404');
+        fs.writeFileSync(path.join(account, 'token'), 'another-token');
+        const refused = await zoneOf('node-b');
+        expect(refused.code).toBe(1);
+        expect(refused.out).toContain('HTTP 403');
+        // a server whose certificate the account's CA did not sign is refused
+        fs.writeFileSync(path.join(account, 'token'), 'pod-token');
+        execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=other',
+          '-keyout', path.join(tmp.dir, 'other-key.pem'), '-out', path.join(account, 'ca.crt')], { stdio: 'ignore' });
+        const untrusted = await zoneOf('node-b');
+        expect(untrusted.code).toBe(1);
+        expect(untrusted.zone).toBeUndefined();
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
+
 describe("the snapshot CronJob's script, against a real node", () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
     while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
   });
-
-  /** Runs k8s/base/scripts/snapshot-tenants.mjs as the CronJob does; resolves with its exit code and output. */
-  function runScript(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-    const child = spawn(process.execPath, [path.join(ROOT, 'k8s/base/scripts/snapshot-tenants.mjs'), ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
-  }
 
   it('snapshots every hot and warm tenant of the nodes, with an admin token for every tenant', async () => {
     const s3 = await startS3();
@@ -853,11 +919,11 @@ describe("the snapshot CronJob's script, against a real node", () => {
     const port = new URL(node.url).port;
 
     // a token that is not an admin one for every tenant lists nothing: the pass fails, and says why
-    const refused = await runScript(['--nodes', '127.0.0.1', '--port', port], { PERCOLATE_API_TOKEN: await token('acme', 'admin') });
+    const refused = await runScript('snapshot-tenants.mjs', ['--nodes', '127.0.0.1', '--port', port], { PERCOLATE_API_TOKEN: await token('acme', 'admin') });
     expect(refused.code, refused.out).toBe(1);
     expect(refused.out).toContain('GET /api/v1/admin/tenants: HTTP 403');
 
-    const done = await runScript(['--nodes', '127.0.0.1', '--port', port], { PERCOLATE_API_TOKEN: await token('*', 'admin') });
+    const done = await runScript('snapshot-tenants.mjs', ['--nodes', '127.0.0.1', '--port', port], { PERCOLATE_API_TOKEN: await token('*', 'admin') });
     expect(done.code, done.out).toBe(0);
     expect(JSON.parse(done.out.trim().split('\n').at(-1)!)).toMatchObject({ msg: 'snapshot pass done', tenants: 2, completed: 2, failed: 0 });
     for (const tenant of tenants) expect((await snapshotsOf(tenant)).length, tenant).toBe(1);
