@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
@@ -40,6 +41,8 @@ export const UNIT_TESTS = [
 ];
 
 export default defineConfig({
+  // `percolate-ts/client` (the package's own exports) resolves to its TypeScript source in tests, as in tsconfig
+  ssr: { resolve: { conditions: ['percolate-source', ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     // two cores: at most two test files at once (integration files start servers and child processes of their own)
     maxWorkers: 2,

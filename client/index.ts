@@ -1,0 +1,367 @@
+// The typed client of a Percolate-TS database node: `import { PercolateClient } from 'percolate-ts/client'`.
+// One method per route of the node (the OpenAPI document's operations), the tenant and the token as options, errors
+// as PercolateError carrying the envelope's code, and retries only where they are safe: a request the node refused
+// before doing anything (429 rate_limited, 503 overloaded / tenant_unavailable / not_ready) is retried after its
+// Retry-After; a read is also retried after 502/504 and network failures; nothing else is. Inputs and records are
+// the engine's own types (shared/rem/types.ts), the ones the route schemas validate.
+import { parseSse, type SseEvent } from '../shared/chat/sse.js';
+import type { Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput } from '../shared/rem/types.js';
+
+export type { Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput };
+
+export interface ClientOptions {
+  /** The node's base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** X-Tenant-ID of every tenant-scoped call (`withTenant` gives a client for another). */
+  tenant?: string;
+  /** A bearer token (`percolate token ...`); none with PERCOLATE_AUTH=off. */
+  token?: string;
+  /** Retries of a retriable failure (default 2). */
+  retries?: number;
+  /** The longest wait between two attempts, whatever Retry-After says (default 30 s). */
+  retryDelayMsMax?: number;
+  /** Each attempt's timeout (default 60 s: chat with a model takes seconds). */
+  timeoutMs?: number;
+  /** Extra headers of every request (X-Session-Id, tracing). */
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+/** A refused or failed call: the HTTP status, the envelope's code and message, and its details. */
+export class PercolateError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    /** Seconds the node asked to wait (Retry-After), when it did. */
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+    this.name = 'PercolateError';
+  }
+}
+
+export interface WriteResult {
+  ids: string[];
+  count: number;
+}
+
+export type SearchMode = 'hybrid' | 'vector' | 'keyword';
+
+export interface SearchHit {
+  kind: RemKind;
+  id: string;
+  score: number | null;
+  [field: string]: unknown;
+}
+
+export interface SearchAnswer {
+  results: SearchHit[];
+  mode: SearchMode;
+  truncated?: boolean;
+  bound?: string;
+  took_ms: number;
+}
+
+export interface SearchOptions {
+  vector?: number[];
+  kinds?: RemKind[];
+  mode?: SearchMode;
+  limit?: number;
+  filters?: { uri_prefix?: string; metadata?: Record<string, string | number | boolean | null>; from?: string; to?: string };
+  ef?: number;
+}
+
+export interface Page<T> {
+  results: T[];
+  next_cursor?: string | null;
+  truncated?: boolean;
+  bound?: string;
+  took_ms?: number;
+}
+
+export interface QueryAnswer {
+  rows?: Record<string, unknown>[];
+  results?: Record<string, unknown>[];
+  edges?: Record<string, unknown>[];
+  plan: unknown;
+  stats?: Record<string, unknown>;
+  truncated?: boolean;
+  bound?: string;
+  took_ms: number;
+}
+
+export interface Citation {
+  n: number;
+  kind: RemKind;
+  id: string;
+  uri: string | null;
+  snippet: string;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatAnswer {
+  answer: string;
+  citations: Citation[];
+  provider: string;
+  model: string;
+  moment_id?: string;
+  took_ms: number;
+}
+
+export type ChatEvent = { event: 'delta'; content: string } | { event: 'done'; answer: ChatAnswer } | { event: 'error'; error: PercolateError };
+
+export interface TenantInfo {
+  tenant: string;
+  state?: 'hot' | 'warm' | 'cold';
+  counts: Record<RemKind, number> | null;
+  [field: string]: unknown;
+}
+
+export interface Operation {
+  id: string;
+  kind: string;
+  tenant: string;
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  steps: { name: string; status: string; started_at?: string; ended_at?: string; error?: unknown }[];
+  error?: { code: string; message: string };
+  result?: unknown;
+  [field: string]: unknown;
+}
+
+export interface OperationStarted {
+  operation_id: string;
+  kind: string;
+  status: string;
+  status_url: string;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface Call {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Query;
+  body?: unknown;
+  /** Omit X-Tenant-ID (admin and health routes). */
+  noTenant?: boolean;
+}
+
+const RETRY_ALWAYS = new Set([429, 503]);
+const RETRY_READS = new Set([502, 504]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class PercolateClient {
+  private readonly base: string;
+  private readonly doFetch: typeof fetch;
+
+  constructor(readonly options: ClientOptions) {
+    if (!/^https?:\/\//.test(options.url)) throw new TypeError(`PercolateClient: url must be an http(s) URL, got '${options.url}'`);
+    this.base = options.url.replace(/\/+$/, '');
+    this.doFetch = options.fetch ?? fetch;
+  }
+
+  /** The same client for another tenant. */
+  withTenant(tenant: string): PercolateClient {
+    return new PercolateClient({ ...this.options, tenant });
+  }
+
+  // ------------------------------------------------------------------------------------------------ transport
+
+  private headers(c: Call): Record<string, string> {
+    const h: Record<string, string> = { accept: 'application/json', ...(this.options.headers ?? {}) };
+    if (c.body !== undefined) h['content-type'] = 'application/json';
+    if (this.options.token) h.authorization = `Bearer ${this.options.token}`;
+    if (!c.noTenant) {
+      if (!this.options.tenant) throw new TypeError(`PercolateClient: ${c.method} ${c.path} needs a tenant (options.tenant or withTenant)`);
+      h['x-tenant-id'] = this.options.tenant;
+    }
+    return h;
+  }
+
+  private url(c: Call): string {
+    const q = Object.entries(c.query ?? {}).filter(([, v]) => v !== undefined);
+    return this.base + c.path + (q.length ? `?${new URLSearchParams(q.map(([k, v]): [string, string] => [k, String(v)]))}` : '');
+  }
+
+  /** One call with retries; resolves with the response (ok), throws PercolateError otherwise. */
+  private async send(c: Call, accept?: string): Promise<Response> {
+    const retries = this.options.retries ?? 2;
+    const delayMax = this.options.retryDelayMsMax ?? 30_000;
+    const read = c.method === 'GET';
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.doFetch(this.url(c), {
+          method: c.method,
+          headers: { ...this.headers(c), ...(accept ? { accept } : {}) },
+          body: c.body === undefined ? undefined : JSON.stringify(c.body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000),
+        });
+      } catch (err) {
+        if (err instanceof TypeError && err.message.startsWith('PercolateClient')) throw err;
+        // a network failure: a write may have been applied, so only a read is tried again
+        if (read && attempt < retries) {
+          await sleep(Math.min(delayMax, 250 * 2 ** attempt));
+          continue;
+        }
+        throw new PercolateError(0, 'network_error', `${c.method} ${this.base}${c.path}: ${(err as Error).message}`);
+      }
+      if (res.ok) return res;
+      const error = await errorOf(res);
+      const retriable = RETRY_ALWAYS.has(res.status) || (read && RETRY_READS.has(res.status));
+      if (!retriable || attempt >= retries) throw error;
+      await sleep(Math.min(delayMax, error.retryAfterS !== undefined ? error.retryAfterS * 1000 : 250 * 2 ** attempt));
+    }
+  }
+
+  private async json<T>(c: Call): Promise<T> {
+    const res = await this.send(c);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  // ------------------------------------------------------------------------------------------------ records
+
+  readonly resources = {
+    put: (inputs: ResourceInput | ResourceInput[]) => this.json<WriteResult>({ method: 'POST', path: '/api/v1/resources', body: { resources: arrayOf(inputs) } }),
+    get: (id: string) => this.json<Resource>({ method: 'GET', path: `/api/v1/resources/${encodeURIComponent(id)}` }),
+    delete: (id: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/resources/${encodeURIComponent(id)}` }),
+    /** Ranked by `query`; without a query, listed in uri order (`cursor` pages on). */
+    search: (query: string, o: { limit?: number; mode?: SearchMode; uri_prefix?: string } = {}) =>
+      this.json<Page<Resource & { score: number | null }>>({ method: 'GET', path: '/api/v1/resources', query: { query, ...o } }),
+    list: (o: { limit?: number; uri_prefix?: string; cursor?: string } = {}) => this.json<Page<Resource>>({ method: 'GET', path: '/api/v1/resources', query: o }),
+  };
+
+  readonly entities = {
+    put: (inputs: EntityInput | EntityInput[]) => this.json<WriteResult>({ method: 'POST', path: '/api/v1/entities', body: { entities: arrayOf(inputs) } }),
+    get: (id: string) => this.json<Entity>({ method: 'GET', path: `/api/v1/entities/${encodeURIComponent(id)}` }),
+    delete: (id: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/entities/${encodeURIComponent(id)}` }),
+    lookup: (key: string, o: { type?: string; limit?: number } = {}) => this.json<Page<Entity>>({ method: 'GET', path: '/api/v1/entities', query: { key, ...o } }),
+    fuzzy: (text: string, o: { threshold?: number; limit?: number } = {}) =>
+      this.json<Page<Entity & { score: number }>>({ method: 'GET', path: '/api/v1/entities', query: { fuzzy: text, ...o } }),
+    neighbors: (id: string, o: { depth?: number; direction?: 'out' | 'in' | 'both'; rel?: string; limit?: number } = {}) =>
+      this.json<{ nodes: Entity[]; edges: Record<string, unknown>[]; truncated?: boolean; took_ms: number }>({
+        method: 'GET',
+        path: `/api/v1/entities/${encodeURIComponent(id)}/neighbors`,
+        query: o,
+      }),
+  };
+
+  readonly moments = {
+    put: (inputs: MomentInput | MomentInput[]) => this.json<WriteResult>({ method: 'POST', path: '/api/v1/moments', body: { moments: arrayOf(inputs) } }),
+    get: (id: string) => this.json<Moment>({ method: 'GET', path: `/api/v1/moments/${encodeURIComponent(id)}` }),
+    delete: (id: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/moments/${encodeURIComponent(id)}` }),
+    list: (o: { from?: string; to?: string; type?: string; tag?: string; limit?: number; cursor?: string } = {}) =>
+      this.json<Page<Moment>>({ method: 'GET', path: '/api/v1/moments', query: o }),
+  };
+
+  // ------------------------------------------------------------------------------------------------ reading
+
+  search(query: string | undefined, o: SearchOptions = {}): Promise<SearchAnswer> {
+    return this.json<SearchAnswer>({ method: 'POST', path: '/api/v1/search', body: { ...(query !== undefined ? { query } : {}), ...o } });
+  }
+
+  /** One statement of the REM dialect (LOOKUP, FUZZY, SEARCH, TRAVERSE, SELECT, EXPLAIN) with `$1`.. parameters. */
+  query(statement: string, params?: unknown[]): Promise<QueryAnswer> {
+    return this.json<QueryAnswer>({ method: 'POST', path: '/api/v1/query', body: { query: statement, ...(params ? { params } : {}) } });
+  }
+
+  chat(messages: ChatMessage[], o: { limit?: number } = {}): Promise<ChatAnswer> {
+    return this.json<ChatAnswer>({ method: 'POST', path: '/api/v1/chat', body: { messages, ...o } });
+  }
+
+  /** The answer as it is produced: `delta` events, then `done` (or `error` if the provider fails mid-answer). */
+  async *chatStream(messages: ChatMessage[], o: { limit?: number } = {}): AsyncIterable<ChatEvent> {
+    const res = await this.send({ method: 'POST', path: '/api/v1/chat', body: { messages, stream: true, ...o } }, 'text/event-stream');
+    for await (const ev of sseEvents(res)) {
+      const data = JSON.parse(ev.data) as Record<string, unknown>;
+      if (ev.event === 'delta') yield { event: 'delta', content: String(data.content ?? '') };
+      else if (ev.event === 'done') yield { event: 'done', answer: data as unknown as ChatAnswer };
+      else if (ev.event === 'error') {
+        const e = (data.error ?? {}) as { code?: string; message?: string };
+        yield { event: 'error', error: new PercolateError(502, e.code ?? 'stream_error', e.message ?? 'the stream failed') };
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ schemas
+
+  readonly schemas = {
+    put: (type: string, definition: Record<string, unknown>) =>
+      this.json<Record<string, unknown>>({ method: 'PUT', path: `/api/v1/schemas/${encodeURIComponent(type)}`, body: definition }),
+    get: (type: string) => this.json<Record<string, unknown>>({ method: 'GET', path: `/api/v1/schemas/${encodeURIComponent(type)}` }),
+    list: () => this.json<{ schemas: Record<string, unknown>[] }>({ method: 'GET', path: '/api/v1/schemas' }),
+    delete: (type: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/schemas/${encodeURIComponent(type)}` }),
+  };
+
+  // ------------------------------------------------------------------------------------------------ tenant
+
+  readonly tenant = {
+    info: () => this.json<TenantInfo>({ method: 'GET', path: '/api/v1/tenant' }),
+    digest: () => this.json<{ digest: string; [field: string]: unknown }>({ method: 'GET', path: '/api/v1/tenant/digest' }),
+    snapshot: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/snapshot' }),
+    offload: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/offload' }),
+    restore: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/restore' }),
+    pin: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/pin' }),
+    unpin: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/unpin' }),
+    /** Removes the tenant from every node, S3 and the stream (an admin token). */
+    purge: () => this.json<OperationStarted>({ method: 'DELETE', path: '/api/v1/tenant' }),
+    operation: (id: string) => this.json<Operation>({ method: 'GET', path: `/api/v1/operations/${encodeURIComponent(id)}` }),
+    /** Polls an operation until it completed or failed (or `timeoutMs` passed: a PercolateError timeout). */
+    waitOperation: async (id: string, o: { timeoutMs?: number; everyMs?: number } = {}) => {
+      const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+      for (;;) {
+        const op = await this.tenant.operation(id);
+        if (op.status === 'completed' || op.status === 'failed') return op;
+        if (Date.now() > deadline) throw new PercolateError(0, 'timeout', `operation ${id} still ${op.status} after ${o.timeoutMs ?? 120_000} ms`);
+        await sleep(o.everyMs ?? 200);
+      }
+    },
+  };
+
+  /** Replication ops (repair, bootstrap): an admin or node token. */
+  sync(ops: unknown[]): Promise<{ applied: number; skipped: number; hlc_max: string | null }> {
+    return this.json({ method: 'POST', path: '/api/v1/sync', body: { ops } });
+  }
+
+  readonly admin = {
+    tenants: (o: { state?: 'hot' | 'warm' | 'cold'; limit?: number; cursor?: string } = {}) =>
+      this.json<{ tenants: Record<string, unknown>[]; next_cursor?: string | null }>({ method: 'GET', path: '/api/v1/admin/tenants', query: o, noTenant: true }),
+  };
+
+  readonly health = {
+    live: () => this.json<{ status: string }>({ method: 'GET', path: '/health/live', noTenant: true }),
+    ready: () => this.json<Record<string, unknown>>({ method: 'GET', path: '/health/ready', noTenant: true }),
+  };
+}
+
+function arrayOf<T>(v: T | T[]): T[] {
+  return Array.isArray(v) ? v : [v];
+}
+
+async function errorOf(res: Response): Promise<PercolateError> {
+  const text = await res.text().catch(() => '');
+  let code = `http_${res.status}`;
+  let message = text.slice(0, 500) || res.statusText;
+  let details: unknown;
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
+    if (body.error?.code) ({ code, message = message, details } = body.error as { code: string; message?: string; details?: unknown });
+  } catch {
+    /* not the envelope: keep the status and the text */
+  }
+  const after = Number(res.headers.get('retry-after'));
+  return new PercolateError(res.status, code, message, details, Number.isFinite(after) && after >= 0 && res.headers.has('retry-after') ? after : undefined);
+}
+
+/** Server-Sent Events of a response body (the parser the node's own provider uses, with its bound per event). */
+function sseEvents(res: Response): AsyncIterable<SseEvent> {
+  return res.body ? parseSse(res.body as unknown as AsyncIterable<Uint8Array>) : (async function* () {})();
+}
