@@ -31,6 +31,8 @@ export interface JobsConfig {
   ackWaitMs: number;
   /** Job state entries (and queued jobs) expire after this. */
   jobTtlMs: number;
+  /** JetStream replicas of the job stream, the dead-letter stream and the job-state bucket (3 on a NATS cluster). */
+  replicas: number;
 }
 
 export interface GatewayConfig {
@@ -167,6 +169,7 @@ export function loadJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
     maxDeliver: intFrom(env, 'PERCOLATE_JOB_MAX_DELIVER', 3, 1, 100),
     ackWaitMs: intFrom(env, 'PERCOLATE_JOB_ACK_WAIT_MS', 30_000, 500, 3_600_000),
     jobTtlMs: intFrom(env, 'PERCOLATE_JOB_TTL_SECONDS', 7 * 24 * 3600, 60, 365 * 24 * 3600) * 1000,
+    replicas: intFrom(env, 'PERCOLATE_JOB_REPLICAS', 1, 1, 5),
   };
 }
 

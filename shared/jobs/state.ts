@@ -17,7 +17,7 @@ export class JobStateStore {
 
   /** Opens the bucket, creating it on first use (entries expire after the configured job TTL). */
   static async open(js: JetStreamClient, cfg: JobsConfig): Promise<JobStateStore> {
-    const kv = await new Kvm(js).create(JOBS_BUCKET, { history: 1, ttl: cfg.jobTtlMs });
+    const kv = await new Kvm(js).create(JOBS_BUCKET, { history: 1, ttl: cfg.jobTtlMs, replicas: cfg.replicas });
     return new JobStateStore(kv);
   }
 

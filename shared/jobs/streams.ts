@@ -18,7 +18,7 @@ function isCode(err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code;
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[], retention: RetentionPolicy, maxAgeMs: number): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[], retention: RetentionPolicy, maxAgeMs: number, replicas: number): Promise<void> {
   try {
     await jsm.streams.info(name);
     return;
@@ -26,7 +26,7 @@ async function ensureStream(jsm: JetStreamManager, name: string, subjects: strin
     if (!isCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
   }
   try {
-    await jsm.streams.add({ name, subjects, retention, storage: StorageType.File, max_age: nanos(maxAgeMs), duplicate_window: nanos(120_000) });
+    await jsm.streams.add({ name, subjects, retention, storage: StorageType.File, max_age: nanos(maxAgeMs), duplicate_window: nanos(120_000), num_replicas: replicas });
   } catch (err) {
     // another process created it between our info and add
     await jsm.streams.info(name).catch(() => {
@@ -40,8 +40,9 @@ async function ensureStream(jsm: JetStreamManager, name: string, subjects: strin
  * `PERCOLATE_DLQ` keeps dead-lettered jobs for inspection until they age out.
  */
 export async function ensureJobStreams(jsm: JetStreamManager, cfg: JobsConfig): Promise<void> {
-  await ensureStream(jsm, JOBS_STREAM, [JOBS_SUBJECT_ALL], RetentionPolicy.Workqueue, cfg.jobTtlMs);
-  await ensureStream(jsm, DLQ_STREAM, [DLQ_SUBJECT_ALL], RetentionPolicy.Limits, cfg.jobTtlMs);
+  // an existing stream keeps its replicas (changing them is an operator's `nats stream edit`, not a start-up side effect)
+  await ensureStream(jsm, JOBS_STREAM, [JOBS_SUBJECT_ALL], RetentionPolicy.Workqueue, cfg.jobTtlMs, cfg.replicas);
+  await ensureStream(jsm, DLQ_STREAM, [DLQ_SUBJECT_ALL], RetentionPolicy.Limits, cfg.jobTtlMs, cfg.replicas);
 }
 
 /**
