@@ -58,9 +58,10 @@ export class MetricSources {
   }
 
   private async prometheus(q: PromQuery, timeScale: number): Promise<number> {
-    if (q.kind === 'sum') {
+    if (q.kind !== 'sum-rate') {
       const targets = this.o.scrapeTargets();
-      let sum = 0;
+      // max: a gauge every replica reports alike (the gateways' percolate_jobs_pending of one consumer)
+      const values: number[] = [];
       await Promise.all(
         targets.map(async (url) => {
           let text: string;
@@ -71,10 +72,11 @@ export class MetricSources {
           } catch {
             return; // a target that is down has no series (Prometheus: up == 0)
           }
-          for (const s of parsePrometheusText(text)) if (matches(s, q)) sum += s.value;
+          for (const s of parsePrometheusText(text)) if (matches(s, q)) values.push(s.value);
         }),
       );
-      return sum;
+      if (q.kind === 'max') return values.length ? Math.max(...values) : 0;
+      return values.reduce((a, v) => a + v, 0);
     }
     const v = await this.o.counter(q.metric, q.labels);
     if (v === undefined) throw new Error(`no source for counter ${q.metric}${JSON.stringify(q.labels)} in the local topology`);

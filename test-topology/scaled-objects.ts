@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 export type Component = 'database' | 'worker';
 
 export type PromQuery =
-  | { kind: 'sum'; metric: string; labels: Record<string, string> }
+  | { kind: 'sum' | 'max'; metric: string; labels: Record<string, string> }
   | { kind: 'sum-rate'; metric: string; labels: Record<string, string>; windowS: number };
 
 export type Trigger =
@@ -33,7 +33,7 @@ export const KEDA_DEFAULTS = { pollingIntervalS: 30, cooldownPeriodS: 300, minRe
 
 const METRIC = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABELS = '(?:\\{([^}]*)\\})?';
-const SUM = new RegExp(`^sum\\(\\s*(${METRIC})\\s*${LABELS}\\s*\\)$`);
+const SUM = new RegExp(`^(sum|max)\\(\\s*(${METRIC})\\s*${LABELS}\\s*\\)$`);
 const SUM_RATE = new RegExp(`^sum\\(\\s*rate\\(\\s*(${METRIC})\\s*${LABELS}\\s*\\[(\\d+)([smh])\\]\\s*\\)\\s*\\)$`);
 const UNIT_S = { s: 1, m: 60, h: 3600 } as const;
 
@@ -54,8 +54,8 @@ export function parsePromQuery(query: string): PromQuery {
   const rate = SUM_RATE.exec(q);
   if (rate) return { kind: 'sum-rate', metric: rate[1]!, labels: parseLabels(rate[2], q), windowS: Number(rate[3]) * UNIT_S[rate[4] as keyof typeof UNIT_S] };
   const sum = SUM.exec(q);
-  if (sum) return { kind: 'sum', metric: sum[1]!, labels: parseLabels(sum[2], q) };
-  throw new Error(`prometheus query '${q}' is not of a shape the local topology evaluates: sum(metric{label="v"}) or sum(rate(metric{label="v"}[<n>s|m|h]))`);
+  if (sum) return { kind: sum[1] as 'sum' | 'max', metric: sum[2]!, labels: parseLabels(sum[3], q) };
+  throw new Error(`prometheus query '${q}' is not of a shape the local topology evaluates: sum(metric{label="v"}), max(metric{label="v"}) or sum(rate(metric{label="v"}[<n>s|m|h]))`);
 }
 
 function num(v: unknown, what: string, fallback?: number): number {

@@ -676,7 +676,7 @@ describe('deployment manifests', () => {
         activationLagThreshold: '0',
       });
       expect(prom.type).toBe('prometheus');
-      expect(prom.metadata).toMatchObject({ query: `sum(percolate_jobs_pending{tier="${t}"})`, threshold: JOBS_PER_WORKER, activationThreshold: '0' });
+      expect(prom.metadata).toMatchObject({ query: `max(percolate_jobs_pending{tier="${t}"})`, threshold: JOBS_PER_WORKER, activationThreshold: '0' });
       // KEDA reads trigger metadata as strings
       for (const o of objects) for (const trig of o.spec.triggers) for (const [k, v] of Object.entries(trig.metadata)) expect(typeof v, `${o.metadata.name} ${k}`).toBe('string');
     }

@@ -20,7 +20,7 @@ describe('ScaledObjects of keda/', () => {
       ]);
       expect(worker.triggers).toEqual([
         expect.objectContaining({ type: 'nats-jetstream', account: '$G', stream: 'PERCOLATE_JOBS', consumer: `workers-${tier}`, lagThreshold: 5, activationLagThreshold: 0 }),
-        expect.objectContaining({ parsed: { kind: 'sum', metric: 'percolate_jobs_pending', labels: { tier } }, threshold: 5 }),
+        expect.objectContaining({ parsed: { kind: 'max', metric: 'percolate_jobs_pending', labels: { tier } }, threshold: 5 }),
       ]);
     }
   });
