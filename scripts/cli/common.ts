@@ -9,6 +9,12 @@ export interface CliIo {
   out: (line: string) => void;
   /** Notes, warnings and errors. */
   err: (line: string) => void;
+  /**
+   * The terminal streams, for what lines cannot do: the interactive prompt of `query` (stdin) and the progress line
+   * of `upload` (stderr). Default: the process's own (process.stdin, process.stderr).
+   */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export interface Command {
@@ -45,15 +51,48 @@ export class CommandError extends Error {
  * undeclared, a positional argument, a short option or a missing value is a UsageError.
  */
 export function readOptions<K extends string>(argv: readonly string[], names: readonly K[], usage: string): { values: Partial<Record<K, string>>; help: boolean } {
+  const { values, help } = readCommandLine(argv, { strings: names, flags: [], positionalsMax: 0 }, usage);
+  return { values, help };
+}
+
+export interface CommandLine<K extends string, F extends string> {
+  values: Partial<Record<K, string>>;
+  /** The boolean flags given (`--json`). */
+  flags: Set<F>;
+  positionals: string[];
+  help: boolean;
+}
+
+/**
+ * readOptions with boolean flags and up to `positionalsMax` positional arguments (a statement, file names, a job
+ * id), in any order among the options; one more is a UsageError.
+ */
+export function readCommandLine<K extends string, F extends string>(
+  argv: readonly string[],
+  spec: { strings: readonly K[]; flags: readonly F[]; positionalsMax: number },
+  usage: string,
+): CommandLine<K, F> {
   const options: CliOptions = { help: { type: 'boolean' } };
-  for (const n of names) options[n] = { type: 'string' };
+  for (const n of spec.strings) options[n] = { type: 'string' };
+  for (const n of spec.flags) options[n] = { type: 'boolean' };
   const args = readArgs(argv, options, (raw) => new UsageError(`unknown argument '${raw}'`, usage));
   const values: Partial<Record<K, string>> = {};
+  const flags = new Set<F>();
+  const positionals: string[] = [];
   let help = false;
   for (const a of args) {
-    if (a.kind === 'positional') throw new UsageError(`unexpected argument '${a.raw}'`, usage);
+    if (a.kind === 'positional') {
+      if (positionals.length >= spec.positionalsMax) throw new UsageError(`unexpected argument '${a.raw}'`, usage);
+      positionals.push(a.value);
+      continue;
+    }
     if (a.name === 'help') {
       help = true;
+      continue;
+    }
+    if ((spec.flags as readonly string[]).includes(a.name)) {
+      if (a.value !== undefined) throw new UsageError(`--${a.name} takes no value`, usage);
+      flags.add(a.name as F);
       continue;
     }
     // `--tenant` last, or `--tenant --scope rw` (parseArgs then gives --tenant the value '--scope')
@@ -62,5 +101,5 @@ export function readOptions<K extends string>(argv: readonly string[], names: re
     }
     values[a.name as K] = a.value;
   }
-  return { values, help };
+  return { values, flags, positionals, help };
 }

@@ -1,10 +1,14 @@
 // The `percolate` command line: one entry (scripts/percolate.ts, run through bin/percolate.js) and one module per
 // subcommand under scripts/cli/. A new subcommand (query, upload, ...) is a module exporting a Command, listed here.
+import { jobsCommand } from './jobs.js';
 import { keysCommand } from './keys.js';
+import { queryCommand } from './query.js';
+import { tenantCommand } from './tenant.js';
 import { tokenCommand } from './token.js';
+import { uploadCommand } from './upload.js';
 import { CommandError, UsageError, type CliIo, type Command } from './common.js';
 
-export const COMMANDS: readonly Command[] = [tokenCommand, keysCommand];
+export const COMMANDS: readonly Command[] = [tokenCommand, keysCommand, queryCommand, uploadCommand, jobsCommand, tenantCommand];
 
 export function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
