@@ -5,9 +5,10 @@
 // Retry-After; a read is also retried after 502/504 and network failures; nothing else is. Inputs and records are
 // the engine's own types (shared/rem/types.ts), the ones the route schemas validate.
 import { parseSse, type SseEvent } from '../shared/chat/sse.js';
+import type { Citation } from '../shared/chat/types.js';
 import type { Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput } from '../shared/rem/types.js';
 
-export type { Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput };
+export type { Citation, Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput };
 
 export interface ClientOptions {
   /** The node's base URL, e.g. http://127.0.0.1:8080. */
@@ -90,14 +91,6 @@ export interface QueryAnswer {
   truncated?: boolean;
   bound?: string;
   took_ms: number;
-}
-
-export interface Citation {
-  n: number;
-  kind: RemKind;
-  id: string;
-  uri: string | null;
-  snippet: string;
 }
 
 export interface ChatMessage {

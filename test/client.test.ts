@@ -85,6 +85,17 @@ describe('PercolateClient', () => {
   });
 });
 
+/** A fetch that records the status of every answer. */
+function statusRecorder(): { seen: number[]; counting: typeof fetch } {
+  const seen: number[] = [];
+  const counting: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    seen.push(res.status);
+    return res;
+  };
+  return { seen, counting };
+}
+
 describe('retries', () => {
   let limited: TestNode;
   beforeAll(async () => {
@@ -96,12 +107,7 @@ describe('retries', () => {
   });
 
   it('retries a 429 after its Retry-After and succeeds; with no retries left the PercolateError carries it', async () => {
-    const seen: number[] = [];
-    const counting: typeof fetch = async (input, init) => {
-      const res = await fetch(input, init);
-      seen.push(res.status);
-      return res;
-    };
+    const { seen, counting } = statusRecorder();
     const c = new PercolateClient({ url: limited.url, tenant: 'rl', retries: 3, fetch: counting });
     await c.resources.put({ uri: 'doc://a', content: 'a' });
     for (let i = 0; i < 3; i++) await c.resources.list();
@@ -117,12 +123,7 @@ describe('retries', () => {
   });
 
   it('does not retry a request the node rejected (400)', async () => {
-    const seen: number[] = [];
-    const counting: typeof fetch = async (input, init) => {
-      const res = await fetch(input, init);
-      seen.push(res.status);
-      return res;
-    };
+    const { seen, counting } = statusRecorder();
     const c = new PercolateClient({ url: limited.url, tenant: 'rl2', retries: 3, fetch: counting });
     await c.resources.put({ uri: 'doc://a', content: 'a' });
     seen.length = 0;
