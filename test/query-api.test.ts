@@ -80,10 +80,10 @@ describe('POST /api/v1/query', () => {
     const two = await q('TRAVERSE FROM $1 DEPTH 2 DIRECTION out', [id]);
     expect(two.body.results.map((n: { key: string }) => n.key)).toEqual(expect.arrayContaining(['Pierre Curie', 'Sorbonne']));
     expect((await q("TRAVERSE FROM 'nobody'")).body.results).toEqual([]);
-    // a key that several types share starts from each of them
+    // a key that several types share starts from each of them (the edge's target, city Paris, exists from the edge on)
     await node.call('POST', '/api/v1/entities', { tenant: T, body: { type: 'building', key: 'Sorbonne', edges: [{ rel: 'located_in', to: { type: 'city', key: 'Paris' } }] } });
     const shared = await q("TRAVERSE FROM 'sorbonne' DIRECTION out");
-    expect(shared.body.results.map((n: { type: string; key: string; depth: number }) => `${n.type}/${n.key}/${n.depth}`).sort()).toEqual(['building/Sorbonne/0', 'org/Sorbonne/0']);
+    expect(shared.body.results.map((n: { type: string; key: string; depth: number }) => `${n.type}/${n.key}/${n.depth}`).sort()).toEqual(['building/Sorbonne/0', 'city/Paris/1', 'org/Sorbonne/0']);
     expect(shared.body.edges).toHaveLength(1);
     const sharedIn = await q("TRAVERSE FROM 'sorbonne' DIRECTION in");
     expect(sharedIn.body.results.map((n: { key: string }) => n.key).sort()).toEqual(['Marie Curie', 'Pierre Curie', 'Sorbonne', 'Sorbonne']);

@@ -30,6 +30,7 @@ const REM_STATUS: Record<RemErrorCode, number> = {
   limit_exceeded: 400,
   conflict: 409,
   schema_violation: 422,
+  edge_target_not_found: 422,
   invalid_query: 400,
   invalid_op: 400,
   provider_error: 502,

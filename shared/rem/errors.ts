@@ -11,6 +11,8 @@ export type RemErrorCode =
   | 'limit_exceeded'
   | 'conflict'
   | 'schema_violation'
+  /** An edge to a bare entity id that names no entity (details.path names the edge). */
+  | 'edge_target_not_found'
   | 'invalid_query'
   /** A replicated op (POST /sync, or from a peer) that breaks the rules a write must satisfy. */
   | 'invalid_op'

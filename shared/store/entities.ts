@@ -4,7 +4,7 @@ import { ByteBudget, RESPONSE_BYTES_BOUND, edgeBytes, textBytes } from '../rem/b
 import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { entityId } from '../rem/ids.js';
-import { checkEntityInput } from '../rem/rules.js';
+import { checkEntityInput, resolveEntityRef } from '../rem/rules.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity, EntityInput } from '../rem/types.js';
 import { checkEmbedding } from '../rem/validate.js';
@@ -38,15 +38,45 @@ function toDelta(store: TenantStore, input: EntityInput, i: number): { id: strin
   return { id: entityId(type, key), delta: coalesceDeltas({ type, key }, raw) };
 }
 
+/**
+ * Every edge endpoint is an entity. An edge to `{type, key}` whose entity does not exist creates it, with only its
+ * type and key (its name reads as its key until it is written in full; a later write merges as usual), in the same
+ * write, so every replica gets it with the edge. An edge to a bare id that names no entity (in the store or in this
+ * batch) is refused: no node could ever name its target.
+ */
+async function edgeTargets(store: TenantStore, inputs: readonly EntityInput[], written: ReadonlySet<string>): Promise<Map<string, EntityDelta>> {
+  const byRef = new Map<string, { type: string; key: string }>();
+  const bare = new Map<string, string>();
+  inputs.forEach((input, i) =>
+    (input.edges ?? []).forEach((e, j) => {
+      const id = resolveEntityRef(e.to, `entities[${i}].edges[${j}].to`);
+      if (written.has(id)) return;
+      if (typeof e.to === 'string') bare.set(id, `entities[${i}].edges[${j}]`);
+      else byRef.set(id, { type: e.to.type, key: e.to.key });
+    }),
+  );
+  const ids = [...new Set([...byRef.keys(), ...bare.keys()])];
+  const found = await store.getManyJson('entities', ids);
+  const exists = new Set(ids.filter((_, k) => found[k] !== undefined));
+  for (const [id, field] of bare) {
+    if (!exists.has(id)) throw new RemError('edge_target_not_found', `${field}.to: no entity has id ${id} (name a new target by {"type","key"} to create it)`, { path: field, id });
+  }
+  const stubs = new Map<string, EntityDelta>();
+  for (const [id, ref] of byRef) if (!exists.has(id)) stubs.set(id, { type: ref.type, key: ref.key });
+  return stubs;
+}
+
 /** Upserts entities (merging into existing ones); returns ids in input order. Repeated ids merge in order. */
 export async function putEntities(store: TenantStore, inputs: readonly EntityInput[], opts: WriteOptions = {}): Promise<string[]> {
   const prepared = inputs.map((input, i) => toDelta(store, input, i));
-  if (opts.quota) await checkWriteQuota(store, opts.quota, 'entities', prepared.map((p) => p.id));
   const deltas = new Map<string, EntityDelta>();
   for (const p of prepared) {
     const prev = deltas.get(p.id);
     deltas.set(p.id, prev ? coalesceDeltas(prev, p.delta) : p.delta);
   }
+  // targets go after the entities written: a stub is only ever the first version of an entity
+  for (const [id, stub] of await edgeTargets(store, inputs, new Set(deltas.keys()))) deltas.set(id, stub);
+  if (opts.quota) await checkWriteQuota(store, opts.quota, 'entities', [...deltas.keys()]);
   const mutations = [...deltas].map(([id, delta]): Mutation => ({ type: 'put', kind: 'entities', id, delta }));
   // the same mutations go ahead of the write: their vectors are embedded before the tenant's write lock is taken
   await store.writeLocal(() => mutations, mutations);
