@@ -27,6 +27,7 @@ RUN if [ -f /usr/local/include/node/node.h ]; then export npm_config_nodedir=/us
   && npm ci --no-audit --no-fund \
   && node -e "require('hnswlib-node'); require('classic-level')"
 COPY tsconfig.json tsconfig.build.json ./
+COPY client client
 COPY services services
 COPY shared shared
 COPY scripts scripts

@@ -535,10 +535,12 @@ describe('the image, replayed', () => {
   });
 
   describe('npm run build', () => {
-    it('compiles the build stage files to JavaScript in dist/, one .js per .ts, no TypeScript left', () => {
+    it('compiles the build stage files to JavaScript in dist/, one .js per .ts, no TypeScript source left (the client's declarations beside it)', () => {
       const dist = path.join(buildDir, 'dist');
       const files = walkFiles(dist).map((f) => path.relative(dist, f));
-      expect(files.filter((f) => !f.endsWith('.js'))).toEqual([]);
+      // JavaScript, and the declarations the typed client ships (percolate-ts/client: package.json exports "types")
+      expect(files.filter((f) => !f.endsWith('.js') && !f.endsWith('.d.ts'))).toEqual([]);
+      expect(files).toEqual(expect.arrayContaining(['client/index.js', 'client/index.d.ts']));
       for (const t of TARGETS) expect(files).toContain(`services/${t}/main.js`);
       expect(files).toEqual(expect.arrayContaining(['scripts/percolate.js', 'scripts/drain.js']));
       // the development stack (it runs the .ts entries through tsx) is no part of an image
@@ -553,7 +555,7 @@ describe('the image, replayed', () => {
       const notProduction: string[] = [];
       const missing: string[] = [];
       let bare = 0;
-      for (const file of walkFiles(path.join(appDir, 'dist'))) {
+      for (const file of walkFiles(path.join(appDir, 'dist')).filter((f) => f.endsWith('.js'))) {
         const { importedFiles } = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
         for (const { fileName: spec } of importedFiles) {
           const where = `${path.relative(appDir, file)}: ${spec}`;

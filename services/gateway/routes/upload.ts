@@ -15,8 +15,12 @@ import { SUPPORTED_DESCRIPTION } from '../../../shared/ingest/detect.js';
 import { InspectStream, UploadRejectedError } from '../../../shared/ingest/inspect-stream.js';
 import { initialJobState, type JobMessage } from '../../../shared/jobs/types.js';
 import { RemError } from '../../../shared/rem/errors.js';
+import { retry } from '../../../shared/rem/retry.js';
 import type { GatewayContext, GatewayRouteOptions } from '../context.js';
 import type { UploadTicket } from '../quotas.js';
+
+/** Queueing a stored upload's job: retried for up to 10 s (a JetStream leader election), then 503. */
+const QUEUE_RETRY = { initialMs: 200, maxMs: 2_000, deadlineMs: 10_000 };
 
 const FIELDS = ['uri', 'tier', 'metadata'] as const;
 type FieldName = (typeof FIELDS)[number];
@@ -226,9 +230,12 @@ export default async function uploadRoutes(app: FastifyInstance, { ctx }: Gatewa
           created_at: new Date().toISOString(),
         };
         try {
-          // state first, so a worker that picks the job up at once finds it
-          await ctx.jobs.create(initialJobState(msg));
-          await ctx.js.publish(jobSubject(tier), JSON.stringify(msg), { msgID: jobId });
+          // state first, so a worker that picks the job up at once finds it. The file is stored already: a NATS
+          // server lost (its streams elect new leaders in seconds) is waited out rather than failing the upload, which
+          // would make the client send the whole file again; the publish is idempotent (Nats-Msg-Id = job id)
+          const state = initialJobState(msg);
+          await retry(() => ctx.jobs.create(state), QUEUE_RETRY);
+          await retry(() => ctx.js.publish(jobSubject(tier), JSON.stringify(msg), { msgID: jobId }), QUEUE_RETRY);
         } catch (err) {
           req.log.error({ err, job_id: jobId }, 'could not queue the job');
           await ctx.jobs.update(req.tenant, jobId, (s) => ({ ...s, status: 'failed', error: 'the job could not be queued' })).catch(() => undefined);
