@@ -124,27 +124,50 @@ async function interactive(o: QueryOptions, io: CliIo, stdin: NodeJS.ReadableStr
   rl.on('history', (h: string[]) => {
     history = h;
   });
+  let closed = false;
   rl.on('SIGINT', () => rl.close());
+  // lines typed (or pasted) while a statement runs wait their turn, in order
+  let turn = Promise.resolve();
+  let failure: unknown;
+  let quit = false;
+  // a line typed before Ctrl-D still runs; nothing after exit does
+  const handle = async (line: string) => {
+    if (quit || failure !== undefined) return;
+    const statement = statementOf(line);
+    if (statement !== undefined && QUIT.has(statement.toLowerCase())) {
+      quit = true;
+      rl.close();
+      return;
+    }
+    if (statement !== undefined) {
+      try {
+        await runStatement(o, statement, io);
+      } catch (err) {
+        if (!(err instanceof CommandError)) {
+          failure = err;
+          rl.close();
+          return;
+        }
+        io.err(`percolate: ${err.message}`);
+      }
+    }
+    if (!closed) rl.prompt();
+  };
+  const ended = new Promise<void>((resolve) =>
+    rl.on('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  rl.on('line', (line: string) => {
+    turn = turn.then(() => handle(line));
+  });
   io.err(`connected to ${o.remote.baseUrl} as tenant ${o.remote.tenant}; one statement per line, exit or Ctrl-D to leave`);
   rl.prompt();
-  try {
-    for await (const line of rl) {
-      const statement = statementOf(line);
-      if (statement !== undefined && QUIT.has(statement.toLowerCase())) break;
-      if (statement !== undefined) {
-        try {
-          await runStatement(o, statement, io);
-        } catch (err) {
-          if (!(err instanceof CommandError)) throw err;
-          io.err(`percolate: ${err.message}`);
-        }
-      }
-      rl.prompt();
-    }
-  } finally {
-    rl.close();
-    await writeHistory(file, history, io);
-  }
+  await ended;
+  await turn; // the statement running when the prompt closed
+  await writeHistory(file, history, io);
+  if (failure !== undefined) throw failure;
   return 0;
 }
 
