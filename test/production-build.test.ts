@@ -535,7 +535,7 @@ describe('the image, replayed', () => {
   });
 
   describe('npm run build', () => {
-    it('compiles the build stage files to JavaScript in dist/, one .js per .ts, no TypeScript source left (the client's declarations beside it)', () => {
+    it('compiles the build stage files to JavaScript in dist/, one .js per .ts, no TypeScript source left (the client declarations beside it)', () => {
       const dist = path.join(buildDir, 'dist');
       const files = walkFiles(dist).map((f) => path.relative(dist, f));
       // JavaScript, and the declarations the typed client ships (percolate-ts/client: package.json exports "types")
