@@ -50,8 +50,8 @@ function run(args: string[], env: Record<string, string> = stackEnv(), stdin?: s
     const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp.dir, env: { ...cleanEnv(), HOME: tmp.dir, ...env }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     if (stdin !== undefined) child.stdin!.end(stdin);
