@@ -2,6 +2,10 @@
 // gateway): where they are and as whom (flags, else the environment), one HTTP call with a bounded wait and a
 // bounded answer, and the failures said plainly: the server's error envelope as `<code>: <message>`, a refused
 // connection naming the URL and `npm start`, a timeout naming the flag that sets it.
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { TENANT_ID_PATTERN } from '../../shared/rem/tenant-id.js';
 import { CommandError, UsageError } from './common.js';
 
@@ -104,14 +108,15 @@ export class UnreachableError extends CommandError {
   }
 }
 
-/** The error of a fetch that got no answer: refused, unknown host, reset, timed out. */
+/** The error of a request that got no answer: refused, unknown host, reset, timed out (fetch's or node:http's). */
 export function unreachable(remote: Remote, err: unknown): UnreachableError {
   const s = SERVICES[remote.service];
-  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError' || (e?.name === 'AbortError' && (e.cause as Error | undefined)?.name === 'TimeoutError')) {
     return new UnreachableError(`no answer from ${s.what} at ${remote.baseUrl} within ${remote.timeoutMs} ms (--timeout sets how long to wait)`);
   }
-  const code = e?.cause?.code;
+  // fetch wraps the socket's error (cause), node:http does not
+  const code = e?.cause?.code ?? e?.code;
   const where = `${s.what} at ${remote.baseUrl}`;
   if (code === 'ECONNREFUSED') {
     return new UnreachableError(`cannot reach ${where}: connection refused. Is the stack running (\`npm start\`)? Or point ${s.flag} / ${s.variable} at it`);
@@ -130,19 +135,28 @@ export interface Answer {
 }
 
 /** Reads an answer's body, at most ANSWER_BYTES_MAX bytes. */
-async function readText(res: Response, remote: Remote): Promise<string> {
-  if (!res.body) return '';
+async function readText(body: AsyncIterable<Uint8Array>, remote: Remote, cancel: () => void): Promise<string> {
   const chunks: Buffer[] = [];
   let bytes = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     bytes += chunk.length;
     if (bytes > ANSWER_BYTES_MAX) {
-      await res.body.cancel().catch(() => undefined);
+      cancel();
       throw new CommandError(`the answer of ${SERVICES[remote.service].what} is larger than ${ANSWER_BYTES_MAX} bytes; narrow the request (LIMIT)`);
     }
     chunks.push(Buffer.from(chunk));
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function answerOf(status: number, text: string): Answer {
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status, text, body: parsed };
 }
 
 /** The server's error envelope {"error":{"code","message"}} as a CommandError `<code>: <message>`. */
@@ -158,31 +172,51 @@ export function answerError(remote: Remote, answer: Answer): CommandError {
 }
 
 /**
- * One request with the tenant and token; resolves with the answer of a 2xx, throws the server's error (a
- * CommandError `<code>: <message>`) otherwise, or a CommandError saying why no answer came.
+ * One request with the tenant and token (fetch, JSON); resolves with the answer of a 2xx, throws the server's error
+ * (a CommandError `<code>: <message>`) otherwise, or a CommandError saying why no answer came.
  */
-export async function call(remote: Remote, method: string, path: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Answer> {
-  const headers = headersOf(remote, init.headers);
-  let body = init.body;
+export async function call(remote: Remote, method: string, path: string, init: { json?: unknown } = {}): Promise<Answer> {
+  const headers = headersOf(remote);
+  let body: string | undefined;
   if (init.json !== undefined) {
     body = JSON.stringify(init.json);
     headers['content-type'] = 'application/json';
   }
-  const signal = init.signal ?? AbortSignal.timeout(remote.timeoutMs);
+  const signal = AbortSignal.timeout(remote.timeoutMs);
   let answer: Answer;
   try {
-    const res = await fetch(remote.baseUrl + path, { method, headers, body, signal, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
-    const text = await readText(res, remote);
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    answer = { status: res.status, text, body: parsed };
+    const res = await fetch(remote.baseUrl + path, { method, headers, body, signal });
+    answer = answerOf(res.status, res.body ? await readText(res.body as unknown as AsyncIterable<Uint8Array>, remote, () => void res.body!.cancel().catch(() => undefined)) : '');
   } catch (err) {
     if (err instanceof CommandError) throw err;
-    throw unreachable(remote, signal.aborted && signal.reason instanceof Error ? signal.reason : err);
+    throw unreachable(remote, signal.aborted ? signal.reason : err);
+  }
+  if (answer.status < 200 || answer.status > 299) throw answerError(remote, answer);
+  return answer;
+}
+
+/**
+ * A POST of a streamed body through node:http(s), not fetch: Node 20's fetch keeps every chunk of a streamed request
+ * body in memory until the request ends (a 500 MiB upload held 500 MiB), node:http lets each go once the socket took
+ * it, and waits for the socket to drain before it takes more. `signal` bounds the wait (the caller's idle timer).
+ */
+export async function postStream(remote: Remote, path: string, headers: Record<string, string>, body: Readable, signal: AbortSignal): Promise<Answer> {
+  const url = new URL(remote.baseUrl + path);
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  let answer: Answer;
+  try {
+    answer = await new Promise<Answer>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: headersOf(remote, headers), signal });
+      req.on('response', (res) => {
+        readText(res, remote, () => res.destroy()).then((text) => resolve(answerOf(res.statusCode ?? 0, text)), reject);
+      });
+      req.on('error', reject);
+      // an error of the body (the file) ends the request with it; an answer that came early still wins (resolve first)
+      pipeline(body, req).catch(reject);
+    });
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    throw unreachable(remote, signal.aborted ? signal.reason : err);
   }
   if (answer.status < 200 || answer.status > 299) throw answerError(remote, answer);
   return answer;

@@ -1,15 +1,17 @@
 // `percolate upload FILE...`: each file streamed from disk through the upload gateway (POST /upload, multipart field
 // `file`) with its progress on stderr, then its ingestion job followed until it completes or fails. The multipart
-// body is built by hand as a stream (the fields, the part header, the file read in chunks, the closing boundary),
-// so a file is never held in memory whatever its size, its length is known in advance (Content-Length), and the
-// bytes handed to the connection are what the progress line counts.
+// body is built by hand as a stream (the fields, the part header, the file read in chunks, the closing boundary)
+// and sent through node:http (see postStream: Node 20's fetch would keep the whole body in memory), so a file is
+// never held in memory whatever its size, its length is known in advance (Content-Length), and the bytes handed to
+// the connection are what the progress line counts.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { JobState } from '../../shared/jobs/types.js';
 import { CommandError, readCommandLine, UsageError, type CliIo, type Command } from './common.js';
 import { failureOf, followJobs, WAIT_TIMEOUT_DEFAULT, WAIT_TIMEOUT_USAGE, type FollowedJob } from './jobs.js';
-import { call, CONNECTION_OPTIONS, connectionUsage, durationOption, remoteOf, UnreachableError, type Remote } from './remote.js';
+import { CONNECTION_OPTIONS, connectionUsage, durationOption, postStream, remoteOf, UnreachableError, type Remote } from './remote.js';
 
 const USAGE = `usage: percolate upload FILE... [--no-wait] [--tier T] [--metadata JSON] [--wait-timeout D] [connection options]
 
@@ -106,55 +108,38 @@ function progressReporter(label: string, totalBytes: number, io: CliIo): { updat
 /**
  * The multipart body of one file: the form fields first (the gateway checks them before it stores a byte), then the
  * file read from `handle` in chunks of CHUNK_BYTES, exactly `f.sizeBytes` of them (a file that shrinks meanwhile
- * fails the body; one that grows is cut at the size announced). `onChunk` is told each chunk handed over.
+ * fails the body; one that grows is cut at the size announced), then the closing boundary. A chunk is read when the
+ * request takes the previous one; `onChunk` is told each chunk handed over.
  */
-function multipartBody(f: LocalFile, handle: fs.FileHandle, fields: Record<string, string>, onChunk: (fileBytesSent: number) => void): { stream: ReadableStream<Uint8Array>; boundary: string; lengthBytes: number; failure: () => Error | undefined } {
+function multipartBody(f: LocalFile, handle: fs.FileHandle, fields: Record<string, string>, onChunk: (fileBytesSent: number) => void): { stream: Readable; boundary: string; lengthBytes: number; failure: () => Error | undefined } {
   const boundary = `----percolate-${randomBytes(16).toString('hex')}`;
   let head = '';
   for (const [name, value] of Object.entries(fields)) head += `--${boundary}\r\nContent-Disposition: form-data; name=${quoted(name)}\r\n\r\n${value}\r\n`;
   head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename=${quoted(f.name)}\r\nContent-Type: application/octet-stream\r\n\r\n`;
   const headBytes = Buffer.from(head, 'utf8');
   const tailBytes = Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8');
-  let phase: 'head' | 'file' | 'tail' = 'head';
-  let position = 0;
   let failure: Error | undefined;
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        if (phase === 'head') {
-          phase = 'file';
-          controller.enqueue(headBytes);
-          onChunk(0);
-          return;
-        }
-        if (phase === 'file' && position < f.sizeBytes) {
-          const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, f.sizeBytes - position));
-          let bytesRead: number;
-          try {
-            ({ bytesRead } = await handle.read(buf, 0, buf.length, position));
-          } catch (err) {
-            failure = new Error(`cannot read ${f.file}: ${(err as Error).message}`);
-            controller.error(failure);
-            return;
-          }
-          if (bytesRead === 0) {
-            failure = new Error(`${f.file} changed while it was uploaded: ${position} bytes, not the ${f.sizeBytes} it had`);
-            controller.error(failure);
-            return;
-          }
-          position += bytesRead;
-          controller.enqueue(buf.subarray(0, bytesRead));
-          onChunk(position);
-          return;
-        }
-        phase = 'tail';
-        controller.enqueue(tailBytes);
-        controller.close();
-      },
-    },
-    // one chunk ahead at most: what is read from disk is what the connection takes
-    { highWaterMark: 1 },
-  );
+  async function* parts(): AsyncGenerator<Buffer> {
+    yield headBytes;
+    onChunk(0);
+    let position = 0;
+    while (position < f.sizeBytes) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, f.sizeBytes - position));
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buf, 0, buf.length, position));
+      } catch (err) {
+        throw (failure = new Error(`cannot read ${f.file}: ${(err as Error).message}`));
+      }
+      if (bytesRead === 0) throw (failure = new Error(`${f.file} changed while it was uploaded: ${position} bytes, not the ${f.sizeBytes} it had`));
+      position += bytesRead;
+      yield buf.subarray(0, bytesRead);
+      onChunk(position);
+    }
+    yield tailBytes;
+  }
+  // one chunk ahead at most: what is read from disk is what the connection takes
+  const stream = Readable.from(parts(), { objectMode: false, highWaterMark: CHUNK_BYTES });
   return { stream, boundary, lengthBytes: headBytes.length + f.sizeBytes + tailBytes.length, failure: () => failure };
 }
 
@@ -177,11 +162,13 @@ async function uploadFile(remote: Remote, f: LocalFile, fields: Record<string, s
   });
   touch();
   try {
-    const answer = await call(remote, 'POST', '/upload', {
-      body: body.stream,
-      headers: { 'content-type': `multipart/form-data; boundary=${body.boundary}`, 'content-length': String(body.lengthBytes) },
-      signal: idle.signal,
-    });
+    const answer = await postStream(
+      remote,
+      '/upload',
+      { 'content-type': `multipart/form-data; boundary=${body.boundary}`, 'content-length': String(body.lengthBytes) },
+      body.stream,
+      idle.signal,
+    );
     progress.end();
     const jobId = (answer.body as { job_id?: unknown } | undefined)?.job_id;
     if (typeof jobId !== 'string') throw new CommandError(`the gateway accepted ${f.file} without a job id: ${answer.text.slice(0, 200)}`);
@@ -192,6 +179,7 @@ async function uploadFile(remote: Remote, f: LocalFile, fields: Record<string, s
     throw err;
   } finally {
     clearTimeout(timer);
+    body.stream.destroy();
     await handle.close();
   }
 }
