@@ -76,7 +76,8 @@ export function remoteOf(
 ): Remote {
   const s = SERVICES[service];
   const given = service === 'api' ? values.url : values.gateway;
-  const fromEnv = service === 'api' ? env.PERCOLATE_API_URL || DEFAULT_API_URL : env.PERCOLATE_GATEWAY_URL || DEFAULT_GATEWAY_URL;
+  // the defaults written out (= DEFAULT_API_URL, DEFAULT_GATEWAY_URL) so test/config-docs.test.ts checks the README's
+  const fromEnv = service === 'api' ? env.PERCOLATE_API_URL || 'http://127.0.0.1:8080' : env.PERCOLATE_GATEWAY_URL || 'http://127.0.0.1:8081';
   const raw = given ?? fromEnv;
   let url: URL;
   try {
