@@ -18,26 +18,14 @@ import { startNode, type TestNode } from './support/api.js';
 import { startIngestStack, type IngestStack } from './support/ingest.js';
 import { freePort } from './support/ports.js';
 import { REPO_ROOT } from './support/process.js';
+import { BIN, cleanEnv, runPercolate, type Run } from './support/cli.js';
 import { tempDir } from './support/tmp.js';
 import { waitFor } from './support/wait.js';
 
-const BIN = path.join(REPO_ROOT, 'bin', 'percolate.js');
 const T = 'clitest';
 /** A tier of the gateway no worker takes jobs from: the large upload's job stays queued, nobody parses it. */
 const PARKED_TIER = 'parked';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test process without any PERCOLATE_ setting of its own. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('PERCOLATE_')) delete env[k];
-  return env;
-}
 
 let stack: IngestStack;
 let authNode: TestNode;
@@ -49,16 +37,7 @@ function stackEnv(): Record<string, string> {
 }
 
 function run(args: string[], env: Record<string, string> = stackEnv(), stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp.dir, env: { ...cleanEnv(), HOME: tmp.dir, ...env }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (stdin !== undefined) child.stdin!.end(stdin);
-  });
+  return runPercolate(args, { cwd: tmp.dir, env: { HOME: tmp.dir, ...env }, ...(stdin !== undefined ? { stdin } : {}) });
 }
 
 /**

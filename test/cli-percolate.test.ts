@@ -3,42 +3,17 @@
 // `keys generate` adds a key (mode 0600, only the kid on stdout) that signs by default afterwards while --kid still
 // picks the old one; PERCOLATE_AUTH_KEYS_FILE wins over the local key file; no key is exit 1 with a hint; usage
 // errors are exit 2 with a message and nothing on stdout.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRing, readJwksFile } from '../shared/auth/keys.js';
 import { TokenVerifier } from '../shared/auth/tokens.js';
-import { REPO_ROOT } from './support/process.js';
+import { runPercolate, type Run } from './support/cli.js';
 import { tempDir } from './support/tmp.js';
 
-const BIN = path.join(REPO_ROOT, 'bin', 'percolate.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test process without any auth or data directory setting of its own. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('PERCOLATE_')) delete env[k];
-  return env;
-}
-
 function run(args: string[], env: Record<string, string>, command: 'bin' | 'npx' = 'bin'): Promise<Run> {
-  const [cmd, argv] = command === 'bin' ? [process.execPath, [BIN, ...args]] : ['npx', ['--offline', '--no', 'percolate', ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd: REPO_ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPercolate(args, { env, npx: command === 'npx' });
 }
 
 async function verifierFor(file: string, audience = 'percolate') {
