@@ -93,4 +93,16 @@ describe('edge targets', () => {
     });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
   });
+
+  it('refuses a write that would create more edge targets than the bound, and writes nothing of it', async () => {
+    // 21 entities x 50 new targets = 1,050 entities to create (at most 1,000 per write)
+    const entities = Array.from({ length: 21 }, (_, i) => ({ type: 'hub', key: `h${i}`, edges: Array.from({ length: 50 }, (_, j) => ({ rel: 'r', to: { type: 'leaf', key: `l${i}-${j}` } })) }));
+    const r = await a.call('POST', '/api/v1/entities', { tenant: T, body: { entities } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('limit_exceeded');
+    expect(r.body.error.message).toMatch(/1050 edge targets/);
+    expect((await a.call('GET', '/api/v1/entities?key=h0', { tenant: T })).body.results).toEqual([]);
+    // 20 x 50 = 1,000 is within it
+    expect((await a.call('POST', '/api/v1/entities', { tenant: T, body: { entities: entities.slice(0, 20) } })).status).toBe(201);
+  });
 });

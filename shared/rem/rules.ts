@@ -15,6 +15,12 @@ export const TYPE_CHARS_MAX = 128;
 export const KEY_CHARS_MAX = 512;
 export const ALIASES_MAX = 100;
 export const EDGES_PER_WRITE_MAX = 1000;
+/**
+ * Entities one write may create as edge targets (edges to `{type, key}` that does not exist yet): each is a whole
+ * entity to index and embed, so a batch of 1,000 entities with 1,000 new targets each must not become a million-entity
+ * write that holds the tenant's write path (and the event loop) for seconds.
+ */
+export const EDGE_TARGETS_PER_WRITE_MAX = 1000;
 export const REL_CHARS_MAX = 128;
 export const LIST_ITEMS_MAX = 1000;
 export const SHORT_TEXT_MAX = 1024;

@@ -4,7 +4,7 @@ import { ByteBudget, RESPONSE_BYTES_BOUND, edgeBytes, textBytes } from '../rem/b
 import { TimeSlice } from '../rem/time-slice.js';
 import { RemError } from '../rem/errors.js';
 import { entityId } from '../rem/ids.js';
-import { checkEntityInput, resolveEntityRef } from '../rem/rules.js';
+import { checkEntityInput, EDGE_TARGETS_PER_WRITE_MAX, resolveEntityRef } from '../rem/rules.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity, EntityInput } from '../rem/types.js';
 import { checkEmbedding } from '../rem/validate.js';
@@ -55,6 +55,7 @@ async function edgeTargets(store: TenantStore, inputs: readonly EntityInput[], w
       else byRef.set(id, { type: e.to.type, key: e.to.key });
     }),
   );
+
   const ids = [...new Set([...byRef.keys(), ...bare.keys()])];
   const found = await store.getManyJson('entities', ids);
   const exists = new Set(ids.filter((_, k) => found[k] !== undefined));
@@ -63,6 +64,9 @@ async function edgeTargets(store: TenantStore, inputs: readonly EntityInput[], w
   }
   const stubs = new Map<string, EntityDelta>();
   for (const [id, ref] of byRef) if (!exists.has(id)) stubs.set(id, { type: ref.type, key: ref.key });
+  if (stubs.size > EDGE_TARGETS_PER_WRITE_MAX) {
+    throw new RemError('limit_exceeded', `the write would create ${stubs.size} edge targets (edges to {"type","key"} that do not exist); at most ${EDGE_TARGETS_PER_WRITE_MAX}: write the targets first, or in smaller batches`);
+  }
   return stubs;
 }
 
