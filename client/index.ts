@@ -5,6 +5,7 @@
 // Retry-After; a read is also retried after 502/504 and network failures; nothing else is. Inputs and records are
 // the engine's own types (shared/rem/types.ts), the ones the route schemas validate.
 import { parseSse, type SseEvent } from '../shared/chat/sse.js';
+import { abortableSleep, retry, RetryExhaustedError } from '../shared/rem/retry.js';
 import type { Citation } from '../shared/chat/types.js';
 import type { Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput } from '../shared/rem/types.js';
 
@@ -148,7 +149,6 @@ interface Call {
 const RETRY_ALWAYS = new Set([429, 503]);
 const RETRY_READS = new Set([502, 504]);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PercolateClient {
   private readonly base: string;
@@ -185,10 +185,9 @@ export class PercolateClient {
 
   /** One call with retries; resolves with the response (ok), throws PercolateError otherwise. */
   private async send(c: Call, accept?: string): Promise<Response> {
-    const retries = this.options.retries ?? 2;
     const delayMax = this.options.retryDelayMsMax ?? 30_000;
     const read = c.method === 'GET';
-    for (let attempt = 0; ; attempt++) {
+    const once = async (): Promise<Response> => {
       let res: Response;
       try {
         res = await this.doFetch(this.url(c), {
@@ -199,18 +198,24 @@ export class PercolateClient {
         });
       } catch (err) {
         if (err instanceof TypeError && err.message.startsWith('PercolateClient')) throw err;
-        // a network failure: a write may have been applied, so only a read is tried again
-        if (read && attempt < retries) {
-          await sleep(Math.min(delayMax, 250 * 2 ** attempt));
-          continue;
-        }
         throw new PercolateError(0, 'network_error', `${c.method} ${this.base}${c.path}: ${(err as Error).message}`);
       }
       if (res.ok) return res;
-      const error = await errorOf(res);
-      const retriable = RETRY_ALWAYS.has(res.status) || (read && RETRY_READS.has(res.status));
-      if (!retriable || attempt >= retries) throw error;
-      await sleep(Math.min(delayMax, error.retryAfterS !== undefined ? error.retryAfterS * 1000 : 250 * 2 ** attempt));
+      throw await errorOf(res);
+    };
+    try {
+      return await retry(once, {
+        attempts: (this.options.retries ?? 2) + 1,
+        initialMs: 250,
+        maxMs: delayMax,
+        // a network failure may have applied a write, so only a read is tried again after one
+        retryable: (e) =>
+          e instanceof PercolateError && (RETRY_ALWAYS.has(e.status) || (read && (RETRY_READS.has(e.status) || e.code === 'network_error'))),
+        delayOf: (e) => (e instanceof PercolateError && e.retryAfterS !== undefined ? Math.min(delayMax, e.retryAfterS * 1000) : undefined),
+      });
+    } catch (err) {
+      // the last answer, not the loop's summary: callers catch PercolateError
+      throw err instanceof RetryExhaustedError ? err.cause : err;
     }
   }
 
@@ -314,7 +319,7 @@ export class PercolateClient {
         const op = await this.tenant.operation(id);
         if (op.status === 'completed' || op.status === 'failed') return op;
         if (Date.now() > deadline) throw new PercolateError(0, 'timeout', `operation ${id} still ${op.status} after ${o.timeoutMs ?? 120_000} ms`);
-        await sleep(o.everyMs ?? 200);
+        await abortableSleep(o.everyMs ?? 200);
       }
     },
   };

@@ -6,12 +6,13 @@
 // Exit 0 when drained, 1 when the node could not be asked (the SIGTERM that follows drains anyway).
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { DRAIN_TOKEN_FILE } from '../services/api/drain-token.js';
 
 const dataDir = path.resolve(process.env.PERCOLATE_DATA_DIR || './data');
 const port = Number(process.env.PORT || 8080);
 
 async function main(): Promise<number> {
-  const token = (await fs.readFile(path.join(dataDir, 'drain.token'), 'utf8')).trim();
+  const token = (await fs.readFile(path.join(dataDir, DRAIN_TOKEN_FILE), 'utf8')).trim();
   const res = await fetch(`http://127.0.0.1:${port}/health/drain`, { method: 'POST', headers: { 'x-drain-token': token } });
   const body = await res.text();
   console.log(`percolate drain: ${res.status} ${body}`);

@@ -26,8 +26,6 @@ export const listAnswer = {
   properties: { results: { type: 'array', items: OPEN }, next_cursor: { type: ['string', 'null'] }, truncated: TRUNCATED, bound: { type: 'string' }, took_ms: TOOK_MS },
 } as const;
 
-export const record = { ...OPEN, description: 'the record (README, Data model)' } as const;
-
 export const queryAnswer = {
   type: 'object',
   additionalProperties: true,

@@ -1,5 +1,6 @@
-// Object keys for uploads: `tenants/<tenant>/uploads/<job_id>/<safe filename>`. The tenant and job id are validated
-// before they get here; the client's file name is reduced to a safe base name.
+// Object keys of a tenant: `tenants/<tenant>/` holds its uploads (`uploads/<job_id>/<safe filename>`) and its
+// snapshots (shared/lifecycle/snapshot-store.ts). The client's file name is reduced to a safe base name.
+import { assertTenantId } from '../rem/tenant-id.js';
 
 const FILENAME_CHARS_MAX = 128;
 
@@ -18,6 +19,12 @@ export function safeFilename(name: string | undefined): string {
   return safe || 'upload';
 }
 
+/** Everything of one tenant in object storage is under this prefix (uploads, snapshots): a purge removes it whole. */
+export function tenantPrefix(tenant: string): string {
+  assertTenantId(tenant);
+  return `tenants/${tenant}/`;
+}
+
 export function uploadKey(tenant: string, jobId: string, filename: string): string {
-  return `tenants/${tenant}/uploads/${jobId}/${safeFilename(filename)}`;
+  return `${tenantPrefix(tenant)}uploads/${jobId}/${safeFilename(filename)}`;
 }

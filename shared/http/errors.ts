@@ -112,12 +112,14 @@ function pathMatcher(url: string): RegExp {
  * not have answers 405 with `Allow` (RFC 9110), not 404; install this before the routes are registered.
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  const routes: { match: RegExp; methods: Set<string> }[] = [];
+  // by matcher source: the methods of one path (GET and HEAD, GET and DELETE of /:id) gather under one entry
+  const routes = new Map<string, { match: RegExp; methods: Set<string> }>();
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const existing = routes.find((r) => r.match.source === pathMatcher(route.url).source);
+    const match = pathMatcher(route.url);
+    const existing = routes.get(match.source);
     if (existing) for (const m of methods) existing.methods.add(m);
-    else routes.push({ match: pathMatcher(route.url), methods: new Set(methods) });
+    else routes.set(match.source, { match, methods: new Set(methods) });
   });
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const h = toHttpError(err);
@@ -132,7 +134,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!;
     const allowed = new Set<string>();
-    for (const r of routes) if (r.match.test(path)) for (const m of r.methods) allowed.add(m);
+    for (const r of routes.values()) if (r.match.test(path)) for (const m of r.methods) allowed.add(m);
     if (allowed.size > 0) {
       if (allowed.has('GET')) allowed.add('HEAD');
       const allow = [...allowed].sort().join(', ');

@@ -54,7 +54,7 @@ const STREAMED_CHARS_MIN = 1024 * 1024;
 /** Characters per streamed chunk: few enough writes, small enough conversions. */
 const CHUNK_CHARS = 64 * 1024;
 
-/** Routes without a response schema whose answer holds an array of some length are serialised in slices. */
+/** Answers that hold an array of some length are serialised in slices, whether or not their route has a response schema. */
 export function installSlicedSerialization(app: FastifyInstance): void {
   app.addHook('preSerialization', async (_req, reply, payload) => {
     // before a route's response schema: fast-json-stringify builds the whole text in one go, which is what this avoids

@@ -24,7 +24,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { ObjectTooLargeError, getBytes, getStream, putStream } from '../blob/s3.js';
 import { isHlc } from '../rem/hlc.js';
-import { TENANT_ID_PATTERN, assertTenantId, tenantDir } from '../rem/tenant-id.js';
+import { isTenantId, tenantDir } from '../rem/tenant-id.js';
+import { tenantPrefix } from '../blob/keys.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import {
   SNAPSHOT_FORMAT,
@@ -84,11 +85,6 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const ARCHIVE = 'data.tar.gz';
 const MANIFEST = 'manifest.json';
 
-export function tenantPrefix(tenant: string): string {
-  assertTenantId(tenant);
-  return `tenants/${tenant}/`;
-}
-
 export function snapshotsPrefix(tenant: string): string {
   return `${tenantPrefix(tenant)}snapshots/`;
 }
@@ -121,7 +117,7 @@ export function parseManifest(value: unknown, tenant: string, id: string): Snaps
   if (!isObject(value)) throw bad('is not an object');
   const m = value;
   if (m.format !== SNAPSHOT_FORMAT) throw bad(`has format ${JSON.stringify(m.format)?.slice(0, 20)}, this node reads ${SNAPSHOT_FORMAT}`);
-  if (typeof m.tenant !== 'string' || !TENANT_ID_PATTERN.test(m.tenant) || m.tenant !== tenant) throw bad('names another tenant');
+  if (!isTenantId(m.tenant) || m.tenant !== tenant) throw bad('names another tenant');
   if (m.id !== id || !ID_PATTERN.test(id)) throw bad('names another snapshot id');
   const e = m.embedder;
   if (!isObject(e) || !isText(e.id, 256) || !isCount(e.dimension) || e.dimension < 1 || e.dimension > 65_536) throw bad('has no valid embedder');

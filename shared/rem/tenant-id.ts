@@ -9,7 +9,7 @@ export function isTenantId(tenant: unknown): tenant is string {
 }
 
 export function assertTenantId(tenant: unknown): asserts tenant is string {
-  if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
+  if (!isTenantId(tenant)) {
     throw new RemError(
       'invalid_tenant',
       'tenant id must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, _ and -, at most 63 characters)',

@@ -70,13 +70,6 @@ export class AccessStats {
     }
   }
 
-  /** Restores remembered counts (a tenant's last access read back from the catalog after a restart). */
-  seed(tenant: string, lastAccessMs: number): void {
-    if (this.byTenant.has(tenant) || this.byTenant.size >= this.tenantsMax) return;
-    const m5 = Math.floor(lastAccessMs / MIN5_MS);
-    const h = Math.floor(lastAccessMs / HOUR_MS);
-    this.byTenant.set(tenant, { min5: new Uint32Array(MIN5_BUCKETS), hour: new Uint32Array(HOUR_BUCKETS), min5At: m5, hourAt: h, lastAccessMs });
-  }
 
   get(tenant: string, nowMs: number): AccessCounts {
     const c = this.byTenant.get(tenant);

@@ -59,14 +59,6 @@ export class TenantCatalog {
     return this.loading;
   }
 
-  get isLoaded(): boolean {
-    return this.loaded;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
   get(tenant: string): CatalogEntry | undefined {
     return this.entries.get(tenant);
   }

@@ -22,7 +22,7 @@ import { RemError } from '../rem/errors.js';
 import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { assertTenantId, isTenantId, tenantDir } from '../rem/tenant-id.js';
 import { AccessStats } from './access-stats.js';
-import { retentionScore, SCORE_WEIGHTS_DEFAULT, type ScoreWeights } from './retention-score.js';
+import { retentionScore, SCORE_WEIGHTS_DEFAULT } from './retention-score.js';
 import { TenantCatalog, type CatalogEntry, type SnapshotRef } from './tenant-catalog.js';
 
 export type { SnapshotRef } from './tenant-catalog.js';
@@ -440,11 +440,6 @@ export class TenantManager {
     this.unknown.delete(tenant);
     this.unknown.set(tenant, Date.now() + this.lifecycle.negativeCacheMs);
     while (this.unknown.size > Math.max(1, this.lifecycle.negativeCacheMax)) this.unknown.delete(this.unknown.keys().next().value as string);
-  }
-
-  /** An op for the tenant arrived: an earlier "unknown" answer for it is stale. */
-  forgetUnknown(tenant: string): void {
-    this.unknown.delete(tenant);
   }
 
   // ------------------------------------------------------------------------------------------------ presence
