@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEntityDelete, applyEntityDelta, canonicalEntityState, emptyEntityState, entityView, mergeEntityStates, type EntityState } from '../shared/rem/entity-crdt.js';
 import { encodeHlc, HybridLogicalClock } from '../shared/rem/hlc.js';
-import { encodeVector, type EntityDelta, type Mutation, type Op } from '../shared/rem/ops.js';
+import { encodeVector, type EntityDelta, type Mutation, type Op, type SchemaMutation } from '../shared/rem/ops.js';
 import { tenantDigest } from '../shared/store/digest.js';
 import { entityId, resourceId } from '../shared/rem/ids.js';
 import type { Resource } from '../shared/rem/types.js';
@@ -155,8 +155,19 @@ describe('store merge (ops applied to real tenant stores)', () => {
     return { v: 1, op_id: hlc, tenant: 't', node, hlc, mutations: [m] };
   };
 
-  it('reaches the same digest and records from random orders and duplicates of the same ops', async () => {
+  const schemaOp = (w: number, node: string, field: 'x' | 'y' | null): Op => {
+    const hlc = encodeHlc({ wallMs: w, counter: 0, node });
+    const time = new Date(w).toISOString();
+    const m: SchemaMutation =
+      field === null
+        ? { type: 'delete', kind: 'schemas', id: 'person' }
+        : { type: 'put', kind: 'schemas', id: 'person', definition: { type: 'Person', schema: { type: 'object' }, key_field: null, indexed_fields: [field], embedding_fields: [], created_at: time, updated_at: time } };
+    return { v: 1, op_id: hlc, tenant: 't', node, hlc, mutations: [m] };
+  };
+
+  it('reaches the same digest, records, schemas and indexes from random orders and duplicates of the same ops', async () => {
     const opArb = fc.oneof(
+      fc.record({ w: fc.integer({ min: 1, max: 30 }), node: fc.constantFrom('a', 'b'), field: fc.constantFrom('x' as const, 'y' as const, null) }).map((r) => schemaOp(r.w, r.node, r.field)),
       fc.record({ w: fc.integer({ min: 1, max: 30 }), node: fc.constantFrom('a', 'b'), uri: fc.constantFrom('u1', 'u2', 'u3'), content: fc.oneof(fc.constant(null), fc.constantFrom('alpha', 'beta', 'gamma')) }).map((r) => resOp(r.w, r.node, r.uri, r.content)),
       fc.record({ w: fc.integer({ min: 1, max: 30 }), node: fc.constantFrom('a', 'b'), key: fc.constantFrom('ada', 'bob'), p: fc.oneof(fc.constant(null), fc.dictionary(fc.constantFrom('x', 'y'), fc.oneof(fc.constant(null), fc.integer({ min: 0, max: 2 })))) }).map((r) => entOp(r.w, r.node, r.key, r.p === null ? null : { properties: r.p })),
     );
@@ -174,6 +185,8 @@ describe('store merge (ops applied to real tenant stores)', () => {
           const [da, db] = [await tenantDigest(a), await tenantDigest(b)];
           expect(db.digest).toBe(da.digest);
           expect(db.counts).toEqual(da.counts);
+          expect(b.schemas.list()).toEqual(a.schemas.list());
+          expect(await b.iterator('idx').all()).toEqual(await a.iterator('idx').all());
           for (const kind of ['resources', 'entities'] as const) {
             const ra = await a.recordTexts(kind).all();
             const rb = await b.recordTexts(kind).all();

@@ -181,6 +181,37 @@ describe('/sync input', () => {
     expect((await node.call('GET', '/api/v1/tenant', { tenant: 'syncbad' })).status).toBe(404);
   });
 
+  it('refuses schema ops the schema route would refuse (slow patterns, bad shapes, mixed ops) with 400 invalid_op', async () => {
+    const hlc = now();
+    const time = new Date().toISOString();
+    const def = { type: 'Person', schema: { type: 'object' }, key_field: null, indexed_fields: [], embedding_fields: [], created_at: time, updated_at: time };
+    const schemaOp = (mutations: unknown[]) => ({ v: 1, op_id: `${hlc}#0`, tenant: 'syncschema', node: 'peer', hlc, mutations });
+    const put = (over: object, id = 'person') => ({ type: 'put', kind: 'schemas', id, definition: { ...def, ...over } });
+    const good = await resourceOp('syncschema', 'peer', hlc, 'doc://good', 'good');
+    const cases: [string, unknown][] = [
+      ['a backtracking pattern', schemaOp([put({ schema: { type: 'object', properties: { a: { type: 'string', pattern: '^(a+)+\\1$' } } } })])],
+      ['uniqueItems without maxItems', schemaOp([put({ schema: { type: 'array', uniqueItems: true } })])],
+      ['a schema that does not compile', schemaOp([put({ schema: { type: 'no-such-type' } })])],
+      ['an indexed field that is not a property path', schemaOp([put({ indexed_fields: ['a b'] })])],
+      ['a type that does not normalise to the id', schemaOp([put({}, 'company')])],
+      ['an id that is not normalised', schemaOp([put({ type: 'PERSON' }, 'PERSON')])],
+      ['unknown definition fields', schemaOp([put({ extra: 1 })])],
+      ['a schema op with two mutations', schemaOp([put({}), put({})])],
+      ['a schema mutation inside a record op', { ...good, mutations: [...good.mutations, put({})] }],
+    ];
+    for (const [what, op] of cases) {
+      const res = await hostile('POST', '/api/v1/sync', 'syncschema', { ops: [op] });
+      expect(res.status, `${what}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(400);
+      expect(res.body.error.code, what).toBe('invalid_op');
+    }
+    expect((await node.call('GET', '/api/v1/tenant', { tenant: 'syncschema' })).status).toBe(404);
+    // the well-formed definition is installed, its index usable
+    const ok = await hostile('POST', '/api/v1/sync', 'syncschema', { ops: [schemaOp([put({ indexed_fields: ['born'] })])] });
+    expect(ok.status).toBe(200);
+    expect(ok.body.applied).toBe(1);
+    expect((await node.call('GET', '/api/v1/schemas/person', { tenant: 'syncschema' })).body.indexed_fields).toEqual(['born']);
+  });
+
   it('refuses a relation containing \\0, so it cannot invent edges in the reverse index', async () => {
     const seeded = await node.call('POST', '/api/v1/entities', { tenant: 'graph', body: { entities: [{ type: 'person', key: 'a' }, { type: 'person', key: 'b' }] } });
     expect(seeded.status).toBe(201);

@@ -29,15 +29,38 @@ export type Mutation =
   | { type: 'put'; kind: 'entities'; id: string; delta: EntityDelta }
   | { type: 'delete'; kind: RemKind; id: string };
 
-export interface Op {
+/** An entity type's schema as it travels: what PUT /schemas/:type stored at the origin (type as first written). */
+export interface SchemaDefinition {
+  type: string;
+  schema: Record<string, unknown>;
+  key_field: string | null;
+  indexed_fields: string[];
+  embedding_fields: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * A schema change: last-writer-wins per entity type (`id` is the normalised type) by the op's HLC, a delete leaves a
+ * tombstone like a record's. It travels in an op of its own (one mutation), since applying it rebuilds indexes.
+ */
+export type SchemaMutation = { type: 'put'; kind: 'schemas'; id: string; definition: SchemaDefinition } | { type: 'delete'; kind: 'schemas'; id: string };
+
+/** A record op carries record mutations; a schema op exactly one schema mutation. */
+export interface Op<M extends Mutation | SchemaMutation = Mutation | SchemaMutation> {
   v: 1;
   /** Unique per op: the HLC (unique per node) plus the part number when one write was split across messages. */
   op_id: string;
   tenant: string;
   node: string;
   hlc: string;
-  mutations: Mutation[];
+  mutations: M[];
 }
+
+export type RecordOp = Op<Mutation>;
+export type SchemaOp = Op<SchemaMutation>;
+
+export const isSchemaOp = (op: Op): op is SchemaOp => op.mutations[0]?.kind === 'schemas';
 
 const LOCAL_VECTOR = Symbol('localVector');
 
@@ -89,8 +112,8 @@ export function decodeVector(s: string): Float32Array {
  * Splits one write's mutations into ops of at most `bytesMax` serialized bytes each (NATS payloads are bounded),
  * all sharing the write's HLC. A single mutation larger than the bound travels alone.
  */
-export function buildOps(tenant: string, node: string, hlc: string, mutations: Mutation[], bytesMax: number): Op[] {
-  const ops: Op[] = [];
+export function buildOps(tenant: string, node: string, hlc: string, mutations: Mutation[], bytesMax: number): RecordOp[] {
+  const ops: RecordOp[] = [];
   let current: Mutation[] = [];
   let size = 0;
   const flush = () => {

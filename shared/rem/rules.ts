@@ -224,6 +224,27 @@ export function checkEntityDelta(d: unknown, id: string, f: string, limits: Reco
   if (d.embedding !== undefined && d.embedding !== null) checkWireVector(d.embedding, limits.dimension, `${f}.embedding`);
 }
 
+const SCHEMA_DEFINITION_FIELDS = new Set(['type', 'schema', 'key_field', 'indexed_fields', 'embedding_fields', 'created_at', 'updated_at']);
+
+/**
+ * A replicated schema definition's shape: known fields of the right types, its type normalising to the mutation's
+ * id, RFC 3339 times. What the schema itself may contain (patterns, uniqueItems, field paths) the store checks.
+ */
+export function checkSchemaDefinition(d: unknown, id: string, f: string): void {
+  if (!isObj(d)) throw invalid(`${f} must be an object`);
+  onlyFields(d, SCHEMA_DEFINITION_FIELDS, f);
+  const type = checkNaturalKey(d.type, `${f}.type`, TYPE_CHARS_MAX);
+  if (normalizeKey(type) !== id) throw invalid(`${f}.type does not normalise to the mutation's id`);
+  if (!isObj(d.schema)) throw invalid(`${f}.schema must be an object`);
+  if (d.key_field !== null && typeof d.key_field !== 'string') throw invalid(`${f}.key_field must be a string or null`);
+  for (const list of ['indexed_fields', 'embedding_fields'] as const) {
+    const v = d[list];
+    if (!Array.isArray(v) || v.length > LIST_ITEMS_MAX || v.some((x) => typeof x !== 'string')) throw invalid(`${f}.${list} must be an array of strings`);
+  }
+  checkStoredTime(d.created_at, `${f}.created_at`);
+  checkStoredTime(d.updated_at, `${f}.updated_at`);
+}
+
 /** The base64 float32 vector of a replicated op: the right length, and a vector the indexes can hold. */
 export function checkWireVector(v: unknown, dimension: number, field: string): Float32Array {
   const chars = Math.ceil((dimension * 4) / 3) * 4;

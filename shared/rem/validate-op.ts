@@ -5,10 +5,11 @@
 import { RemError } from './errors.js';
 import { ID_PATTERN } from './ids.js';
 import { inspectJson } from './json-guard.js';
-import { checkEntityDelta, checkMomentRecord, checkResourceRecord, checkWireVector, type RecordLimits } from './rules.js';
+import { checkEntityDelta, checkMomentRecord, checkResourceRecord, checkSchemaDefinition, checkWireVector, type RecordLimits } from './rules.js';
+import { normalizeKey } from './text.js';
 import { REM_KINDS, type RemKind } from './types.js';
 import { ClockDriftError, isHlc, type HybridLogicalClock } from './hlc.js';
-import { keepDecodedVector, type Mutation, type Op } from './ops.js';
+import { keepDecodedVector, type Mutation, type Op, type SchemaDefinition } from './ops.js';
 
 /** Why an op was refused, for `percolate_replication_apply_errors_total{reason}`. */
 export type OpRejectReason = 'malformed' | 'clock_drift';
@@ -28,6 +29,11 @@ export interface OpRules extends RecordLimits {
   /** Deepest nesting of an op's JSON. */
   jsonDepthMax: number;
   mutationsMax?: number;
+  /**
+   * What a schema definition may contain, as PUT /schemas checks it (the store's rules: patterns, uniqueItems, field
+   * paths, a schema ajv compiles); throws a RemError. Without it schema ops are refused.
+   */
+  checkSchema?: (definition: SchemaDefinition) => void;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -65,10 +71,14 @@ export function validateOp(raw: unknown, rules: OpRules): Op {
   if (!Array.isArray(raw.mutations) || raw.mutations.length === 0 || raw.mutations.length > mutationsMax) {
     throw bad(`op.mutations must be an array of 1..${mutationsMax}`);
   }
+  const schemaOp = isObj(raw.mutations[0]) && raw.mutations[0].kind === 'schemas';
+  // a schema change travels alone: applying it rebuilds the type's indexes, apart from any record batch
+  if (schemaOp && raw.mutations.length !== 1) throw bad('op.mutations: a schema op carries exactly one mutation');
   for (let i = 0; i < raw.mutations.length; i++) {
     const f = `op.mutations[${i}]`;
     try {
-      checkMutation(raw.mutations[i], f, rules);
+      if (schemaOp) checkSchemaMutation(raw.mutations[i], f, rules);
+      else checkMutation(raw.mutations[i], f, rules);
     } catch (err) {
       if (err instanceof OpRejected) throw err;
       if (err instanceof RemError) throw bad(err.message.startsWith(f) ? err.message : `${f}: ${err.message}`);
@@ -76,6 +86,20 @@ export function validateOp(raw: unknown, rules: OpRules): Op {
     }
   }
   return raw as unknown as Op;
+}
+
+function checkSchemaMutation(m: unknown, f: string, rules: OpRules): void {
+  if (!isObj(m)) throw bad(`${f} must be an object`);
+  if (!isStr(m.id) || m.id.length === 0 || m.id.length > 128 || normalizeKey(m.id) !== m.id) throw bad(`${f}.id must be a normalised entity type`);
+  if (m.type === 'delete') {
+    if (Object.keys(m).some((k) => k !== 'type' && k !== 'kind' && k !== 'id')) throw bad(`${f}: a delete carries type, kind and id only`);
+    return;
+  }
+  if (m.type !== 'put') throw bad(`${f}.type must be put or delete`);
+  if (Object.keys(m).some((k) => k !== 'type' && k !== 'kind' && k !== 'id' && k !== 'definition')) throw bad(`${f}: a schema put carries type, kind, id and definition only`);
+  checkSchemaDefinition(m.definition, m.id, `${f}.definition`);
+  if (!rules.checkSchema) throw bad(`${f}: schema ops are not accepted here`);
+  rules.checkSchema(m.definition as unknown as SchemaDefinition);
 }
 
 function checkMutation(m: unknown, f: string, rules: OpRules): void {

@@ -7,7 +7,8 @@ import type { TenantManager } from '../store/tenant-manager.js';
 import { hlcWallMs } from '../rem/hlc.js';
 import type { Op } from '../rem/ops.js';
 import { decodeOpMessage } from './op-message.js';
-import { OpRejected, opRulesFor, validateOp, type OpRejectReason } from '../rem/validate-op.js';
+import { OpRejected, validateOp, type OpRejectReason } from '../rem/validate-op.js';
+import { storeOpRules } from '../store/op-rules.js';
 
 export interface ApplierOptions {
   nodeId: string;
@@ -89,7 +90,7 @@ export class SyncApplier {
       const applied = await this.o.tenants.useReplicated(tenant, async (store) => {
         const ops: Op[] = [];
         const good: JsMsg[] = [];
-        const rules = opRulesFor(store);
+        const rules = storeOpRules(store);
         for (const { msg, raw } of items) {
           try {
             const op = validateOp(raw, rules);

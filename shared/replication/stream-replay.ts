@@ -8,7 +8,8 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nat
 import { SYNC_STREAM, syncSubject } from '../bus/names.js';
 import { RemError } from '../rem/errors.js';
 import type { Op } from '../rem/ops.js';
-import { OpRejected, opRulesFor, validateOp } from '../rem/validate-op.js';
+import { OpRejected, validateOp } from '../rem/validate-op.js';
+import { storeOpRules } from '../store/op-rules.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import { decodeOpMessage } from './op-message.js';
 
@@ -70,7 +71,7 @@ export async function replayTenant(access: StreamAccess, store: TenantStore, aft
     opt_start_seq: afterSeq + 1,
   });
   const deadline = Date.now() + o.timeoutMs;
-  const rules = opRulesFor(store);
+  const rules = storeOpRules(store);
   let seen = afterSeq;
   try {
     while (seen < lastSeq) {

@@ -50,6 +50,8 @@ export const schemaIndexTypePrefix = (type: string) => `sidx${SEP}${type}${SEP}`
 export const schemaIndexFieldPrefix = (type: string, field: string) => `sidx${SEP}${type}${SEP}${field}${SEP}`;
 export const schemaIndexKey = (type: string, field: string, encoded: string, id: string) =>
   `sidx${SEP}${type}${SEP}${field}${SEP}${encoded}${SEP}${id}`;
+/** A schema's version (`ver`) and tombstone (`tomb`) key: `sch \0 type` (normalised), beside the records' own. */
+export const schemaVersionKey = (type: string) => `sch${SEP}${type}`;
 /** Longest string value kept in an index key; longer values share their prefix (readers re-check the record). */
 export const INDEX_STRING_CHARS_MAX = 256;
 

@@ -22,14 +22,23 @@ import { RemError, invalid } from '../rem/errors.js';
 import { normalizeKey } from '../rem/text.js';
 import type { Entity } from '../rem/types.js';
 import type { KeyRange, KeySpace, SpaceOp } from '../rem/codec.js';
-import { encodeIndexValue, entityKeyKey, prefixEnd, schemaIndexKey, schemaIndexTypePrefix } from './keys.js';
+import { encodeIndexValue, entityKeyKey, prefixEnd, schemaIndexKey, schemaIndexTypePrefix, schemaVersionKey } from './keys.js';
 import type { Mutex } from './mutex.js';
-import type { EntityWriteHook, StoreLimits } from './store-types.js';
+import type { EntityWriteHook, ReadKey, RecordChange, StoreLimits } from './store-types.js';
+import { hlcIso, type HybridLogicalClock } from '../rem/hlc.js';
+import type { Op, SchemaDefinition, SchemaMutation, SchemaOp } from '../rem/ops.js';
 
 /** What the registry needs of its tenant store (the store implements it; the registry does not import the store). */
 export interface SchemaHost {
+  readonly tenant: string;
+  readonly nodeId: string;
+  readonly clock: HybridLogicalClock;
   readonly limits: StoreLimits;
   readonly writeLock: Mutex;
+  /** Values of versions and tombstones (raw strings). */
+  readRaw(keys: readonly ReadKey[]): Promise<(string | undefined)[]>;
+  /** Commits key-space ops with the tenant's highest HLC and outbox ops in one batch (the caller holds the write lock). */
+  commit(changes: readonly RecordChange[], extra: readonly SpaceOp[], repl: { hlcMax?: string; outbox?: readonly Op[] }): Promise<void>;
   getMany<T>(kind: 'entities', ids: readonly string[]): Promise<(T | undefined)[]>;
   iterator<V = unknown>(space: KeySpace, range?: KeyRange): AsyncIterable<[string, V]>;
   values<V = unknown>(space: KeySpace, range?: KeyRange): { nextv(size: number): Promise<V[]>; close(): Promise<void> };
@@ -46,16 +55,8 @@ export interface SchemaInput {
   embedding_fields?: string[];
 }
 
-export interface EntitySchema {
-  /** The type as first written (the registry is keyed by its normalised form). */
-  type: string;
-  schema: Record<string, unknown>;
-  key_field: string | null;
-  indexed_fields: string[];
-  embedding_fields: string[];
-  created_at: string;
-  updated_at: string;
-}
+/** A stored definition (`type` as first written; the registry is keyed by its normalised form). */
+export type EntitySchema = SchemaDefinition;
 
 export interface Violation {
   /** JSON pointer into the entity: `/properties/age`. */
@@ -223,9 +224,48 @@ function toViolations(errors: readonly ErrorObject[] | null | undefined): Violat
   });
 }
 
+type Validator = InstanceType<typeof AjvDraft7.default> | InstanceType<typeof Ajv2020.default>;
+
+function validatorName(def: SchemaDefinition, lenient: boolean): string {
+  return `${/2020-12|2019-09/.test(String(def.schema.$schema ?? '')) ? '2020' : '7'}${lenient ? ':lenient' : ''}`;
+}
+
+function newValidator(def: SchemaDefinition, lenient: boolean): Validator {
+  const opts = { allErrors: true, strict: false, addUsedSchema: false, code: { regExp: re2Engine(lenient) } };
+  const ajv = addFormats.default(validatorName(def, false) === '2020' ? new Ajv2020.default(opts) : new AjvDraft7.default(opts));
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword(UNIQUE_ITEMS);
+  return ajv;
+}
+
+function compileSchema(ajv: Validator, def: SchemaDefinition): ValidateFunction {
+  try {
+    return ajv.compile(def.schema);
+  } catch (err) {
+    throw invalid(`schema is not a valid JSON Schema: ${(err as Error).message}`);
+  }
+}
+
+/** Validators that only check replicated definitions (one per draft, shared by the node's tenants). */
+const checkers = new Map<string, Validator>();
+
+/**
+ * Checks a schema definition that arrived from a peer as PUT /schemas checks one (field paths, limits, pattern and
+ * uniqueItems cost, a JSON Schema that compiles): a hostile peer cannot install what the route would refuse.
+ */
+export function checkSchemaDefinition(def: SchemaDefinition, uniqueItemsMax: number): void {
+  SchemaRegistry.checkInput(def.type, { ...def, key_field: def.key_field ?? undefined }, uniqueItemsMax);
+  const name = validatorName(def, false);
+  let ajv = checkers.get(name);
+  if (!ajv) checkers.set(name, (ajv = newValidator(def, false)));
+  compileSchema(ajv, def);
+  // compiled schemas are cached by the validator: a check must not keep one per op
+  ajv.removeSchema(def.schema);
+}
+
 export class SchemaRegistry implements EntityWriteHook {
   private readonly byType = new Map<string, Loaded>();
-  private ajv = new Map<string, InstanceType<typeof AjvDraft7.default> | InstanceType<typeof Ajv2020.default>>();
+  private ajv = new Map<string, Validator>();
 
   constructor(private readonly store: SchemaHost) {}
 
@@ -237,26 +277,12 @@ export class SchemaRegistry implements EntityWriteHook {
   }
 
   private compile(def: EntitySchema, lenient = false): Loaded {
-    const draft = String(def.schema.$schema ?? '');
-    const v2020 = /2020-12|2019-09/.test(draft);
     // one validator instance per tenant and draft, created on first use (compiling the format vocabulary costs
     // milliseconds); a lenient one only for stored definitions whose patterns RE2 cannot run
-    const name = `${v2020 ? '2020' : '7'}${lenient ? ':lenient' : ''}`;
+    const name = validatorName(def, lenient);
     let ajv = this.ajv.get(name);
-    if (!ajv) {
-      const opts = { allErrors: true, strict: false, addUsedSchema: false, code: { regExp: re2Engine(lenient) } };
-      ajv = addFormats.default(v2020 ? new Ajv2020.default(opts) : new AjvDraft7.default(opts));
-      ajv.removeKeyword('uniqueItems');
-      ajv.addKeyword(UNIQUE_ITEMS);
-      this.ajv.set(name, ajv);
-    }
-    let validate: ValidateFunction;
-    try {
-      validate = ajv.compile(def.schema);
-    } catch (err) {
-      throw invalid(`schema is not a valid JSON Schema: ${(err as Error).message}`);
-    }
-    return { def, validate, fields: def.indexed_fields.map((name) => ({ name, path: name.split('.') })) };
+    if (!ajv) this.ajv.set(name, (ajv = newValidator(def, lenient)));
+    return { def, validate: compileSchema(ajv, def), fields: def.indexed_fields.map((name) => ({ name, path: name.split('.') })) };
   }
 
   get(type: string): EntitySchema | undefined {
@@ -339,7 +365,7 @@ export class SchemaRegistry implements EntityWriteHook {
   }
 
   /** Validates a definition's shape (the HTTP schema checks types; this holds for in-process callers too). */
-  private static checkInput(type: string, input: SchemaInput, uniqueItemsMax: number): void {
+  static checkInput(type: string, input: SchemaInput, uniqueItemsMax: number): void {
     if (!normalizeKey(type)) throw invalid('type must not be blank');
     if (input.schema === null || typeof input.schema !== 'object' || Array.isArray(input.schema)) throw invalid('schema must be a JSON Schema object');
     if (JSON.stringify(input.schema).length > SCHEMA_CHARS_MAX) throw new RemError('limit_exceeded', `schema exceeds ${SCHEMA_CHARS_MAX} characters`);
@@ -351,14 +377,15 @@ export class SchemaRegistry implements EntityWriteHook {
 
   /**
    * Adds or replaces the schema of `type` and rebuilds its secondary indexes from the stored entities of the type.
-   * The old definition is removed first and the new one written with the last index batch, so a crash in between
-   * leaves no definition whose index is incomplete (the planner only uses indexes of stored definitions).
+   * A local write: stamped with the node's clock, and its op (the whole definition) goes to the outbox with the last
+   * batch, so every replica installs the same definition (see applyReplicated).
    */
   async put(type: string, input: SchemaInput): Promise<PutSchemaResult> {
     SchemaRegistry.checkInput(type, input, this.store.limits.schemaUniqueItemsMax);
     const ntype = normalizeKey(type);
-    const now = new Date().toISOString();
     return this.store.writeLock.run(async () => {
+      const hlc = this.store.clock.now();
+      const now = hlcIso(hlc);
       const prev = this.byType.get(ntype)?.def;
       const def: EntitySchema = {
         type: prev?.type ?? type,
@@ -370,52 +397,107 @@ export class SchemaRegistry implements EntityWriteHook {
         updated_at: now,
       };
       const loaded = this.compile(def);
-      await this.store.writeKeys([{ type: 'del', space: 'meta', key: META_PREFIX + ntype }]);
-      this.byType.delete(ntype);
-      await this.clearIndex(ntype);
-      const result: PutSchemaResult = { schema: def, indexed: 0, violations: 0, violation_samples: [] };
-      let ops: SpaceOp[] = [];
-      const typePrefix = entityKeyKey(ntype, '');
-      const ids = this.store.values<string>('idx', { gte: typePrefix, lt: prefixEnd(typePrefix) });
-      // the backfill holds this tenant's write lock, not the node: it gives the event loop a turn every few ms
-      const slice = new TimeSlice();
-      try {
-        for (;;) {
-          const chunk = await ids.nextv(BACKFILL_BATCH);
-          if (chunk.length === 0) break;
-          for (const e of await this.store.getMany<Entity>('entities', chunk)) {
-            if (slice.due()) await slice.pause();
-            if (!e) continue;
-            result.indexed++;
-            for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', space: 'idx', key: k, value: e.id });
-            const errors = loaded.validate(e.properties) ? [] : toViolations(loaded.validate.errors);
-            if (errors.length > 0 && result.violations++ < 10) result.violation_samples.push({ id: e.id, key: e.key, errors });
-          }
-          if (ops.length >= BACKFILL_BATCH) {
-            await this.store.writeKeys(ops);
-            ops = [];
-          }
-        }
-      } finally {
-        await ids.close();
-      }
-      ops.push({ type: 'put', space: 'meta', key: META_PREFIX + ntype, value: def });
-      await this.store.writeKeys(ops);
-      this.byType.set(ntype, loaded);
-      return result;
+      return this.install(ntype, loaded, hlc, this.localOp(hlc, { type: 'put', kind: 'schemas', id: ntype, definition: def }));
     });
   }
 
-  /** Removes the schema of `type` and its indexes; false when there was none. */
+  /** Removes the schema of `type` and its indexes (a local write, replicated like put); false when there was none. */
   async delete(type: string): Promise<boolean> {
     const ntype = normalizeKey(type);
     return this.store.writeLock.run(async () => {
       if (!this.byType.has(ntype)) return false;
-      await this.store.writeKeys([{ type: 'del', space: 'meta', key: META_PREFIX + ntype }]);
-      this.byType.delete(ntype);
-      await this.clearIndex(ntype);
+      const hlc = this.store.clock.now();
+      await this.remove(ntype, hlc, this.localOp(hlc, { type: 'delete', kind: 'schemas', id: ntype }));
       return true;
     });
+  }
+
+  /**
+   * Applies a replicated schema op: last writer wins per type by HLC against the type's version and tombstone (as
+   * for a resource), so any order of the same ops leaves every replica with the same definition and the same
+   * indexes. Replicas do not validate entities against it (the node that takes a write does): it only gives them
+   * the indexes, the embedded fields and the rules for their own local writes. Takes the write lock.
+   */
+  async applyReplicated(op: SchemaOp): Promise<{ applied: number; skipped: number }> {
+    const m = op.mutations[0]!;
+    const hlc = op.hlc;
+    const result = await this.store.writeLock.run(async () => {
+      const vkey = schemaVersionKey(m.id);
+      const [ver, tomb] = await this.store.readRaw([['ver', vkey], ['tomb', vkey]]);
+      const version = ver === undefined ? undefined : (JSON.parse(ver) as string);
+      const stale = m.type === 'put' ? (version !== undefined && version >= hlc) || (tomb !== undefined && tomb >= hlc) : (version !== undefined && version > hlc) || (tomb !== undefined && tomb >= hlc);
+      if (stale) return { applied: 0, skipped: 1 };
+      if (m.type === 'put') await this.install(m.id, this.compile(m.definition, true), hlc, undefined);
+      else await this.remove(m.id, hlc, undefined);
+      return { applied: 1, skipped: 0 };
+    });
+    // later local writes must be stamped after everything this node has seen
+    this.store.clock.observe(hlc);
+    return result;
+  }
+
+  private localOp(hlc: string, mutation: SchemaMutation): SchemaOp {
+    return { v: 1, op_id: `${hlc}#0`, tenant: this.store.tenant, node: this.store.nodeId, hlc, mutations: [mutation] };
+  }
+
+  /**
+   * Installs a definition at version `hlc` and rebuilds the type's indexes. The old definition is removed first and
+   * the new one written with the last index batch (with its version and, for a local write, its op), so a crash in
+   * between leaves no definition whose index is incomplete (the planner only uses indexes of stored definitions).
+   * The caller holds the write lock.
+   */
+  private async install(ntype: string, loaded: Loaded, hlc: string, op: SchemaOp | undefined): Promise<PutSchemaResult> {
+    const def = loaded.def;
+    await this.store.writeKeys([{ type: 'del', space: 'meta', key: META_PREFIX + ntype }]);
+    this.byType.delete(ntype);
+    await this.clearIndex(ntype);
+    const result: PutSchemaResult = { schema: def, indexed: 0, violations: 0, violation_samples: [] };
+    let ops: SpaceOp[] = [];
+    const typePrefix = entityKeyKey(ntype, '');
+    const ids = this.store.values<string>('idx', { gte: typePrefix, lt: prefixEnd(typePrefix) });
+    // the backfill holds this tenant's write lock, not the node: it gives the event loop a turn every few ms
+    const slice = new TimeSlice();
+    try {
+      for (;;) {
+        const chunk = await ids.nextv(BACKFILL_BATCH);
+        if (chunk.length === 0) break;
+        for (const e of await this.store.getMany<Entity>('entities', chunk)) {
+          if (slice.due()) await slice.pause();
+          if (!e) continue;
+          result.indexed++;
+          for (const k of this.indexKeys(e, loaded)) ops.push({ type: 'put', space: 'idx', key: k, value: e.id });
+          const errors = loaded.validate(e.properties) ? [] : toViolations(loaded.validate.errors);
+          if (errors.length > 0 && result.violations++ < 10) result.violation_samples.push({ id: e.id, key: e.key, errors });
+        }
+        if (ops.length >= BACKFILL_BATCH) {
+          await this.store.writeKeys(ops);
+          ops = [];
+        }
+      }
+    } finally {
+      await ids.close();
+    }
+    const vkey = schemaVersionKey(ntype);
+    ops.push({ type: 'put', space: 'meta', key: META_PREFIX + ntype, value: def }, { type: 'put', space: 'ver', key: vkey, value: hlc }, { type: 'del', space: 'tomb', key: vkey });
+    await this.store.commit([], ops, { hlcMax: hlc, outbox: op ? [op] : [] });
+    this.byType.set(ntype, loaded);
+    return result;
+  }
+
+  /** Removes a definition at `hlc` (leaving a tombstone) and drops its indexes. The caller holds the write lock. */
+  private async remove(ntype: string, hlc: string, op: SchemaOp | undefined): Promise<void> {
+    const vkey = schemaVersionKey(ntype);
+    await this.store.commit(
+      [],
+      [
+        { type: 'del', space: 'meta', key: META_PREFIX + ntype },
+        { type: 'del', space: 'ver', key: vkey },
+        { type: 'put', space: 'tomb', key: vkey, value: hlc },
+      ],
+      { hlcMax: hlc, outbox: op ? [op] : [] },
+    );
+    this.byType.delete(ntype);
+    await this.clearIndex(ntype);
   }
 
   private async clearIndex(ntype: string): Promise<void> {

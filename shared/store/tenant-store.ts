@@ -19,7 +19,7 @@ import { vectorToBuffer, seqKey, type BatchOp, type BufferSublevel, type JsonSub
 import { RemError } from '../rem/errors.js';
 import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../rem/hlc.js';
 import { consoleObserver, type EngineObserver } from '../rem/observer.js';
-import type { Mutation, Op } from '../rem/ops.js';
+import { isSchemaOp, type Mutation, type Op, type RecordOp } from '../rem/ops.js';
 import { tenantDir } from '../rem/tenant-id.js';
 import type { RemKind } from '../rem/types.js';
 import { REM_KINDS } from '../rem/types.js';
@@ -412,9 +412,29 @@ export class TenantStore {
     return this.writer.write(build, ahead);
   }
 
-  /** Applies validated replicated ops (the applier and POST /sync): the one path for both; takes the write lock. */
-  applyReplicated(ops: readonly Op[]): Promise<ApplyResult> {
-    return applyReplicated(this, ops);
+  /**
+   * Applies validated replicated ops (the applier, POST /sync and a restore's replay): the one path for all three;
+   * takes the write lock. Record ops merge in batches; a schema op between them applies in its place in the order.
+   */
+  async applyReplicated(ops: readonly Op[]): Promise<ApplyResult> {
+    const total: ApplyResult = { applied: 0, skipped: 0, hlcMax: undefined };
+    const add = (r: { applied: number; skipped: number }) => {
+      total.applied += r.applied;
+      total.skipped += r.skipped;
+    };
+    let run: RecordOp[] = [];
+    for (const op of ops) {
+      if (!isSchemaOp(op)) {
+        run.push(op as RecordOp);
+        continue;
+      }
+      if (run.length > 0) add(await applyReplicated(this, run));
+      run = [];
+      add(await this.schemas.applyReplicated(op));
+    }
+    if (run.length > 0) add(await applyReplicated(this, run));
+    for (const op of ops) total.hlcMax = hlcMax(total.hlcMax, op.hlc);
+    return total;
   }
 
   /** Writes key-space ops in one batch outside a record change (schema backfills). The caller holds the write lock. */

@@ -11,7 +11,7 @@ import type { SpaceOp } from '../rem/codec.js';
 import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../rem/entity-crdt.js';
 import { RemError } from '../rem/errors.js';
 import { hlcIso, hlcMax, type HybridLogicalClock } from '../rem/hlc.js';
-import { buildOps, decodeVector, encodeLocalVectors, mutationVector, type EntityDelta, type Mutation, type Op } from '../rem/ops.js';
+import { buildOps, decodeVector, encodeLocalVectors, mutationVector, type EntityDelta, type Mutation, type Op, type RecordOp } from '../rem/ops.js';
 import { entityText } from '../rem/record-text.js';
 import type { Entity, RemKind, RemRecord } from '../rem/types.js';
 import { KIND_SPECS } from './kind-specs.js';
@@ -154,7 +154,7 @@ export async function prepareEntityVectors(
  * The caller holds the write lock. `local` ops go to the outbox and run the entity write hooks' checks; `vectors`
  * are entity vectors computed ahead of the lock (prepareEntityVectors).
  */
-export async function applyOps(target: WriteTarget, ops: readonly Op[], opts: { local: boolean; vectors?: VectorsByText }): Promise<ApplyResult> {
+export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], opts: { local: boolean; vectors?: VectorsByText }): Promise<ApplyResult> {
   // remote timestamps move the node's clock: one beyond the drift bound must not get that far (validateOp refuses
   // such ops first; this keeps the invariant for every caller)
   if (!opts.local) for (const op of ops) target.clock.checkRemote(op.hlc);
@@ -276,7 +276,7 @@ export function stampTimes<T extends { created_at: string; updated_at: string }>
 }
 
 /** Applies validated replicated ops (from the applier or POST /sync): entity vectors first, then under the lock. */
-export async function applyReplicated(target: WriteTarget, ops: readonly Op[]): Promise<ApplyResult> {
+export async function applyReplicated(target: WriteTarget, ops: readonly RecordOp[]): Promise<ApplyResult> {
   const vectors = await prepareEntityVectors(
     target,
     ops.flatMap((op) => op.mutations.map((mutation) => ({ mutation, hlc: op.hlc }))),
@@ -299,7 +299,7 @@ interface PendingWrite {
 /** Local writes of one group commit at most (each still gets its own HLC and op). */
 const GROUP_WRITES_MAX = 256;
 
-function opsFor(target: WriteTarget, hlc: string, mutations: Mutation[]): Op[] {
+function opsFor(target: WriteTarget, hlc: string, mutations: Mutation[]): RecordOp[] {
   // standalone: one op, vectors stay binary; replicated: vectors get their wire form and big writes are split
   if (target.replication?.outbox) {
     encodeLocalVectors(mutations);
@@ -351,7 +351,7 @@ export class LocalWriter {
     const queue = this.queue;
     while (queue.length > 0) {
       const group = queue.slice(0, GROUP_WRITES_MAX);
-      const built: { w: PendingWrite; ops: Op[] }[] = [];
+      const built: { w: PendingWrite; ops: RecordOp[] }[] = [];
       for (const w of group) {
         try {
           const hlc = this.target.clock.now();
@@ -362,7 +362,7 @@ export class LocalWriter {
       }
       const vectors = new Map<string, Float32Array>();
       for (const b of built) for (const [text, v] of b.w.vectors ?? []) vectors.set(text, v);
-      const apply = (ops: Op[]) => (ops.length > 0 ? applyOps(this.target, ops, { local: true, vectors }) : Promise.resolve({ applied: 0, skipped: 0, hlcMax: undefined }));
+      const apply = (ops: RecordOp[]) => (ops.length > 0 ? applyOps(this.target, ops, { local: true, vectors }) : Promise.resolve({ applied: 0, skipped: 0, hlcMax: undefined }));
       try {
         const result = await apply(built.flatMap((b) => b.ops));
         for (const b of built) b.w.resolve(result);

@@ -2,7 +2,8 @@
 // stream's format through the same validation and merge path as the applier (repair and bootstrap).
 import type { FastifyInstance } from 'fastify';
 import { tenantDigest } from '../../../shared/store/digest.js';
-import { OpRejected, opRulesFor, validateOp } from '../../../shared/rem/validate-op.js';
+import { OpRejected, validateOp } from '../../../shared/rem/validate-op.js';
+import { storeOpRules } from '../../../shared/store/op-rules.js';
 import { audit } from '../../../shared/http/audit.js';
 import { withStore, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
@@ -31,7 +32,7 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
     async (req) => {
       const { ops } = req.body as { ops: unknown[] };
       // validated before the store is opened: a refused request must not create the tenant
-      const rules = opRulesFor({ clock: ctx.clock, dimension: ctx.tenants.opts.embedder.dimension, limits: ctx.tenants.opts.limits });
+      const rules = storeOpRules({ clock: ctx.clock, dimension: ctx.tenants.opts.embedder.dimension, limits: ctx.tenants.opts.limits });
       const valid = ops.map((raw, i) => {
         try {
           const op = validateOp(raw, rules);
