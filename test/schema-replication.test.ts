@@ -86,9 +86,9 @@ describe('replicated schemas', () => {
     expect([pa.status, pb.status]).toEqual([201, 201]);
     await digestsConverge([a!, b!], 'schema-lww');
     const [sa, sb] = await Promise.all([a!, b!].map((n) => n.call('GET', '/api/v1/schemas/person', t)));
-    expect(sa.body).toEqual(sb.body);
+    expect(sa!.body).toEqual(sb!.body);
     // HLC order: the later updated_at (ties broken by node id) is the definition both keep
     const winner = pa.body.updated_at > pb.body.updated_at || (pa.body.updated_at === pb.body.updated_at && 'a' > 'b') ? pa : pb;
-    expect(sa.body.indexed_fields).toEqual(winner.body.indexed_fields);
+    expect(sa!.body.indexed_fields).toEqual(winner.body.indexed_fields);
   });
 });

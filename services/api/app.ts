@@ -82,7 +82,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     dataDir: cfg.dataDir,
     embedder: opts.embedder,
     openMax: cfg.tenantsOpenMax,
-    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, pendingMax: cfg.vectorPendingMax },
+    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, pendingMax: cfg.vectorPendingMax, onDemand: cfg.vectorGraph === 'on_demand' },
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
     recordCacheBytes: cfg.recordCacheBytes,

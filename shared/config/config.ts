@@ -40,6 +40,11 @@ export interface NodeConfig {
   hnswEfSearch: number;
   /** Committed vectors per index awaiting graph insertion (searched exactly meanwhile); 0 inserts synchronously. */
   vectorPendingMax: number;
+  /**
+   * `on_demand`: a tenant's HNSW graphs are built once it is served here (its first local search or write) and at
+   * low priority before, so replicas apply the stream without HNSW work; `eager`: every node inserts as ops arrive.
+   */
+  vectorGraph: 'on_demand' | 'eager';
   /** Index mutations after which the vector index is checkpointed to disk (bounds replay on open). */
   vectorCheckpointOps: number;
   /** Bytes of record JSON each open tenant keeps in memory for fast reads. */
@@ -146,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     hnswEfConstruction: intFrom(env, 'PERCOLATE_HNSW_EF_CONSTRUCTION', 100, 10, 2000),
     hnswEfSearch: intFrom(env, 'PERCOLATE_HNSW_EF_SEARCH', 64, 10, 5000),
     vectorPendingMax: intFrom(env, 'PERCOLATE_VECTOR_PENDING_MAX', VECTOR_PENDING_MAX_DEFAULT, 0, 1_000_000),
+    vectorGraph: vectorGraphFrom(env.PERCOLATE_VECTOR_GRAPH || 'on_demand'),
     vectorCheckpointOps: intFrom(env, 'PERCOLATE_VECTOR_CHECKPOINT_OPS', 50_000, 1, 100_000_000),
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
     recordCacheBytes: intFrom(env, 'PERCOLATE_RECORD_CACHE_BYTES', 32 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
@@ -178,4 +184,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     lifecycle: loadLifecycleConfig(env, { natsUrl, syncMaxAgeMs }),
     drainTimeoutMs: intFrom(env, 'PERCOLATE_DRAIN_TIMEOUT_MS', 60_000, 0, 3_600_000),
   };
+}
+
+function vectorGraphFrom(v: string): 'on_demand' | 'eager' {
+  if (v !== 'on_demand' && v !== 'eager') throw new ConfigError(`PERCOLATE_VECTOR_GRAPH must be on_demand or eager, got '${v}'`);
+  return v;
 }

@@ -13,6 +13,14 @@
 // full, a put inserts the oldest pending vectors itself (backpressure). An id is never in the graph and pending at
 // once: a pending update removes the id's old graph element, so the graph holds no stale vectors.
 //
+// On demand (`onDemand`, the node's default for tenants it does not serve): a put is only logged (the LevelDB batch
+// already holds the vector and its log entry) and the id's old graph element removed; no vector is kept in memory and
+// no HNSW work is done on the apply path, so a replica keeps up with the stream at the speed of its LevelDB batches.
+// The logged vectors (the backlog) reach the graph in two ways: at low priority, once no put arrived for
+// `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
+// pauses both); and at once, when the tenant is served here (its first local search or write: `activate`), the store
+// moves the whole backlog into the pending set, which searches scan exactly until the drain has inserted it.
+//
 // Native memory: the hnswlib graph object comes from a process-wide pool (hnsw-pool.ts) and goes back to it on close,
 // where its index is shrunk at once: hnswlib-node would otherwise free it only when V8 happens to collect the wrapper.
 // A kind without vectors in its graph takes no graph object at all (the first insertion allocates it; until then
@@ -46,6 +54,15 @@ export interface VectorIndexOptions {
   pendingMax?: number;
   /** Longest stretch the background drain inserts before yielding to the event loop. */
   drainSliceMs?: number;
+  /**
+   * Build the graph on demand: puts are logged, not inserted, until the backlog is moved (see the header). Off: every
+   * put goes to the pending set and the graph at once.
+   */
+  onDemand?: boolean;
+  /** On demand: the backlog is worked off once no put arrived for this long (default 200 ms). */
+  idleMs?: number;
+  /** On demand: called (at most once per idle period) when the backlog should be moved into the pending set. */
+  onIdleBacklog?: () => void;
   /** Where graph objects come from and go back to on close (default: the process-wide pool). */
   pool?: HnswPool;
   /** Where rebuilds and other degraded paths are reported (default: stderr). */
@@ -76,6 +93,7 @@ interface LabelFile {
 }
 
 const INITIAL_CAPACITY = 64;
+const IDLE_MS_DEFAULT = 200;
 /** Rough V8 cost of one id in both label maps (two Map entries, the id string's header; its characters are added). */
 const LABEL_ENTRY_BYTES = 112;
 /** Rough V8 cost of one pending entry beside its vector's bytes (Map entry, object, Float32Array and its buffer). */
@@ -98,7 +116,15 @@ export class VectorIndex {
   private readonly opts: VectorIndexOptions;
   /** Committed vectors not yet in the graph, oldest first (Map keeps insertion order). */
   private pending = new Map<string, Pending>();
-  private drainTimer: NodeJS.Immediate | undefined;
+  private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** On demand and not yet activated: puts go to the backlog. */
+  private lazy: boolean;
+  /** First log sequence whose put neither the graph nor the pending set reflects (undefined: no backlog). */
+  private backlogFrom: number | undefined;
+  /** Puts logged into the backlog and not yet moved (an estimate: a record put twice counts twice). */
+  private backlogCount = 0;
+  private lastLazyPutMs = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** Set while a checkpoint writes the graph (hnswlib writes it off the main thread) and after close. */
   private drainPaused = false;
   private closed = false;
@@ -115,6 +141,7 @@ export class VectorIndex {
     this.kind = opts.kind;
     this.dimension = opts.dimension;
     this.scratch = new Array<number>(opts.dimension).fill(0);
+    this.lazy = opts.onDemand ?? false;
   }
 
   static async open(opts: VectorIndexOptions): Promise<VectorIndex> {
@@ -133,9 +160,19 @@ export class VectorIndex {
     return this.labelOf.size + this.pending.size;
   }
 
-  /** Mutations logged since the last checkpoint. */
+  /** Mutations logged since the last checkpoint that a checkpoint could cover now (not the backlog's). */
   get pendingOps(): number {
-    return this.seq - this.checkpointSeq + (this.rebuilt ? 1 : 0);
+    return Math.max(0, this.coveredSeq() - this.checkpointSeq) + (this.rebuilt ? 1 : 0);
+  }
+
+  /** Logged puts not yet moved to the pending set or the graph (on demand). */
+  get backlog(): number {
+    return this.backlogFrom === undefined ? 0 : this.backlogCount;
+  }
+
+  /** Whether puts go to the backlog (on demand, not activated). */
+  get isLazy(): boolean {
+    return this.lazy;
   }
 
   /** Committed vectors not yet inserted into the graph (searched exactly until they are). */
@@ -158,6 +195,17 @@ export class VectorIndex {
    */
   applyPut(id: string, vector: Float32Array | number[], seq = this.seq): void {
     if (this.closed) return; // committed and logged: the next open replays it
+    if (this.lazy) {
+      // logged in the batch that committed it: the backlog is its log entry, nothing is held in memory
+      this.pending.delete(id);
+      this.removeFromGraph(id);
+      this.backlogFrom ??= seq;
+      this.backlogCount++;
+      this.lastLazyPutMs = performance.now();
+      this.assertConsistent(id);
+      this.scheduleIdle();
+      return;
+    }
     const max = this.opts.pendingMax ?? 0;
     if (max <= 0) {
       this.insert(id, vector);
@@ -200,6 +248,87 @@ export class VectorIndex {
     if (broken) throw new Error(`vector index '${this.kind}' invariant broken: ${broken}`);
   }
 
+  /**
+   * Serves the graph from now on: later puts go to the pending set and the graph as without `onDemand`. The backlog
+   * is still to be moved (moveBacklog), which the store does next.
+   */
+  activate(): void {
+    if (!this.lazy) return;
+    this.lazy = false;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.scheduleDrain();
+  }
+
+  /**
+   * Moves up to `limit` backlog entries (log order) into the pending set, reading each id's current vector from the
+   * store: the drain inserts them and searches scan them exactly meanwhile. An id already pending or in the graph was
+   * put there from a read after its last logged put, and is left alone; an id without a stored vector was deleted.
+   * The caller holds the tenant's write lock (no commit may change a vector between the read and the move). Returns
+   * the entries moved; 0 when the backlog is empty.
+   */
+  async moveBacklog(limit: number): Promise<number> {
+    if (this.closed || this.backlogFrom === undefined) return 0;
+    const entries = await this.opts.log.iterator({ gte: seqKey(this.backlogFrom), lte: seqKey(this.seq), limit }).all();
+    const ids = [...new Set(entries.map(([, id]) => id).filter((id) => !this.pending.has(id) && !this.labelOf.has(id)))];
+    const vectors = ids.length > 0 ? await this.opts.vectors.getMany(ids) : [];
+    if (this.closed) return 0;
+    const seqOf = new Map<string, number>();
+    for (const [key, id] of entries) seqOf.set(id, Number(key));
+    ids.forEach((id, i) => {
+      const buf = vectors[i];
+      if (buf) this.setPending(id, bufferToVector(buf), seqOf.get(id)!);
+    });
+    const last = entries.at(-1);
+    if (!last || Number(last[0]) >= this.seq) {
+      this.backlogFrom = undefined;
+      this.backlogCount = 0;
+    } else {
+      this.backlogFrom = Number(last[0]) + 1;
+      this.backlogCount = Math.max(0, this.backlogCount - entries.length);
+    }
+    this.assertConsistent();
+    this.scheduleDrain();
+    return entries.length;
+  }
+
+  private setPending(id: string, v: Float32Array, seq: number): void {
+    let norm = 0;
+    for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
+    this.pending.set(id, { vector: v, invNorm: norm > 0 ? 1 / Math.sqrt(norm) : 0, seq });
+  }
+
+  /** The highest log sequence the graph and the pending set reflect completely (a checkpoint covers at most this). */
+  private coveredSeq(): number {
+    let seq = this.backlogFrom === undefined ? this.seq : this.backlogFrom - 1;
+    // pending entries moved from the backlog are not in sequence order: the oldest is not necessarily first
+    for (const p of this.pending.values()) if (p.seq - 1 < seq) seq = p.seq - 1;
+    return seq;
+  }
+
+  /** On demand: asks the store to move the backlog once puts paused for idleMs. */
+  private scheduleIdle(): void {
+    if (this.idleTimer || this.closed || !this.opts.onIdleBacklog) return;
+    const idleMs = this.opts.idleMs ?? IDLE_MS_DEFAULT;
+    const check = () => {
+      this.idleTimer = undefined;
+      if (this.closed || !this.lazy || this.backlogFrom === undefined) return;
+      const quietMs = performance.now() - this.lastLazyPutMs;
+      if (quietMs < idleMs) {
+        this.idleTimer = setTimeout(check, idleMs - quietMs);
+        return;
+      }
+      // only once the pending set is drained: the backlog moves a pending set's worth at a time
+      if (this.pending.size > 0) {
+        this.idleTimer = setTimeout(check, idleMs);
+        return;
+      }
+      this.opts.onIdleBacklog?.();
+    };
+    this.idleTimer = setTimeout(check, idleMs);
+    this.idleTimer.unref?.();
+  }
+
   /** Inserts every pending vector now (tests, benchmarks and shutdown paths that want the graph complete). */
   flushPending(): void {
     while (this.pending.size > 0) this.insertOldestPending();
@@ -213,8 +342,9 @@ export class VectorIndex {
   close(): void {
     this.closed = true;
     this.drainPaused = true;
-    if (this.drainTimer) clearImmediate(this.drainTimer);
-    this.drainTimer = undefined;
+    this.clearDrainTimer();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     this.pending.clear();
     const index = this.index;
     this.index = undefined;
@@ -323,13 +453,35 @@ export class VectorIndex {
     this.insert(id, p.vector);
   }
 
+  private clearDrainTimer(): void {
+    const t = this.drainTimer;
+    this.drainTimer = undefined;
+    if (!t) return;
+    clearImmediate(t as NodeJS.Immediate);
+    clearTimeout(t as NodeJS.Timeout);
+  }
+
   private scheduleDrain(): void {
     if (this.drainTimer || this.drainPaused || this.pending.size === 0) return;
+    // on demand the backlog is low-priority work: the drain waits while puts keep arriving
+    if (this.lazy) {
+      const idleMs = this.opts.idleMs ?? IDLE_MS_DEFAULT;
+      const quietMs = performance.now() - this.lastLazyPutMs;
+      if (quietMs < idleMs) {
+        this.drainTimer = setTimeout(() => {
+          this.drainTimer = undefined;
+          this.scheduleDrain();
+        }, idleMs - quietMs);
+        this.drainTimer.unref?.();
+        return;
+      }
+    }
     this.drainTimer = setImmediate(() => {
       this.drainTimer = undefined;
       if (this.drainPaused) return;
       const until = performance.now() + (this.opts.drainSliceMs ?? SLICE_MS_DEFAULT);
       while (this.pending.size > 0 && performance.now() < until) this.insertOldestPending();
+      if (this.pending.size === 0 && this.lazy && this.backlogFrom !== undefined) this.scheduleIdle();
       this.scheduleDrain();
     });
   }
@@ -390,10 +542,9 @@ export class VectorIndex {
   }
 
   private async writeCheckpoint(): Promise<void> {
-    // The checkpoint covers the log up to just before the oldest pending put: everything logged up to there is in
-    // the graph. Later entries are replayed at open, and replaying a put the graph already holds is harmless.
-    const oldestPending = this.pending.values().next();
-    const seq = oldestPending.done ? this.seq : oldestPending.value.seq - 1;
+    // The checkpoint covers the log up to just before the oldest pending or backlog put: everything logged up to there
+    // is in the graph. Later entries are replayed at open, and replaying a put the graph already holds is harmless.
+    const seq = this.coveredSeq();
     if (seq <= this.checkpointSeq && !this.rebuilt) return;
     const final = path.join(this.opts.dir, `vidx-${this.kind}-${seqKey(seq)}`);
     const tmp = `${final}.tmp-${process.pid}`;
@@ -496,6 +647,14 @@ export class VectorIndex {
       reason = newest.missing;
       expected = newest.expected;
     }
+    if (reason !== undefined && expected && this.lazy) {
+      // no checkpoint yet and the log complete from its first entry: the whole log is the backlog
+      this.dropGraph();
+      await this.replay();
+      this.seq = Math.max(this.seq, lastLogSeq);
+      this.assertConsistent();
+      return;
+    }
     if (reason !== undefined) {
       const started = performance.now();
       await this.rebuild(Math.max(lastLogSeq, 0));
@@ -570,12 +729,23 @@ export class VectorIndex {
     this.seq = this.checkpointSeq = labels.seq;
   }
 
-  /** Re-applies logged mutations after the checkpoint, reading each id's current vector from the store. */
+  /**
+   * Re-applies logged mutations after the checkpoint, reading each id's current vector from the store. On demand
+   * they become the backlog instead: their (possibly stale) graph elements are removed and nothing is inserted.
+   */
   private async replay(): Promise<void> {
     const seen = new Set<string>();
     for await (const [key, id] of this.opts.log.iterator({ gt: seqKey(this.checkpointSeq) })) {
       this.seq = Math.max(this.seq, Number(key));
       seen.add(id);
+    }
+    if (this.lazy && seen.size > 0) {
+      for (const id of seen) this.removeFromGraph(id);
+      this.backlogFrom = this.checkpointSeq + 1;
+      this.backlogCount = seen.size;
+      this.lastLazyPutMs = performance.now();
+      this.scheduleIdle();
+      return;
     }
     const ids = [...seen];
     const vectors = ids.length > 0 ? await this.opts.vectors.getMany(ids) : [];

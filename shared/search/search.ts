@@ -189,6 +189,8 @@ async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, 
     scored.sort((a, b) => b.score - a.score);
     return hydrate(store, kind, scored, p.predicate, limit, h);
   }
+  // a graph built on demand (this node only replicated the tenant so far) gets its backlog first
+  await store.serveVectors();
   const accept = p.candidates ? (id: string) => p.candidates!.has(id) : undefined;
   let k = limit;
   for (;;) {

@@ -39,8 +39,11 @@ export interface TenantStoreOptions {
   dataDir: string;
   tenant: string;
   embedder: Embedder;
-  /** HNSW parameters; `pendingMax` bounds committed vectors awaiting graph insertion (0: insert synchronously). */
-  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number };
+  /**
+   * HNSW parameters; `pendingMax` bounds committed vectors awaiting graph insertion (0: insert synchronously);
+   * `onDemand` builds the graphs only once the tenant is served here (see serveVectors), and at low priority before.
+   */
+  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; idleMs?: number };
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
@@ -131,6 +134,8 @@ export class TenantStore {
   private readonly opts: TenantStoreOptions;
   private closed = false;
   private checkpointing: Promise<void> | undefined;
+  /** serveVectors() in progress or done. */
+  private serving: Promise<void> | undefined;
   private diskUsage: { bytes: number; atMs: number } | undefined;
 
   private constructor(opts: TenantStoreOptions, dir: string) {
@@ -190,9 +195,50 @@ export class TenantStore {
     return n;
   }
 
+  /** Logged vectors not yet in the pending set or the graph (graphs on demand; an estimate). */
+  get vectorsBacklog(): number {
+    let n = 0;
+    for (const kind of REM_KINDS) n += this.kinds[kind].vectors.backlog;
+    return n;
+  }
+
   /** Resolves once every committed vector is in its HNSW graph (benchmarks and tests that time or inspect the graph). */
   async vectorsSettled(): Promise<void> {
+    await this.serveVectors();
     while (!this.closed && this.vectorsPending > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /**
+   * The tenant is served here (a local search or write): with graphs on demand, later puts are inserted as they
+   * commit and the backlog (vectors logged while the tenant was only replicated here) moves into the pending sets,
+   * where searches find them exactly until the drain has inserted them. Resolves once the backlog moved; what it
+   * costs is reading the backlog's vectors, not inserting them (that follows in the background). Idempotent.
+   */
+  serveVectors(): Promise<void> {
+    if (!this.opts.hnsw.onDemand) return Promise.resolve();
+    this.serving ??= (async () => {
+      for (const kind of REM_KINDS) {
+        const vi = this.kinds[kind].vectors;
+        vi.activate();
+        while (!this.closed && (await this.writeLock.run(() => vi.moveBacklog(BACKLOG_MOVE_CHUNK))) > 0) {
+          /* chunk by chunk, so writes interleave */
+        }
+      }
+    })().catch((err: unknown) => {
+      this.serving = undefined;
+      throw err;
+    });
+    return this.serving;
+  }
+
+  /** Low-priority work of a graph on demand: puts paused, so a pending set's worth of the backlog moves to the drain. */
+  private moveBacklogIdle(kind: RemKind): void {
+    const vi = this.kinds[kind].vectors;
+    this.writeLock
+      .run(() => vi.moveBacklog(Math.max(1, this.opts.hnsw.pendingMax ?? VECTOR_PENDING_MAX_DEFAULT)))
+      .catch((err: unknown) => {
+        if (!this.closed) this.observer.degraded('vector_backlog_failed', { tenant: this.tenant, kind, err: String(err) }, 'moving logged vectors into the graph failed; the next search or open retries');
+      });
   }
 
   static async exists(dataDir: string, tenant: string): Promise<boolean> {
@@ -283,6 +329,9 @@ export class TenantStore {
         efConstruction: this.opts.hnsw.efConstruction,
         efSearch: this.opts.hnsw.efSearch,
         pendingMax: this.opts.hnsw.pendingMax ?? VECTOR_PENDING_MAX_DEFAULT,
+        onDemand: this.opts.hnsw.onDemand,
+        idleMs: this.opts.hnsw.idleMs,
+        onIdleBacklog: () => this.moveBacklogIdle(kind),
         vectors: vectorStore,
         log: vectorLog,
         pool: sharedHnswPool(this.opts.vectorIndexPoolMax),
@@ -409,6 +458,12 @@ export class TenantStore {
    * the write lock (see write-path.ts).
    */
   writeLocal(build: Build, ahead?: readonly Mutation[]): Promise<ApplyResult> {
+    // a tenant written here is served here: its graphs follow its writes (and a search after them is fast)
+    if (this.opts.hnsw.onDemand && !this.serving) {
+      this.serveVectors().catch((err: unknown) =>
+        this.observer.degraded('vector_backlog_failed', { tenant: this.tenant, err: String(err) }, 'moving logged vectors into the graph failed; the next search retries'),
+      );
+    }
     return this.writer.write(build, ahead);
   }
 
@@ -665,6 +720,8 @@ export class TenantStore {
  * which about 2.65 MB is the one graph.
  */
 const STORE_FIXED_BYTES = 128 * 1024;
+/** Backlog entries moved per write-lock hold when a tenant starts being served (reads that many vectors). */
+const BACKLOG_MOVE_CHUNK = 1000;
 /** V8 cost of one record-cache entry beside its characters (Map entry, two string headers). */
 const CACHE_ENTRY_BYTES = 96;
 

@@ -17,12 +17,23 @@ export function managerOptions(dataDir: string, over: Partial<ConstructorParamet
   };
 }
 
-export function openStore(dataDir: string, tenant = 't1', over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number } = {}) {
+export function openStore(
+  dataDir: string,
+  tenant = 't1',
+  over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number } = {},
+) {
   return TenantStore.open({
     dataDir,
     tenant,
     embedder: over.embedder ?? new HashEmbedder(384),
-    hnsw: { m: 16, efConstruction: 100, efSearch: 64, ...(over.pendingMax !== undefined ? { pendingMax: over.pendingMax } : {}) },
+    hnsw: {
+      m: 16,
+      efConstruction: 100,
+      efSearch: 64,
+      ...(over.pendingMax !== undefined ? { pendingMax: over.pendingMax } : {}),
+      ...(over.onDemand !== undefined ? { onDemand: over.onDemand } : {}),
+      ...(over.idleMs !== undefined ? { idleMs: over.idleMs } : {}),
+    },
     vectorCheckpointOps: over.vectorCheckpointOps ?? 100_000,
     syncWrites: false,
     limits: DEFAULT_LIMITS,

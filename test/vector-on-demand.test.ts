@@ -1,0 +1,145 @@
+// HNSW graphs on demand: a store that only replicates a tenant logs the vectors of replicated puts without inserting
+// them (no HNSW work on the apply path), moves them to the graph at low priority once puts pause, and all at once
+// when the tenant is served here; searches are exact meanwhile, and restarts and updates never leave a stale vector.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../scripts/prng.js';
+import { encodeVector, type Op } from '../shared/rem/ops.js';
+import { resourceId } from '../shared/rem/ids.js';
+import { search } from '../shared/search/search.js';
+import type { TenantStore } from '../shared/store/tenant-store.js';
+import { hlcAt } from './support/ops.js';
+import { openStore } from './support/store.js';
+import { tempDir } from './support/tmp.js';
+import { cosine } from './support/vectors.js';
+import { waitFor } from './support/wait.js';
+
+const DIM = 384;
+let dir: string;
+let cleanup: () => Promise<void>;
+let store: TenantStore | undefined;
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir());
+});
+afterEach(async () => {
+  if (store && !store.isClosed) await store.close();
+  store = undefined;
+  await cleanup();
+});
+
+function randomVectors(n: number, seed: number): Float32Array[] {
+  const rand = mulberry32(seed);
+  return Array.from({ length: n }, () => Float32Array.from({ length: DIM }, () => rand() * 2 - 1));
+}
+
+let wall = Date.now() - 60_000;
+/** One replicated op putting resources doc://<i> with the given vectors, as peer `p` publishes them. */
+function putOp(items: { i: number; v: Float32Array }[]): Op {
+  const hlc = hlcAt(wall++, 'p');
+  const at = new Date().toISOString();
+  return {
+    v: 1,
+    op_id: `${hlc}#0`,
+    tenant: 't1',
+    node: 'p',
+    hlc,
+    mutations: items.map(({ i, v }) => {
+      const id = resourceId(`doc://${i}`, 0);
+      return { type: 'put' as const, kind: 'resources' as const, id, vector: encodeVector(v), record: { id, uri: `doc://${i}`, name: '', content: `document ${i}`, chunk_ordinal: 0, metadata: {}, created_at: at, updated_at: at } };
+    }),
+  };
+}
+
+async function vectorTop(s: TenantStore, q: Float32Array, k: number): Promise<{ id: string; score: number | null }[]> {
+  const hits = await search(s, { vector: q, kinds: ['resources'], mode: 'vector', limit: k });
+  return hits.map((h) => ({ id: h.id, score: h.score }));
+}
+
+function exactTop(vectors: Float32Array[], q: Float32Array, k: number): string[] {
+  return vectors
+    .map((v, i) => ({ id: resourceId(`doc://${i}`, 0), s: cosine(v, q) }))
+    .sort((a, b) => b.s - a.s)
+    .slice(0, k)
+    .map((h) => h.id);
+}
+
+describe('HNSW graphs on demand', () => {
+  it('applies replicated puts without touching the graph, then a search serves them exactly', async () => {
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    const vectors = randomVectors(300, 1);
+    for (let b = 0; b < 300; b += 50) await store.applyReplicated([putOp(vectors.slice(b, b + 50).map((v, j) => ({ i: b + j, v })))]);
+    const vi = store.vectorIndex('resources');
+    expect(vi.hasGraph).toBe(false); // not one insertion, not even a graph object
+    expect(vi.pendingInserts).toBe(0); // and no vector kept in memory
+    expect(store.vectorsBacklog).toBe(300);
+    const queries = randomVectors(5, 2);
+    for (const q of queries) {
+      // the first search moves the backlog into the pending set, which is scanned exactly
+      const hits = await vectorTop(store, q, 10);
+      expect(hits.map((h) => h.id)).toEqual(exactTop(vectors, q, 10));
+    }
+    expect(store.vectorsBacklog).toBe(0);
+    expect(vi.isLazy).toBe(false);
+    await store.vectorsSettled();
+    expect(vi.pendingInserts).toBe(0);
+    expect(vi.size).toBe(300);
+    // the graph (not the pending scan) now answers, with HNSW's recall
+    let found = 0;
+    for (const q of queries) {
+      const want = new Set(exactTop(vectors, q, 10));
+      found += (await vectorTop(store, q, 10)).filter((h) => want.has(h.id)).length;
+    }
+    expect(found / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('brings the graph up to date at low priority once replicated puts pause, without a search', async () => {
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 20, pendingMax: 64 });
+    const vectors = randomVectors(200, 3);
+    await store.applyReplicated([putOp(vectors.map((v, i) => ({ i, v })))]);
+    const vi = store.vectorIndex('resources');
+    expect(vi.pendingInserts).toBe(0);
+    // moved a pending set's worth (64) at a time while idle, and inserted by the drain
+    await waitFor('the backlog to reach the graph', async () => store!.vectorsBacklog === 0 && vi.pendingInserts === 0 && vi.size === 200);
+    expect(vi.hasGraph).toBe(true);
+    expect(vi.isLazy).toBe(true); // still not served here: later puts go to the backlog again
+    await store.applyReplicated([putOp([{ i: 500, v: randomVectors(1, 4)[0]! }])]);
+    expect(store.vectorsBacklog).toBe(1);
+  });
+
+  it('never answers an updated or deleted record by its old graph vector, across a restart', async () => {
+    const [v1, v2, other] = randomVectors(3, 5);
+    // the graph holds v1 for doc://0 in a checkpoint
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    await store.applyReplicated([putOp([{ i: 0, v: v1! }, { i: 1, v: other! }])]);
+    await store.vectorsSettled();
+    await store.close();
+    // reopened as a replica: an update to v2 arrives and goes to the backlog
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    expect(store.vectorIndex('resources').size).toBe(2);
+    await store.applyReplicated([putOp([{ i: 0, v: v2! }])]);
+    // crash: no checkpoint; the log holds the update
+    await store.closeWithoutCheckpoint();
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    expect(store.vectorsBacklog).toBeGreaterThan(0);
+    const hit = (await vectorTop(store, v1!, 2)).find((h) => h.id === resourceId('doc://0', 0))!;
+    expect(hit.score).toBeCloseTo(cosine(v1!, v2!), 4); // the new vector, not a perfect match on the old one
+    // a replicated delete removes it from every path
+    const del = hlcAt(wall++, 'p');
+    await store.applyReplicated([{ v: 1, op_id: `${del}#0`, tenant: 't1', node: 'p', hlc: del, mutations: [{ type: 'delete', kind: 'resources', id: resourceId('doc://0', 0) }] }]);
+    await store.vectorsSettled();
+    expect((await vectorTop(store, v2!, 2)).map((h) => h.id)).toEqual([resourceId('doc://1', 0)]);
+  });
+
+  it('a local write serves the tenant here: its graph follows writes from then on', async () => {
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    const vectors = randomVectors(20, 6);
+    await store.applyReplicated([putOp(vectors.map((v, i) => ({ i, v })))]);
+    expect(store.vectorsBacklog).toBe(20);
+    const { putResources } = await import('../shared/store/resources.js');
+    await putResources(store, [{ uri: 'doc://local', content: 'written here', embedding: Array.from(randomVectors(1, 7)[0]!) }]);
+    await waitFor('the backlog to move', async () => store!.vectorsBacklog === 0);
+    expect(store.vectorIndex('resources').isLazy).toBe(false);
+    await store.vectorsSettled();
+    expect(store.vectorIndex('resources').size).toBe(21);
+  });
+});
