@@ -134,3 +134,33 @@ describe('the write path', () => {
     expect(store.count('resources')).toBe(total);
   });
 });
+
+describe('replication conflicts', () => {
+  it('counts replicated writes that lost last-writer-wins, by kind, and never a replay', async () => {
+    const { dir, cleanup } = await tempDir();
+    const { openStore } = await import('./support/store.js');
+    const { hlcAt, resourceOp } = await import('./support/ops.js');
+    const store = await openStore(dir, 'c');
+    try {
+      const base = Date.now() - 10_000;
+      const newer = await resourceOp('c', 'a', hlcAt(base + 2, 'a'), 'doc://x', 'from a');
+      const older = await resourceOp('c', 'b', hlcAt(base + 1, 'b'), 'doc://x', 'from b');
+      expect((await store.applyReplicated([newer])).conflicts).toBeUndefined();
+      expect((await store.applyReplicated([newer])).conflicts).toBeUndefined(); // a replay
+      expect((await store.applyReplicated([older])).conflicts).toEqual({ resources: 1 });
+      const ent = (node: string, ms: number, properties: Record<string, unknown>) => {
+        const hlc = hlcAt(ms, node);
+        return { v: 1 as const, op_id: `${hlc}#0`, tenant: 'c', node, hlc, mutations: [{ type: 'put' as const, kind: 'entities' as const, id: entityId('person', 'ada'), delta: { type: 'person', key: 'ada', properties } }] };
+      };
+      await store.applyReplicated([ent('a', base + 5, { city: 'London' })]);
+      // an older write of another property is no conflict: both survive
+      expect((await store.applyReplicated([ent('b', base + 3, { born: 1815 })])).conflicts).toBeUndefined();
+      // an older write of the same property with another value lost
+      expect((await store.applyReplicated([ent('b', base + 4, { city: 'Paris' })])).conflicts).toEqual({ entities: 1 });
+      expect((await store.get<Entity>('entities', entityId('person', 'ada')))!.properties).toEqual({ city: 'London', born: 1815 });
+    } finally {
+      await store.close();
+      await cleanup();
+    }
+  });
+});

@@ -14,6 +14,7 @@ export interface NodeMetrics {
   replicationLag: client.Histogram;
   opsPublished: client.Counter;
   opsApplied: client.Counter<'result'>;
+  replicationConflicts: client.Counter<'kind'>;
   applyErrors: client.Counter<'reason'>;
   hlcRefused: client.Counter<'source'>;
   outboxDepth: client.Gauge;
@@ -96,6 +97,12 @@ export function createNodeMetrics(opts: {
       name: 'percolate_replication_ops_applied_total',
       help: 'Replicated mutations applied (changed state), skipped (already reflected) or cold (ops of tenants cold on this node, left to the stream for their next restore)',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    replicationConflicts: new client.Counter({
+      name: 'percolate_replication_conflicts_total',
+      help: 'Replicated mutations that lost last-writer-wins to a newer write or delete of the same record (concurrent writes on two nodes, or a late delivery), by kind; replays are not counted',
+      labelNames: ['kind'],
       registers: [registry],
     }),
     applyErrors: new client.Counter({

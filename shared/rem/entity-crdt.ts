@@ -89,6 +89,23 @@ export function applyEntityDelta(state: EntityState, d: EntityDelta, t: string):
   return s;
 }
 
+/**
+ * Whether a delta at `t` lost last-writer-wins to a newer write (for the conflict metric): a register it writes with
+ * another value was written later, or the entity was deleted after it. Type and key registers are left out: every
+ * delta writes them, with the same value but for spelling.
+ */
+export function entityDeltaLost(state: EntityState, d: EntityDelta, t: string): boolean {
+  if (!live(t, state.del)) return true;
+  const lost = (cur: Reg<unknown> | undefined, v: unknown) => cur !== undefined && cur.t > t && JSON.stringify(cur.v) !== JSON.stringify(v);
+  if (d.name !== undefined && lost(state.name, d.name)) return true;
+  if (d.embedding !== undefined && lost(state.emb, d.embedding)) return true;
+  const props = d.properties ?? {};
+  for (const k of Object.keys(props)) if (lost(own(state.props, k), props[k] ?? null)) return true;
+  for (const e of d.edges ?? []) if (lost(own(state.edges, edgeKey(e.rel, e.to)), { rel: e.rel, to: e.to, properties: e.properties, weight: e.weight })) return true;
+  for (const e of d.edges_remove ?? []) if (lost(own(state.edges, edgeKey(e.rel, e.to)), null)) return true;
+  return false;
+}
+
 function dropUpTo<T>(map: Record<string, Reg<T>>, del: string): Record<string, Reg<T>> {
   const out = ownMap<Reg<T>>();
   for (const k of Object.keys(map)) if (map[k]!.t > del) out[k] = map[k]!;

@@ -115,6 +115,7 @@ export class SyncApplier {
         for (const op of live) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
         this.o.metrics?.opsApplied.inc({ result: 'applied' }, result.applied);
         this.o.metrics?.opsApplied.inc({ result: 'skipped' }, result.skipped);
+        for (const [kind, n] of Object.entries(result.conflicts ?? {})) this.o.metrics?.replicationConflicts.inc({ kind }, n);
         for (const msg of good) msg.ack();
       });
       if (!applied) {

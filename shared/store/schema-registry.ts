@@ -418,7 +418,7 @@ export class SchemaRegistry implements EntityWriteHook {
    * indexes. Replicas do not validate entities against it (the node that takes a write does): it only gives them
    * the indexes, the embedded fields and the rules for their own local writes. Takes the write lock.
    */
-  async applyReplicated(op: SchemaOp): Promise<{ applied: number; skipped: number }> {
+  async applyReplicated(op: SchemaOp): Promise<{ applied: number; skipped: number; conflicts?: { schemas: number } }> {
     const m = op.mutations[0]!;
     const hlc = op.hlc;
     const result = await this.store.writeLock.run(async () => {
@@ -426,7 +426,11 @@ export class SchemaRegistry implements EntityWriteHook {
       const [ver, tomb] = await this.store.readRaw([['ver', vkey], ['tomb', vkey]]);
       const version = ver === undefined ? undefined : (JSON.parse(ver) as string);
       const stale = m.type === 'put' ? (version !== undefined && version >= hlc) || (tomb !== undefined && tomb >= hlc) : (version !== undefined && version > hlc) || (tomb !== undefined && tomb >= hlc);
-      if (stale) return { applied: 0, skipped: 1 };
+      if (stale) {
+        // an equal version is this op again; a newer version or tombstone won against it
+        const newer = (version !== undefined && version > hlc) || (tomb !== undefined && tomb > hlc);
+        return { applied: 0, skipped: 1, ...(newer ? { conflicts: { schemas: 1 } } : {}) };
+      }
       if (m.type === 'put') await this.install(m.id, this.compile(m.definition, true), hlc, undefined);
       else await this.remove(m.id, hlc, undefined);
       return { applied: 1, skipped: 0 };

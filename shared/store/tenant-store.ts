@@ -473,9 +473,13 @@ export class TenantStore {
    */
   async applyReplicated(ops: readonly Op[]): Promise<ApplyResult> {
     const total: ApplyResult = { applied: 0, skipped: 0, hlcMax: undefined };
-    const add = (r: { applied: number; skipped: number }) => {
+    const add = (r: Pick<ApplyResult, 'applied' | 'skipped' | 'conflicts'>) => {
       total.applied += r.applied;
       total.skipped += r.skipped;
+      for (const [kind, n] of Object.entries(r.conflicts ?? {})) {
+        total.conflicts ??= {};
+        total.conflicts[kind as keyof typeof total.conflicts] = (total.conflicts[kind as keyof typeof total.conflicts] ?? 0) + n;
+      }
     };
     let run: RecordOp[] = [];
     for (const op of ops) {

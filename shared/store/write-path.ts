@@ -8,7 +8,7 @@
 // The path knows the kinds only through their specs (kind-specs.ts) and the store only through WriteTarget, so it
 // imports neither the kinds' operations nor the store.
 import type { SpaceOp } from '../rem/codec.js';
-import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityView, type EntityState } from '../rem/entity-crdt.js';
+import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityDeltaLost, entityView, type EntityState } from '../rem/entity-crdt.js';
 import { RemError } from '../rem/errors.js';
 import { hlcIso, hlcMax, type HybridLogicalClock } from '../rem/hlc.js';
 import { buildOps, decodeVector, encodeLocalVectors, mutationVector, type EntityDelta, type Mutation, type Op, type RecordOp } from '../rem/ops.js';
@@ -59,6 +59,8 @@ export interface ApplyResult {
   /** Mutations already reflected (replays, or older than the current version or tombstone). */
   skipped: number;
   hlcMax: string | undefined;
+  /** Replicated mutations that lost last-writer-wins to a newer write of another op, by kind (replays are not counted). */
+  conflicts?: Partial<Record<RemKind | 'schemas', number>>;
 }
 
 /** Vectors computed before the write lock, by the text they embed (see prepareEntityVectors). */
@@ -165,6 +167,10 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
   let applied = 0;
   let skipped = 0;
   let maxHlc: string | undefined;
+  const conflicts: Partial<Record<RemKind, number>> = {};
+  const lost = (kind: RemKind) => {
+    if (!opts.local) conflicts[kind] = (conflicts[kind] ?? 0) + 1;
+  };
   for (const op of ops) {
     maxHlc = hlcMax(maxHlc, op.hlc);
     for (const m of op.mutations) {
@@ -172,6 +178,7 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
       if (m.kind === 'entities') {
         const before = t.state ?? emptyEntityState();
         const after = m.type === 'put' ? applyEntityDelta(before, m.delta, op.hlc) : applyEntityDelete(before, op.hlc);
+        if (m.type === 'put' && t.state !== undefined && entityDeltaLost(t.state, m.delta, op.hlc)) lost('entities');
         if (JSON.stringify(after) === JSON.stringify(before) && t.state !== undefined) skipped++;
         else applied++;
         t.state = after;
@@ -179,6 +186,8 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
       }
       if (m.type === 'put') {
         if ((t.ver !== undefined && t.ver >= op.hlc) || (t.tomb !== undefined && t.tomb >= op.hlc)) {
+          // the same op again (equal version) is a replay; an older one lost to a newer write or delete
+          if ((t.ver !== undefined && t.ver > op.hlc) || (t.tomb !== undefined && t.tomb > op.hlc)) lost(m.kind);
           skipped++;
           continue;
         }
@@ -191,6 +200,7 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
         applied++;
       } else {
         if ((t.ver !== undefined && t.ver > op.hlc) || (t.tomb !== undefined && t.tomb >= op.hlc)) {
+          if (t.ver !== undefined && t.ver > op.hlc) lost(m.kind); // a newer write outlives this delete
           skipped++;
           continue;
         }
@@ -260,7 +270,7 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
   await target.commit(changes, extra, { hlcMax: maxHlc, outbox: opts.local ? ops : [] });
   // later local writes must be stamped after everything this node has seen
   if (!opts.local && maxHlc) target.clock.observe(maxHlc);
-  return { applied, skipped, hlcMax: maxHlc };
+  return { applied, skipped, hlcMax: maxHlc, ...(Object.keys(conflicts).length > 0 ? { conflicts } : {}) };
 }
 
 /** Appends without `push(...items)`, whose argument count is bounded by the stack (a batch's keys are not). */

@@ -52,6 +52,7 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
         audit(req.log, 'sync_applied', { tenant: req.tenant, sub: req.auth.sub, ops: valid.length, applied: result.applied, skipped: result.skipped, origins: [...new Set(valid.map((o) => o.node))].slice(0, 10) });
         ctx.metrics.opsApplied.inc({ result: 'applied' }, result.applied);
         ctx.metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
+        for (const [kind, n] of Object.entries('conflicts' in result ? (result.conflicts ?? {}) : {})) ctx.metrics.replicationConflicts.inc({ kind }, n);
         return { applied: result.applied, skipped: result.skipped, hlc_max: store.hlcMax ?? null };
       });
     },
