@@ -155,7 +155,8 @@ describe('ops from the bus', () => {
     fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__', 'prototype'),
     fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'),
   );
-  const valueArb = fc.jsonValue({ maxDepth: 3 }).filter((v) => v !== null);
+  // a nested `__proto__` key is refused by the body parser (400, tested elsewhere): not a value this property is about
+  const valueArb = fc.jsonValue({ maxDepth: 3 }).filter((v) => v !== null && !JSON.stringify(v).includes('"__proto__"'));
 
   it('keeps every property key through a write-read and a replication round trip', async () => {
     let n = 0;

@@ -248,11 +248,11 @@ export function checkSchemaDefinition(d: unknown, id: string, f: string): void {
 /** The base64 float32 vector of a replicated op: the right length, and a vector the indexes can hold. */
 export function checkWireVector(v: unknown, dimension: number, field: string): Float32Array {
   const chars = Math.ceil((dimension * 4) / 3) * 4;
-  if (typeof v !== 'string' || v.length !== chars || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) {
-    throw new RemError('invalid_embedding', `${field} must be base64 of ${dimension} float32`);
-  }
+  if (typeof v !== 'string' || v.length !== chars) throw new RemError('invalid_embedding', `${field} must be base64 of ${dimension} float32`);
   const b = Buffer.from(v, 'base64');
-  if (b.byteLength !== dimension * 4) throw new RemError('invalid_embedding', `${field} must be base64 of ${dimension} float32`);
+  // Buffer.from skips characters outside the alphabet: only the canonical encoding of what it decoded is accepted
+  // (a native re-encoding, several times cheaper than a regular expression over the 2 KB string)
+  if (b.byteLength !== dimension * 4 || b.toString('base64') !== v) throw new RemError('invalid_embedding', `${field} must be base64 of ${dimension} float32`);
   const copy = new Uint8Array(b.byteLength);
   copy.set(b);
   const vector = new Float32Array(copy.buffer);

@@ -24,6 +24,7 @@ export interface ApplierOptions {
 }
 
 const NAK_DELAY_MS = 1000;
+const BATCHES_IN_FLIGHT = 2;
 
 export class SyncApplier {
   private messages: ConsumerMessages | undefined;
@@ -55,10 +56,21 @@ export class SyncApplier {
   }
 
   private async flush(): Promise<void> {
+    // Two batches in flight: one validates and merges on the main thread while the other's LevelDB batch is written
+    // on the thread pool (catching up, the loop was otherwise idle a third of the time). They may commit in either
+    // order, which merge allows: LWW and the entity CRDT are commutative (property-tested), and each message is
+    // acknowledged only after its own batch committed.
+    const inflight = new Set<Promise<void>>();
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.o.batchMax);
-        await this.applyBatch(batch);
+      // messages that arrive while a batch is in flight are picked up here (this loop is the only flusher)
+      while (this.queue.length > 0 || inflight.size > 0) {
+        if (this.queue.length > 0 && inflight.size < BATCHES_IN_FLIGHT) {
+          const batch = this.queue.splice(0, this.o.batchMax);
+          const p: Promise<void> = this.applyBatch(batch).finally(() => inflight.delete(p));
+          inflight.add(p);
+          continue;
+        }
+        await Promise.race(inflight);
       }
     } finally {
       this.flushing = undefined;
