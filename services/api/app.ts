@@ -120,6 +120,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     activeTenants: () => tenants.activeCount(),
     outboxDepth: () => tenants.outboxDepth(),
     vectorsPending: () => tenants.vectorsPending(),
+    vectorsBacklog: () => tenants.vectorsBacklog(),
     tenantsMemoryEstimate: () => tenants.memoryEstimateBytes(),
     tenantStates: () => tenants.stateCounts(),
   });

@@ -19,6 +19,7 @@ export interface NodeMetrics {
   hlcRefused: client.Counter<'source'>;
   outboxDepth: client.Gauge;
   vectorsPending: client.Gauge;
+  vectorsBacklog: client.Gauge;
   tenantsMemoryEstimate: client.Gauge;
   engineDegraded: client.Counter<'event'>;
   access: AccessMetrics;
@@ -32,6 +33,7 @@ export function createNodeMetrics(opts: {
   activeTenants: () => number;
   outboxDepth?: () => number;
   vectorsPending?: () => number;
+  vectorsBacklog?: () => number;
   /** Sum of the open tenants' memory estimates (TenantManager.memoryEstimateBytes). */
   tenantsMemoryEstimate?: () => number;
   /** Tenants by presence level (TenantManager.stateCounts). */
@@ -131,6 +133,14 @@ export function createNodeMetrics(opts: {
       registers: [registry],
       collect() {
         this.set(opts.vectorsPending?.() ?? 0);
+      },
+    }),
+    vectorsBacklog: new client.Gauge({
+      name: 'percolate_vectors_backlog',
+      help: 'Vectors of open tenants logged but not yet moved towards their HNSW graph (graphs on demand: tenants replicated here and not served)',
+      registers: [registry],
+      collect() {
+        this.set(opts.vectorsBacklog?.() ?? 0);
       },
     }),
     tenantsMemoryEstimate: new client.Gauge({

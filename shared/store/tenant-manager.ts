@@ -237,6 +237,13 @@ export class TenantManager {
     return n;
   }
 
+  /** Vectors of open tenants in their indexes' backlogs (graphs on demand). */
+  vectorsBacklog(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += s.store?.vectorsBacklog ?? 0;
+    return n;
+  }
+
   /** Estimated memory held by the open tenants (sum of TenantStore.memoryEstimateBytes), in bytes. */
   memoryEstimateBytes(): number {
     let n = 0;
