@@ -44,7 +44,7 @@ export class NodeLifecycle {
             keep: cfg.lifecycle.snapshotsKeep,
             stream: replicated ? () => this.stream() : undefined,
             publishOutbox: replicated ? (store) => this.replicator().publisher.publishFrom(store) : undefined,
-            replay: { batchMax: 512, jsonDepthMax: cfg.jsonDepthMax, timeoutMs: cfg.lifecycle.replayTimeoutMs, keep: (tenant, ops) => this.tenants?.dropPurged(tenant, ops) ?? ops },
+            replay: { batchMax: 512, jsonDepthMax: cfg.jsonDepthMax, timeoutMs: cfg.lifecycle.replayTimeoutMs },
             metrics: () => deps.metrics(),
             log: { warn: (o, m) => deps.log().warn(o, m) },
           })

@@ -115,16 +115,10 @@ export class SyncApplier {
           }
         }
         if (ops.length === 0) return;
-        // ops from before a purge of the tenant (late deliveries, a peer's old outbox) must not bring data back
-        const live = this.o.tenants.dropPurged(tenant, ops);
-        if (live.length < ops.length) this.o.metrics?.opsApplied.inc({ result: 'purged' }, ops.length - live.length);
-        if (live.length === 0) {
-          for (const msg of good) msg.ack();
-          return;
-        }
-        const result = await store.applyReplicated(live);
+        const result = await store.applyReplicated(ops);
+        if (result.purged) this.o.metrics?.opsApplied.inc({ result: 'purged' }, result.purged);
         const nowMs = Date.now();
-        for (const op of live) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
+        for (const op of ops) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
         this.o.metrics?.opsApplied.inc({ result: 'applied' }, result.applied);
         this.o.metrics?.opsApplied.inc({ result: 'skipped' }, result.skipped);
         for (const [kind, n] of Object.entries(result.conflicts ?? {})) this.o.metrics?.replicationConflicts.inc({ kind }, n);

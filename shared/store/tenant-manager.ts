@@ -187,10 +187,12 @@ export class TenantManager {
     return this.access.size;
   }
 
-  /** What every store of this manager opens with (the tenant and whether to create it aside). */
-  private storeOptions(): Omit<TenantStoreOptions, 'tenant' | 'create'> {
+  /** What a store of this manager opens with (whether to create it aside). */
+  private storeOptions(tenant: string): Omit<TenantStoreOptions, 'create'> {
     const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer } = this.opts;
-    return { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer };
+    // replicated ops at or before a purge of the tenant are dropped by the store itself, whoever hands them over
+    const purgeFloor = () => this.purgeFloor(tenant);
+    return { dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer, purgeFloor };
   }
 
   get openCount(): number {
@@ -380,7 +382,7 @@ export class TenantManager {
     const t0 = performance.now();
     // files of a tenant the catalog calls cold or purged are not trusted (a crash before their removal)
     if (entry?.state !== 'cold' && entry?.state !== 'absent' && (await TenantStore.exists(this.opts.dataDir, tenant))) {
-      const store = await TenantStore.open({ ...this.storeOptions(), tenant, create });
+      const store = await TenantStore.open({ ...this.storeOptions(tenant), create });
       const ms = performance.now() - t0;
       this.opts.events?.duration?.('open', ms);
       this.opts.events?.transition?.(tenant, 'warm', 'hot', 'request');
@@ -391,7 +393,7 @@ export class TenantManager {
     if (!cold) {
       if (!create) throw notFound(tenant);
       this.unknown.delete(tenant);
-      const store = await TenantStore.open({ ...this.storeOptions(), tenant, create: true });
+      const store = await TenantStore.open({ ...this.storeOptions(tenant), create: true });
       await this.catalog.put(tenant, { state: 'warm' }).catch((err: unknown) => this.reportCatalog(tenant, err));
       this.opts.events?.transition?.(tenant, 'absent', 'hot', 'created');
       return store;
@@ -418,7 +420,7 @@ export class TenantManager {
         this.rememberUnknown(tenant);
         throw notFound(tenant);
       }
-      store = await TenantStore.open({ ...this.storeOptions(), tenant, create: true });
+      store = await TenantStore.open({ ...this.storeOptions(tenant), create: true });
       const applied = await cold.catchUp(store, fromSeq);
       const ms = performance.now() - t0;
       this.unknown.delete(tenant);
@@ -542,7 +544,7 @@ export class TenantManager {
     if (await this.isLocal(tenant)) {
       return this.transition(tenant, async (slot) => {
         if (slot.store) return take(slot.store);
-        const store = await TenantStore.open({ ...this.storeOptions(), tenant, create: false });
+        const store = await TenantStore.open({ ...this.storeOptions(tenant), create: false });
         try {
           return await take(store);
         } finally {
@@ -569,7 +571,7 @@ export class TenantManager {
       let store = slot.store;
       if (!store) {
         if (!(await TenantStore.exists(this.opts.dataDir, tenant))) throw notFound(tenant);
-        store = await TenantStore.open({ ...this.storeOptions(), tenant, create: false });
+        store = await TenantStore.open({ ...this.storeOptions(tenant), create: false });
       }
       slot.store = undefined;
       let ref: SnapshotRef;
@@ -626,11 +628,6 @@ export class TenantManager {
     return this.catalog.get(tenant)?.purged_hlc;
   }
 
-  /** The ops a purge has not made obsolete (all of them for a tenant never purged). */
-  dropPurged<T extends { hlc: string }>(tenant: string, ops: readonly T[]): T[] {
-    const floor = this.purgeFloor(tenant);
-    return floor === undefined ? [...ops] : ops.filter((op) => op.hlc > floor);
-  }
 
   /**
    * Carries out a purge of the tenant at `hlc` on this node (from this node's purge operation or a peer's tombstone):

@@ -57,6 +57,8 @@ export interface TenantStoreOptions {
   replication?: StoreReplication;
   /** Where the store and its indexes report warnings and degraded paths (default: stderr). */
   observer?: EngineObserver;
+  /** The HLC of the tenant's latest purge: replicated ops at or before it are obsolete and dropped (counted as purged). */
+  purgeFloor?: () => string | undefined;
 }
 
 export interface TenantMeta {
@@ -471,8 +473,11 @@ export class TenantStore {
    * Applies validated replicated ops (the applier, POST /sync and a restore's replay): the one path for all three;
    * takes the write lock. Record ops merge in batches; a schema op between them applies in its place in the order.
    */
-  async applyReplicated(ops: readonly Op[]): Promise<ApplyResult> {
-    const total: ApplyResult = { applied: 0, skipped: 0, hlcMax: undefined };
+  async applyReplicated(all: readonly Op[]): Promise<ApplyResult> {
+    // ops from before a purge of the tenant (late deliveries, a peer's old outbox) must not bring data back
+    const floor = this.opts.purgeFloor?.();
+    const ops = floor === undefined ? all : all.filter((op) => op.hlc > floor);
+    const total: ApplyResult = { applied: 0, skipped: 0, hlcMax: undefined, ...(ops.length < all.length ? { purged: all.length - ops.length } : {}) };
     const add = (r: Pick<ApplyResult, 'applied' | 'skipped' | 'conflicts'>) => {
       total.applied += r.applied;
       total.skipped += r.skipped;

@@ -59,6 +59,8 @@ export interface ApplyResult {
   /** Mutations already reflected (replays, or older than the current version or tombstone). */
   skipped: number;
   hlcMax: string | undefined;
+  /** Replicated ops dropped because a purge of the tenant made them obsolete. */
+  purged?: number;
   /** Replicated mutations that lost last-writer-wins to a newer write of another op, by kind (replays are not counted). */
   conflicts?: Partial<Record<RemKind | 'schemas', number>>;
 }

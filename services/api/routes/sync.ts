@@ -44,15 +44,14 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
           throw new OpRejected(err.reason, `ops[${i}]: ${err.message}`);
         }
       });
-      // ops from before a purge of the tenant are obsolete: they are counted as skipped, never applied
-      const live = ctx.tenants.dropPurged(req.tenant, valid);
       return withStore(ctx, req, true, async (store) => {
-        const result = live.length > 0 ? await store.applyReplicated(live) : { applied: 0, skipped: 0 };
-        result.skipped += valid.length - live.length;
+        const result = await store.applyReplicated(valid);
+        // ops from before a purge of the tenant are obsolete: counted as skipped, never applied
+        result.skipped += result.purged ?? 0;
         audit(req.log, 'sync_applied', { tenant: req.tenant, sub: req.auth.sub, ops: valid.length, applied: result.applied, skipped: result.skipped, origins: [...new Set(valid.map((o) => o.node))].slice(0, 10) });
         ctx.metrics.opsApplied.inc({ result: 'applied' }, result.applied);
         ctx.metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
-        for (const [kind, n] of Object.entries('conflicts' in result ? (result.conflicts ?? {}) : {})) ctx.metrics.replicationConflicts.inc({ kind }, n);
+        for (const [kind, n] of Object.entries(result.conflicts ?? {})) ctx.metrics.replicationConflicts.inc({ kind }, n);
         return { applied: result.applied, skipped: result.skipped, hlc_max: store.hlcMax ?? null };
       });
     },
