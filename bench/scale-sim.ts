@@ -301,7 +301,7 @@ async function main(): Promise<void> {
   const stops = [
     `- **full**: every node receives the whole stream (${fmt(W)} ops/s at every node count) and applies nearly all of it: node load ${loads('full')}. ` +
       `Received ops/s per node exceed the apply capacity (${fmt(cap)}/s) ${W > cap ? `from the smallest cluster simulated (${smallest} nodes) on` : 'at no node count'}, and adding nodes does not help: ` +
-      `the ceiling is ${fmt(ceilFull)} cluster writes/s, whatever the node count.`,
+      `the ceiling is about ${fmt(ceilFull)} cluster writes/s, whatever the node count.`,
     `- **lifecycle**: node load ${loads('lifecycle')}. Every node still receives the whole stream and drops what it does not hold (${fmt(receiveRate)} drops/s per node): ` +
       `as nodes are added the ceiling is ${fmt(ceilLifecycle)} cluster writes/s (every node drops the whole stream, and the hottest tenant's node applies its ${(top * 100).toFixed(1)} % too), ` +
       `and NATS sends every op to every node (${fmt((perS(meanOf(ll.load.received)) * ll.nodes * opBytes) / MB)} MB/s at ${ll.nodes} nodes).`,
@@ -328,7 +328,7 @@ async function main(): Promise<void> {
     `Tenant size: ${Math.round(TENANT_BASE_BYTES / 1024)} KiB + ${RECORD_BYTES} bytes per record on disk, snapshot ${SNAPSHOT_RATIO} of that (bench:tenants); ` +
       `each tenant starts with ${args.historyDays} days of its own writes. Disk budget ${DISK_BUDGET_BYTES / GiB} GiB (small tier); no disk-budget demotion is simulated: disk is what the node would hold.`,
     `Measured in this run: one op is ${opBytes} bytes (a 1,000-character chunk with a 384-dim vector); a node's applier receives, decodes, drops and acknowledges ` +
-      `${Math.round(receiveRate).toLocaleString('en')} of them per second (the receive capacity)` +
+      `${Math.round(receiveRate).toLocaleString('en')} of them per second, the receive capacity` +
       `${drop ? ` (median of ${drop.rounds.length} consumers reading ${drop.ops.toLocaleString('en')} ops from a local nats-server sharing the machine: ${drop.rounds.map((r) => Math.round(r).toLocaleString('en')).join(', ')}/s; no tenant held)` : ' (given by --receive-capacity-per-s)'}. Apply capacity ${args.applyCapacityPerS.toLocaleString('en')} ops/s per node` +
       `${args.applyCapacityPerS === APPLY_CAPACITY_PER_S_DEFAULT ? ' (README Performance > Replication: catch-up of documents)' : ' (given)'}; a write a node takes counts as one apply.`,
     `Ring: ${args.vnodes} points per node (FNV-1a + murmur3 finaliser); partitioned: ${args.partitions} partitions on ${args.replicas} nodes each, requests routed by partition.`,
