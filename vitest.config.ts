@@ -28,6 +28,7 @@ export const UNIT_TESTS = [
   'test/query-parser.test.ts',
   'test/record-cache.test.ts',
   'test/retry.test.ts',
+  'test/scale-sim.test.ts',
   'test/sliced-json.test.ts',
   'test/store.test.ts',
   'test/system-deps.test.ts',

@@ -30,9 +30,10 @@ const SMOKE_ARGS: Record<string, string[]> = {
   peers: ['--count', '1000', '--queries', '20'],
   isolation: ['--count', '40', '--queries', '40'],
   tenants: ['--count', '300', '--tenants', '100', '--opens', '5', '--restores', '2'],
+  'scale-sim': ['--tenants', '5000', '--hours', '1', '--nodes', '3,10'],
 };
 /** Preferred order (cheap and self-contained first); benchmarks not listed run after these, alphabetically. */
-const ORDER = ['search', 'query', 'replication', 'ingest', 'isolation', 'tenants', 'peers'];
+const ORDER = ['scale-sim', 'search', 'query', 'replication', 'ingest', 'isolation', 'tenants', 'peers'];
 
 export interface Options {
   quick: boolean;

@@ -1,5 +1,6 @@
 // What every route plugin of the database node receives: configuration, the tenant manager, metrics, schemas.
-import type { FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { NodeConfig } from '../../shared/config/config.js';
 import { tenantFromHeader } from '../../shared/http/tenant.js';
 import type { NodeMetrics } from '../../shared/metrics/metrics.js';
@@ -57,10 +58,23 @@ export function withStore<T>(ctx: ApiContext, req: FastifyRequest, create: boole
   return ctx.tenants.use(req.tenant, create, fn);
 }
 
-/** Accepts `{"<field>": [...]}` or one bare object. */
-export function batchItems<T>(body: unknown, field: string): T[] {
-  const b = body as Record<string, unknown>;
-  return Array.isArray(b[field]) ? (b[field] as T[]) : [body as T];
+/**
+ * A route plugin's fastify with the TypeBox type provider: request and reply types come from the route's schemas
+ * (services/api/schemas.ts, responses.ts), so handlers read `req.body`, `req.query` and `req.params` as validated.
+ */
+export type ApiApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export function typed(app: FastifyInstance): ApiApp {
+  return app.withTypeProvider<TypeBoxTypeProvider>();
+}
+
+/** The items of a batch body: `{"<field>": [...]}` or one bare object. */
+export function batchItems<F extends string, T extends object>(body: Record<F, T[]> | T, field: F): T[] {
+  return isBatch(body, field) ? body[field] : [body];
+}
+
+function isBatch<F extends string, T extends object>(body: Record<F, T[]> | T, field: F): body is Record<F, T[]> {
+  return Array.isArray((body as Partial<Record<F, unknown>>)[field]);
 }
 
 export function elapsedMs(startNs: bigint): number {

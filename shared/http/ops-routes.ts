@@ -7,6 +7,7 @@ import type { TokenVerifier } from '../auth/tokens.js';
 import type { AuditLog } from './audit.js';
 import { installAuth } from './auth.js';
 import { errorBody } from './errors.js';
+import { ERROR_ENVELOPE } from './openapi.js';
 
 export interface OpsRoutesOptions {
   registry: Registry;
@@ -17,9 +18,16 @@ export interface OpsRoutesOptions {
   metricsAuth?: { verifier: TokenVerifier; failures: Counter<'reason'>; log: AuditLog };
 }
 
+/** The answers, as documented in the service's OpenAPI document; readiness adds the service's own fields (readyInfo). */
+const LIVE = { type: 'object', additionalProperties: false, required: ['status'], properties: { status: { type: 'string', const: 'ok' } } } as const;
+const READY = { type: 'object', additionalProperties: true, required: ['status'], properties: { status: { type: 'string', const: 'ready' } } } as const;
+const METRICS = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } as const;
+
 export default async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
-  app.get('/health/live', { schema: { summary: 'The process is up' } }, async () => ({ status: 'ok' }));
-  app.get('/health/ready', { schema: { summary: 'The service accepts work' } }, async (_req, reply) => {
+  app.get('/health/live', { schema: { summary: 'The process is up', response: { 200: LIVE } } }, async () => ({ status: 'ok' }));
+  // the 503's envelope inline, not by reference: the worker serves these routes without the shared Error schema
+  const ready = { 200: READY, 503: { ...ERROR_ENVELOPE, description: 'not_ready: starting or shutting down' } };
+  app.get('/health/ready', { schema: { summary: 'The service accepts work', response: ready } }, async (_req, reply) => {
     if (!opts.isReady()) return reply.code(503).send(errorBody('not_ready', 'starting or shutting down'));
     return { status: 'ready', ...(opts.readyInfo?.() ?? {}) };
   });
@@ -27,7 +35,7 @@ export default async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOpt
     const guard = opts.metricsAuth;
     // the route names no tenant: only a token for every tenant (`*`) passes
     if (guard) installAuth(scope, { verifier: guard.verifier, failures: guard.failures, log: guard.log, tenantOf: () => undefined });
-    scope.get('/metrics', { config: { scope: 'admin' }, schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => {
+    scope.get('/metrics', { config: { scope: 'admin' }, schema: { summary: 'Prometheus metrics', response: { 200: METRICS } } }, async (_req, reply) => {
       const body = await opts.registry.metrics();
       return reply.type(opts.registry.contentType).send(body);
     });

@@ -12,11 +12,9 @@ import type { ChatMessage, Citation } from '../../../shared/chat/types.js';
 import { scopeCovers } from '../../../shared/http/auth.js';
 import { errorBody, HttpError, toHttpError } from '../../../shared/http/errors.js';
 import { invalid } from '../../../shared/rem/errors.js';
-import { elapsedMs, withStore, type ApiContext, type RouteOptions } from '../context.js';
+import { elapsedMs, typed, withStore, type ApiContext, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
-
-const LIMIT_MAX = 50;
-const MESSAGES_MAX = 200;
+import { chatBody, completionBody, sessionHeader, type CompletionBody } from '../schemas.js';
 
 interface Exchange {
   prepared: PreparedChat;
@@ -123,14 +121,8 @@ async function* deltas(it: AsyncIterator<ProviderDelta> & { first: IteratorResul
   }
 }
 
-const nativeMessage = {
-  type: 'object',
-  required: ['role', 'content'],
-  additionalProperties: false,
-  properties: { role: { type: 'string', enum: ['system', 'user', 'assistant'] }, content: { type: 'string', maxLength: 100_000 } },
-} as const;
-
-export default async function chatRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function chatRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   const provider = createProvider(ctx.cfg.chat.llm, { upstreamError: (status) => ctx.metrics.chat.providerErrors.inc({ status }) });
   app.post(
     '/chat',
@@ -140,21 +132,12 @@ export default async function chatRoutes(app: FastifyInstance, { ctx }: RouteOpt
       schema: {
         summary: 'Answer from the tenant memory with citations (JSON, or Server-Sent Events with stream: true)',
         response: { 200: R.chatAnswer },
-        headers: { type: 'object', properties: { 'x-session-id': { type: 'string', maxLength: 128 } } },
-        body: {
-          type: 'object',
-          required: ['messages'],
-          additionalProperties: false,
-          properties: {
-            messages: { type: 'array', minItems: 1, maxItems: MESSAGES_MAX, items: nativeMessage },
-            stream: { type: 'boolean', default: false },
-            limit: { type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: 8 },
-          },
-        },
+        headers: sessionHeader,
+        body: chatBody,
       },
     },
     async (req, reply) => {
-      const b = req.body as { messages: ChatMessage[]; stream: boolean; limit: number };
+      const b = req.body;
       const started = process.hrtime.bigint();
       const ex = await prepare(ctx, req, b.messages, b.limit);
       const meta = { provider: provider.name, model: provider.model };
@@ -197,34 +180,6 @@ function contentText(c: OpenAiContent | undefined): string {
   return c.map((p) => (p.type === 'text' && typeof p.text === 'string' ? p.text : '')).join('');
 }
 
-const SHORT = { type: 'string', maxLength: 256 } as const;
-const anyObject = { type: 'object' } as const;
-/** Tool calls of an assistant turn (or their fragments): the wire format's objects, bounded, passed on as given. */
-const toolCalls = { type: 'array', maxItems: 128, items: anyObject } as const;
-
-const openAiMessage = {
-  type: 'object',
-  required: ['role'],
-  additionalProperties: false,
-  properties: {
-    role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool', 'function'] },
-    content: {
-      anyOf: [
-        { type: 'string', maxLength: 100_000 },
-        { type: 'null' },
-        // text, image_url, input_audio, file and refusal parts: only text is read, the others are accepted
-        { type: 'array', maxItems: 100, items: { type: 'object', required: ['type'], properties: { type: SHORT, text: { type: 'string', maxLength: 100_000 } } } },
-      ],
-    },
-    name: SHORT,
-    tool_call_id: SHORT,
-    tool_calls: toolCalls,
-    function_call: anyObject,
-    audio: { anyOf: [anyObject, { type: 'null' }] },
-    refusal: { type: ['string', 'null'], maxLength: 100_000 },
-  },
-} as const;
-
 /**
  * The request fields of OpenAI's chat completions (2026) besides model, messages and stream, each passed to an
  * upstream model as the client gave it. `stream_options` and `n` are ours to honour; `logprobs` and audio output
@@ -257,68 +212,6 @@ const PASS_THROUGH = [
   'function_call',
 ] as const;
 
-const completionBody = {
-  type: 'object',
-  required: ['model', 'messages'],
-  additionalProperties: false,
-  properties: {
-    model: { type: 'string', minLength: 1, maxLength: 256 },
-    messages: { type: 'array', minItems: 1, maxItems: MESSAGES_MAX, items: openAiMessage },
-    stream: { type: 'boolean', default: false },
-    stream_options: { type: 'object', additionalProperties: false, properties: { include_usage: { type: 'boolean' }, include_obfuscation: { type: 'boolean' } } },
-    temperature: { type: 'number', minimum: 0, maximum: 2 },
-    top_p: { type: 'number', minimum: 0, maximum: 1 },
-    max_tokens: { type: 'integer', minimum: 1 },
-    max_completion_tokens: { type: 'integer', minimum: 1 },
-    n: { type: 'integer', minimum: 1, maximum: 1 },
-    stop: { anyOf: [{ type: 'string', maxLength: 256 }, { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 256 } }, { type: 'null' }] },
-    presence_penalty: { type: 'number', minimum: -2, maximum: 2 },
-    frequency_penalty: { type: 'number', minimum: -2, maximum: 2 },
-    logit_bias: { type: 'object', maxProperties: 300, additionalProperties: { type: 'number', minimum: -100, maximum: 100 } },
-    logprobs: { type: 'boolean' },
-    top_logprobs: { type: 'integer', minimum: 0, maximum: 20 },
-    seed: { type: 'integer' },
-    user: SHORT,
-    safety_identifier: SHORT,
-    prompt_cache_key: { type: 'string', maxLength: 1024 },
-    metadata: { type: 'object', maxProperties: 16, additionalProperties: { type: 'string', maxLength: 512 } },
-    store: { type: 'boolean' },
-    service_tier: { type: 'string', enum: ['auto', 'default', 'flex', 'scale', 'priority'] },
-    reasoning_effort: { type: 'string', enum: ['minimal', 'low', 'medium', 'high', 'none'] },
-    verbosity: { type: 'string', enum: ['low', 'medium', 'high'] },
-    modalities: { type: 'array', maxItems: 2, items: { type: 'string', enum: ['text', 'audio'] } },
-    audio: anyObject,
-    prediction: anyObject,
-    web_search_options: anyObject,
-    response_format: {
-      type: 'object',
-      required: ['type'],
-      properties: { type: { type: 'string', enum: ['text', 'json_object', 'json_schema'] }, json_schema: anyObject },
-    },
-    tools: { type: 'array', maxItems: 128, items: { type: 'object', required: ['type'], properties: { type: SHORT } } },
-    tool_choice: { anyOf: [{ type: 'string', enum: ['none', 'auto', 'required'] }, anyObject] },
-    parallel_tool_calls: { type: 'boolean' },
-    functions: { type: 'array', maxItems: 128, items: anyObject },
-    function_call: { anyOf: [{ type: 'string', enum: ['none', 'auto'] }, anyObject] },
-  },
-} as const;
-
-interface CompletionBody {
-  model: string;
-  messages: { role: ChatMessage['role'] | 'function'; content?: OpenAiContent; name?: string; tool_calls?: unknown[]; tool_call_id?: string }[];
-  stream: boolean;
-  stream_options?: { include_usage?: boolean };
-  temperature?: number;
-  max_tokens?: number;
-  max_completion_tokens?: number;
-  stop?: string | string[] | null;
-  logprobs?: boolean;
-  modalities?: string[];
-  audio?: unknown;
-  response_format?: { type: string };
-  [field: string]: unknown;
-}
-
 /** The conversation as the answerer takes it: text content, tool calls and results kept for a model. */
 function chatMessages(b: CompletionBody): ChatMessage[] {
   return b.messages.map((m) => {
@@ -339,12 +232,13 @@ function refuseUnanswerable(b: CompletionBody): void {
 }
 
 /** OpenAI-compatible routes (registered under /v1 with the same tenant check as /api/v1). */
-export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export async function openAiChatRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   const provider = createProvider(ctx.cfg.chat.llm, { upstreamError: (status) => ctx.metrics.chat.providerErrors.inc({ status }) });
 
   app.get('/models', { schema: { summary: 'Models this node answers with (OpenAI-compatible)', response: { 200: R.modelList } } }, async () => ({
-    object: 'list',
-    data: [{ id: provider.model, object: 'model', created: 0, owned_by: 'percolate' }],
+    object: 'list' as const,
+    data: [{ id: provider.model, object: 'model' as const, created: 0, owned_by: 'percolate' }],
   }));
 
   app.post(
@@ -358,7 +252,7 @@ export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptio
       },
     },
     async (req, reply) => {
-      const b = req.body as CompletionBody;
+      const b = req.body;
       const started = process.hrtime.bigint();
       refuseUnanswerable(b);
       const messages = chatMessages(b);
@@ -390,10 +284,10 @@ export async function openAiChatRoutes(app: FastifyInstance, { ctx }: RouteOptio
         const done = await finish(ctx, req, ex, a.text, a.usage);
         observeChat(ctx, provider, false, started, done.usage);
         const onlyTools = a.toolCalls !== undefined && a.text === '';
-        const message = { role: 'assistant', content: onlyTools ? null : content(done), refusal: null, ...(a.toolCalls ? { tool_calls: a.toolCalls } : {}) };
+        const message = { role: 'assistant' as const, content: onlyTools ? null : content(done), refusal: null, ...(a.toolCalls ? { tool_calls: a.toolCalls } : {}) };
         return {
           ...base,
-          object: 'chat.completion',
+          object: 'chat.completion' as const,
           choices: [{ index: 0, message, logprobs: null, finish_reason: a.finishReason ?? (a.toolCalls ? 'tool_calls' : 'stop') }],
           usage: done.usage,
           citations: done.citations,

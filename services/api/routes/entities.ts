@@ -2,58 +2,49 @@
 import type { FastifyInstance } from 'fastify';
 import { ByteBudget, RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { invalid } from '../../../shared/rem/errors.js';
-import type { EntityInput } from '../../../shared/rem/types.js';
-import { fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities, type Direction } from '../../../shared/store/entities.js';
+import { fuzzyEntities, lookupEntitiesBounded, neighbors, putEntities } from '../../../shared/store/entities.js';
 import { recordRoutes, sendCreated } from './record-routes.js';
-import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { batchItems, elapsedMs, typed, withStore, type RouteOptions } from '../context.js';
 import { idParams } from '../schemas.js';
 import * as R from '../responses.js';
 
-export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function entityRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   const s = ctx.schemas;
 
   app.post(
     '/entities',
-    { schema: { summary: 'Upsert entities (properties and edges merge)', body: s.entityBatch, response: { 201: s.idsResponse } } },
+    { schema: { summary: 'Upsert entities (properties and edges merge)', body: s.entityBatch, response: { 201: R.written } } },
     async (req, reply) => {
-      const inputs = batchItems<EntityInput>(req.body, 'entities');
+      const inputs = batchItems(req.body, 'entities');
       const ids = await withStore(ctx, req, true, (store) => putEntities(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'entities', op: 'put' }, ids.length);
       return sendCreated(req, reply, ids);
     },
   );
 
-  recordRoutes(app, ctx, 'entities', 'entity');
+  recordRoutes(app, ctx, 'entities', 'entity', R.entity);
 
   app.get(
     '/entities',
     {
       schema: {
         summary: 'Look up entities by natural key (key, type) or fuzzy text (fuzzy)',
-        response: { 200: R.listAnswer },
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            key: { type: 'string', minLength: 1, maxLength: 512 },
-            type: { type: 'string', minLength: 1, maxLength: 128 },
-            fuzzy: { type: 'string', minLength: 1, maxLength: 512 },
-            threshold: { type: 'number', minimum: 0, maximum: 1 },
-            limit: s.limit,
-          },
-        },
+        response: { 200: R.entityAnswer },
+        querystring: s.entityQuery,
       },
     },
     async (req) => {
-      const q = req.query as { key?: string; type?: string; fuzzy?: string; threshold?: number; limit: number };
+      const q = req.query;
       const started = process.hrtime.bigint();
-      if (q.key !== undefined) {
-        const found = await withStore(ctx, req, false, (store) => lookupEntitiesBounded(store, q.key!, q.type, q.limit));
+      const { key, fuzzy } = q;
+      if (key !== undefined) {
+        const found = await withStore(ctx, req, false, (store) => lookupEntitiesBounded(store, key, q.type, q.limit));
         return { results: found.entities, ...(found.truncated ? { truncated: true, bound: RESPONSE_BYTES_BOUND } : {}), took_ms: elapsedMs(started) };
       }
-      if (q.fuzzy !== undefined) {
+      if (fuzzy !== undefined) {
         const { hits, truncated, bound } = await withStore(ctx, req, false, (store) =>
-          fuzzyEntities(store, q.fuzzy!, { limit: q.limit, threshold: q.threshold }),
+          fuzzyEntities(store, fuzzy, { limit: q.limit, threshold: q.threshold }),
         );
         const results = hits.map((h) => ({ ...h.entity, score: h.score, match: h.match, matched: h.matched }));
         return { results, truncated, ...(bound ? { bound } : {}), took_ms: elapsedMs(started) };
@@ -68,21 +59,13 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
       schema: {
         summary: 'Breadth-first neighbourhood of an entity',
         params: idParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            depth: { type: 'integer', minimum: 1, maximum: 5, default: 1 },
-            direction: { type: 'string', enum: ['out', 'in', 'both'], default: 'both' },
-            rel: { type: 'string', minLength: 1, maxLength: 128 },
-            limit: { type: 'integer', minimum: 1, maximum: ctx.cfg.traversalNodesMax },
-          },
-        },
+        querystring: s.neighborQuery,
+        response: { 200: R.neighborhood },
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const q = req.query as { depth: number; direction: Direction; rel?: string; limit?: number };
+      const { id } = req.params;
+      const q = req.query;
       const started = process.hrtime.bigint();
       // the answer stays within the response budget (less room for took_ms and the envelope); edges are capped by
       // store.limits.traversalEdgesMax; `bound` says which bound stopped a truncated walk
@@ -93,5 +76,4 @@ export default async function entityRoutes(app: FastifyInstance, { ctx }: RouteO
       return { ...n, took_ms: elapsedMs(started) };
     },
   );
-
 }

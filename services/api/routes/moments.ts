@@ -1,20 +1,20 @@
 // /api/v1/moments: upserts, newest-first listing with time, type and tag filters, read, delete.
 import type { FastifyInstance } from 'fastify';
-import type { MomentInput } from '../../../shared/rem/types.js';
 import { parseTime } from '../../../shared/rem/validate.js';
 import { listMoments, putMoments } from '../../../shared/store/moments.js';
 import { recordRoutes, sendCreated } from './record-routes.js';
-import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { batchItems, elapsedMs, typed, withStore, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
 
-export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function momentRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   const s = ctx.schemas;
 
   app.post(
     '/moments',
-    { schema: { summary: 'Upsert moments', body: s.momentBatch, response: { 201: s.idsResponse } } },
+    { schema: { summary: 'Upsert moments', body: s.momentBatch, response: { 201: R.written } } },
     async (req, reply) => {
-      const inputs = batchItems<MomentInput>(req.body, 'moments');
+      const inputs = batchItems(req.body, 'moments');
       const ids = await withStore(ctx, req, true, (store) => putMoments(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'moments', op: 'put' }, ids.length);
       return sendCreated(req, reply, ids);
@@ -26,23 +26,12 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
     {
       schema: {
         summary: 'Moments newest first',
-        response: { 200: R.listAnswer },
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            from: { type: 'string', maxLength: 64 },
-            to: { type: 'string', maxLength: 64 },
-            type: { type: 'string', minLength: 1, maxLength: 128 },
-            tag: { type: 'string', minLength: 1, maxLength: 1024 },
-            limit: s.limit,
-            cursor: { type: 'string', maxLength: 8192 },
-          },
-        },
+        response: { 200: R.momentPage },
+        querystring: s.momentQuery,
       },
     },
     async (req) => {
-      const q = req.query as { from?: string; to?: string; type?: string; tag?: string; limit: number; cursor?: string };
+      const q = req.query;
       const started = process.hrtime.bigint();
       const fromMs = q.from !== undefined ? parseTime(q.from, 'from') : undefined;
       const toMs = q.to !== undefined ? parseTime(q.to, 'to') : undefined;
@@ -59,6 +48,5 @@ export default async function momentRoutes(app: FastifyInstance, { ctx }: RouteO
     },
   );
 
-  recordRoutes(app, ctx, 'moments', 'moment');
-
+  recordRoutes(app, ctx, 'moments', 'moment', R.moment);
 }

@@ -2,11 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { QueryBounds } from '../../../shared/query/bounds.js';
 import { runQuery } from '../../../shared/query/index.js';
-import { QUERY_CHARS_MAX } from '../../../shared/query/lexer.js';
-import { elapsedMs, withStore, type ApiContext, type RouteOptions } from '../context.js';
+import { elapsedMs, typed, withStore, type ApiContext, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
-
-const SCALAR = { type: ['string', 'number', 'boolean', 'null'] } as const;
+import { queryBody } from '../schemas.js';
 
 export function queryBounds(ctx: ApiContext): QueryBounds {
   return {
@@ -18,7 +16,8 @@ export function queryBounds(ctx: ApiContext): QueryBounds {
   };
 }
 
-export default async function queryRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function queryRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   const bounds = queryBounds(ctx);
   app.post(
     '/query',
@@ -28,33 +27,22 @@ export default async function queryRoutes(app: FastifyInstance, { ctx }: RouteOp
       schema: {
         summary: 'Run a REM query (LOOKUP, FUZZY, SEARCH, TRAVERSE, SELECT; EXPLAIN shows the plan)',
         response: { 200: R.queryAnswer },
-        body: {
-          type: 'object',
-          required: ['query'],
-          additionalProperties: false,
-          properties: {
-            query: { type: 'string', minLength: 1, maxLength: QUERY_CHARS_MAX },
-            params: { type: 'array', maxItems: 100, items: { anyOf: [SCALAR, { type: 'array', maxItems: 1000, items: SCALAR }] } },
-          },
-        },
+        body: queryBody,
       },
     },
     async (req) => {
-      const b = req.body as { query: string; params?: unknown[] };
+      const b = req.body;
       const started = process.hrtime.bigint();
       const r = await withStore(ctx, req, false, (store) => runQuery(store, b.query, b.params ?? [], bounds));
-      const body: Record<string, unknown> = {};
-      if (r.rows) body.rows = r.rows;
-      if (r.results) body.results = r.results;
-      if (r.edges) body.edges = r.edges;
-      body.plan = r.plan;
-      if (!r.explain) {
-        body.stats = r.stats;
-        body.truncated = r.truncated;
-        if (r.bound) body.bound = r.bound;
-      }
-      body.took_ms = elapsedMs(started);
-      return body;
+      // the executor's rows are projections (open objects), its results the records of the statement's kind
+      return {
+        ...(r.rows ? { rows: r.rows as Record<string, unknown>[] } : {}),
+        ...(r.results ? { results: r.results as NonNullable<R.QueryAnswer['results']> } : {}),
+        ...(r.edges ? { edges: r.edges } : {}),
+        plan: r.plan,
+        ...(r.explain ? {} : { stats: r.stats, truncated: r.truncated, ...(r.bound ? { bound: r.bound } : {}) }),
+        took_ms: elapsedMs(started),
+      };
     },
   );
 }

@@ -1,53 +1,44 @@
 // /api/v1/resources: write, read, delete, search (with `query`) and list in uri order (without).
 import type { FastifyInstance } from 'fastify';
-import type { Resource, ResourceInput } from '../../../shared/rem/types.js';
-import { searchBounded, type SearchMode } from '../../../shared/search/search.js';
+import type { Resource } from '../../../shared/rem/types.js';
+import { searchBounded } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
 import { listResources, putResources } from '../../../shared/store/resources.js';
 import { recordRoutes, sendCreated } from './record-routes.js';
-import { batchItems, elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { batchItems, elapsedMs, typed, withStore, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
 
-export default async function resourceRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function resourceRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   const s = ctx.schemas;
 
   app.post(
     '/resources',
-    { schema: { summary: 'Upsert resources (1..batch max)', body: s.resourceBatch, response: { 201: s.idsResponse } } },
+    { schema: { summary: 'Upsert resources (1..batch max)', body: s.resourceBatch, response: { 201: R.written } } },
     async (req, reply) => {
-      const inputs = batchItems<ResourceInput>(req.body, 'resources');
+      const inputs = batchItems(req.body, 'resources');
       const ids = await withStore(ctx, req, true, (store) => putResources(store, inputs, { quota: ctx.cfg.quotas }));
       ctx.metrics.writes.inc({ kind: 'resources', op: 'put' }, ids.length);
       return sendCreated(req, reply, ids);
     },
   );
 
-  recordRoutes(app, ctx, 'resources', 'resource');
-
+  recordRoutes(app, ctx, 'resources', 'resource', R.resource);
 
   app.get(
     '/resources',
     {
       schema: {
         summary: 'Search resources (with query) or list them in uri order (without)',
-        response: { 200: R.listAnswer },
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            query: { type: 'string', minLength: 1, maxLength: 4096 },
-            limit: s.limit,
-            mode: s.mode,
-            uri_prefix: { type: 'string', maxLength: 2048 },
-            cursor: { type: 'string', maxLength: 8192 },
-          },
-        },
+        response: { 200: R.resourceAnswer },
+        querystring: s.resourceQuery,
       },
     },
     async (req) => {
-      const q = req.query as { query?: string; limit: number; mode: SearchMode; uri_prefix?: string; cursor?: string };
+      const q = req.query;
       const started = process.hrtime.bigint();
-      if (q.query === undefined) {
+      const query = q.query;
+      if (query === undefined) {
         const page = await withStore(ctx, req, false, (store) =>
           listResources(store, { uriPrefix: q.uri_prefix, cursor: q.cursor, limit: q.limit }),
         );
@@ -60,7 +51,7 @@ export default async function resourceRoutes(app: FastifyInstance, { ctx }: Rout
       }
       const answer = await withStore(ctx, req, false, (store) =>
         searchBounded(store, {
-          query: q.query!,
+          query,
           kinds: ['resources'],
           mode: q.mode,
           limit: q.limit,

@@ -1,15 +1,15 @@
 // POST /api/v1/search: ranked results across resources, entities and moments.
 import type { FastifyInstance } from 'fastify';
-import type { RemKind } from '../../../shared/rem/types.js';
 import { checkEmbedding } from '../../../shared/rem/validate.js';
-import { searchBounded, type SearchFilters, type SearchMode } from '../../../shared/search/search.js';
+import { searchBounded } from '../../../shared/search/search.js';
 import { RESPONSE_BYTES_BOUND } from '../../../shared/rem/byte-budget.js';
-import { elapsedMs, withStore, type RouteOptions } from '../context.js';
+import { elapsedMs, typed, withStore, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
 
-export default async function searchRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function searchRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   app.post('/search', { config: { scope: 'ro' }, schema: { summary: 'Search across kinds', body: ctx.schemas.searchBody, response: { 200: R.searchAnswer } } }, async (req) => {
-    const b = req.body as { query?: string; vector?: number[]; kinds: RemKind[]; mode: SearchMode; limit: number; filters?: SearchFilters; ef?: number };
+    const b = req.body;
     const started = process.hrtime.bigint();
     const answer = await withStore(ctx, req, false, (store) => {
       const vector = b.vector ? checkEmbedding(b.vector, store.dimension, 'vector') : undefined;

@@ -5,10 +5,11 @@ import { tenantDigest } from '../../../shared/store/digest.js';
 import { OpRejected, validateOp } from '../../../shared/rem/validate-op.js';
 import { storeOpRules } from '../../../shared/store/op-rules.js';
 import { audit } from '../../../shared/http/audit.js';
-import { withStore, type RouteOptions } from '../context.js';
+import { typed, withStore, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
 
-export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function syncRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   app.get('/tenant/digest', { schema: { summary: 'Digest over record ids and versions (equal on converged replicas)', response: { 200: R.digestAnswer } } }, async (req) =>
     withStore(ctx, req, false, (store) => tenantDigest(store)),
   );
@@ -21,16 +22,11 @@ export default async function syncRoutes(app: FastifyInstance, { ctx }: RouteOpt
       schema: {
         summary: 'Apply replication ops (repair, bootstrap); an invalid op refuses the whole request with 400 invalid_op',
         response: { 200: R.syncAnswer },
-        body: {
-          type: 'object',
-          required: ['ops'],
-          additionalProperties: false,
-          properties: { ops: { type: 'array', minItems: 1, maxItems: ctx.cfg.batchSizeMax, items: { type: 'object' } } },
-        },
+        body: ctx.schemas.syncBody,
       },
     },
     async (req) => {
-      const { ops } = req.body as { ops: unknown[] };
+      const { ops } = req.body;
       // validated before the store is opened: a refused request must not create the tenant
       const rules = storeOpRules({ clock: ctx.clock, dimension: ctx.tenants.opts.embedder.dimension, limits: ctx.tenants.opts.limits });
       const valid = ops.map((raw, i) => {

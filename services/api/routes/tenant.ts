@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { audit } from '../../../shared/http/audit.js';
 import type { OperationKind } from '../../../shared/lifecycle/operations.js';
 import { RemError } from '../../../shared/rem/errors.js';
-import { withStore, type RouteOptions } from '../context.js';
+import { typed, withStore, type RouteOptions } from '../context.js';
+import { operationParams } from '../schemas.js';
 import * as R from '../responses.js';
 
 const OPERATION_ROUTES: { path: string; kind: OperationKind; summary: string }[] = [
@@ -16,15 +17,10 @@ const OPERATION_ROUTES: { path: string; kind: OperationKind; summary: string }[]
   { path: '/tenant/unpin', kind: 'unpin', summary: 'Unpin the tenant' },
 ];
 
-const accepted = {
-  202: {
-    type: 'object',
-    required: ['operation_id', 'status'],
-    properties: { operation_id: { type: 'string' }, kind: { type: 'string' }, status: { type: 'string' }, status_url: { type: 'string' } },
-  },
-} as const;
+const accepted = { 202: R.operationStarted } as const;
 
-export default async function tenantRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export default async function tenantRoutes(scope: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = typed(scope);
   app.get('/tenant', { schema: { summary: 'Tenant information and presence (hot, warm or cold) on this node', response: { 200: R.tenantInfo } } }, async (req) => {
     const before = ctx.tenants.presence(req.tenant);
     // a cold tenant is described from its catalog entry and snapshot, not brought back by looking at it
@@ -57,11 +53,11 @@ export default async function tenantRoutes(app: FastifyInstance, { ctx }: RouteO
       schema: {
         summary: 'A tenant operation: status (pending, running, completed, failed), steps with times, error and result',
         response: { 200: R.operation },
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+        params: operationParams,
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const op = await ctx.lifecycle.operations().get(id);
       // another tenant's operation is not this tenant's business: not found, as an unknown id
       if (!op || op.tenant !== req.tenant) throw new RemError('not_found', `no operation ${id} for tenant '${req.tenant}'`);

@@ -5,7 +5,9 @@
 // daily bytes is stopped there and its multipart upload aborted, as a too-large one is.
 import { randomUUID } from 'node:crypto';
 import type { Multipart, MultipartFile } from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
 import { objectUri, deleteObject, putStream } from '../../../shared/blob/s3.js';
 import { uploadKey } from '../../../shared/blob/keys.js';
 import { jobSubject } from '../../../shared/bus/names.js';
@@ -160,7 +162,17 @@ function uploadOutcome(err: unknown): string {
   return err.statusCode === 415 ? 'unsupported' : 'invalid';
 }
 
-export default async function uploadRoutes(app: FastifyInstance, { ctx }: GatewayRouteOptions): Promise<void> {
+/** The upload's answer: the job queued for the stored file, and where to follow it. */
+export const uploadAccepted = Type.Object(
+  { job_id: Type.String(), status_url: Type.String({ description: 'GET it for the status: /jobs/{job_id}' }) },
+  { additionalProperties: false, description: 'stored; its ingestion job is queued' },
+);
+
+export type UploadAccepted = Static<typeof uploadAccepted>;
+
+export default async function uploadRoutes(scope: FastifyInstance, { ctx }: GatewayRouteOptions): Promise<void> {
+  // the body is a multipart stream read by the handler (no body schema); the headers and the answer are typed
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   let inFlight = 0;
   app.post(
     '/upload',
@@ -168,10 +180,8 @@ export default async function uploadRoutes(app: FastifyInstance, { ctx }: Gatewa
       schema: {
         summary: 'Upload a file (multipart field `file`; optional `uri`, `tier`, `metadata` JSON) and queue its ingestion',
         consumes: ['multipart/form-data'],
-        headers: { type: 'object', properties: { 'x-tenant-id': { type: 'string', maxLength: 256 } } },
-        response: {
-          202: { type: 'object', properties: { job_id: { type: 'string' }, status_url: { type: 'string' } } },
-        },
+        headers: Type.Object({ 'x-tenant-id': Type.Optional(Type.String({ maxLength: 256 })) }),
+        response: { 202: uploadAccepted },
       },
       // storing a file and queueing a job is a write
       config: { scope: 'rw' },
