@@ -2,14 +2,81 @@
 // One method per route of the node (the OpenAPI document's operations), the tenant and the token as options, errors
 // as PercolateError carrying the envelope's code, and retries only where they are safe: a request the node refused
 // before doing anything (429 rate_limited, 503 overloaded / tenant_unavailable / not_ready) is retried after its
-// Retry-After; a read is also retried after 502/504 and network failures; nothing else is. Inputs and records are
-// the engine's own types (shared/rem/types.ts), the ones the route schemas validate.
+// Retry-After; a read is also retried after 502/504 and network failures; nothing else is. Its request and answer
+// types are the static types of the node's route schemas (services/api/schemas.ts and responses.ts, TypeBox): the
+// schemas that validate the requests, serialise the answers and make the OpenAPI document, imported as types only.
 import { parseSse, type SseEvent } from '../shared/chat/sse.js';
 import { abortableSleep, retry, RetryExhaustedError } from '../shared/rem/retry.js';
-import type { Citation } from '../shared/chat/types.js';
-import type { Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput } from '../shared/rem/types.js';
+import type { ErrorEnvelope } from '../shared/http/openapi.js';
+import type * as R from '../services/api/responses.js';
+import type {
+  completionBody,
+  EntityInput,
+  KINDS,
+  MomentInput,
+  NativeChatMessage,
+  QueryBody,
+  ResourceInput,
+  Schemas,
+  SchemaPutBody,
+  SEARCH_MODES,
+  Sent,
+  tenantListQuery,
+} from '../services/api/schemas.js';
 
-export type { Citation, Entity, EntityInput, EntityRef, Moment, MomentInput, RemKind, Resource, ResourceInput };
+export type {
+  Citation,
+  CompletionJson as ChatCompletion,
+  DigestAnswer,
+  DrainAnswer,
+  Edge,
+  Entity,
+  EntityAnswer,
+  EntityResult,
+  EntitySchema,
+  GraphEdge,
+  LiveAnswer,
+  ModelList,
+  MomentPage,
+  Moment,
+  Neighborhood,
+  Operation,
+  OperationStarted,
+  QueryAnswer,
+  ReadyAnswer,
+  Resource,
+  ResourceHit,
+  ResourcePage,
+  ResourceSearch,
+  SchemaList,
+  SchemaPut,
+  SearchAnswer,
+  SearchHit,
+  SyncAnswer,
+  TenantInfo,
+  TenantListing,
+} from '../services/api/responses.js';
+export type { EntityInput, MomentInput, ResourceInput, SchemaPutBody, SearchFilters } from '../services/api/schemas.js';
+export type { ErrorEnvelope };
+
+export type RemKind = (typeof KINDS)[number];
+export type SearchMode = (typeof SEARCH_MODES)[number];
+/** An edge's target: an entity id, or its type and key. */
+export type EntityRef = NonNullable<EntityInput['edges']>[number]['to'];
+/** The answer of a write: the ids written, in input order. */
+export type WriteResult = R.Written;
+/** POST /api/v1/search without the query text. */
+export type SearchOptions = Omit<Sent<Schemas['searchBody']>, 'query'>;
+export type ResourceSearchOptions = Pick<Sent<Schemas['resourceQuery']>, 'limit' | 'mode' | 'uri_prefix'>;
+export type ResourceListOptions = Pick<Sent<Schemas['resourceQuery']>, 'limit' | 'uri_prefix' | 'cursor'>;
+export type NeighborOptions = Sent<Schemas['neighborQuery']>;
+export type MomentListOptions = Sent<Schemas['momentQuery']>;
+export type TenantListOptions = Sent<typeof tenantListQuery>;
+export type QueryParams = NonNullable<QueryBody['params']>;
+/** POST /v1/chat/completions as JSON (stream: false; for streamed chunks use an OpenAI SDK with baseURL <node>/v1). */
+export type ChatCompletionRequest = Omit<Sent<typeof completionBody>, 'stream' | 'stream_options'>;
+export type ChatMessage = NativeChatMessage;
+export type ChatAnswer = R.ChatJson;
 
 export interface ClientOptions {
   /** The node's base URL, e.g. http://127.0.0.1:8080. */
@@ -44,96 +111,7 @@ export class PercolateError extends Error {
   }
 }
 
-export interface WriteResult {
-  ids: string[];
-  count: number;
-}
-
-export type SearchMode = 'hybrid' | 'vector' | 'keyword';
-
-export interface SearchHit {
-  kind: RemKind;
-  id: string;
-  score: number | null;
-  [field: string]: unknown;
-}
-
-export interface SearchAnswer {
-  results: SearchHit[];
-  mode: SearchMode;
-  truncated?: boolean;
-  bound?: string;
-  took_ms: number;
-}
-
-export interface SearchOptions {
-  vector?: number[];
-  kinds?: RemKind[];
-  mode?: SearchMode;
-  limit?: number;
-  filters?: { uri_prefix?: string; metadata?: Record<string, string | number | boolean | null>; from?: string; to?: string };
-  ef?: number;
-}
-
-export interface Page<T> {
-  results: T[];
-  next_cursor?: string | null;
-  truncated?: boolean;
-  bound?: string;
-  took_ms?: number;
-}
-
-export interface QueryAnswer {
-  rows?: Record<string, unknown>[];
-  results?: Record<string, unknown>[];
-  edges?: Record<string, unknown>[];
-  plan: unknown;
-  stats?: Record<string, unknown>;
-  truncated?: boolean;
-  bound?: string;
-  took_ms: number;
-}
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-export interface ChatAnswer {
-  answer: string;
-  citations: Citation[];
-  provider: string;
-  model: string;
-  moment_id?: string;
-  took_ms: number;
-}
-
 export type ChatEvent = { event: 'delta'; content: string } | { event: 'done'; answer: ChatAnswer } | { event: 'error'; error: PercolateError };
-
-export interface TenantInfo {
-  tenant: string;
-  state?: 'hot' | 'warm' | 'cold';
-  counts: Record<RemKind, number> | null;
-  [field: string]: unknown;
-}
-
-export interface Operation {
-  id: string;
-  kind: string;
-  tenant: string;
-  status: 'pending' | 'running' | 'completed' | 'failed';
-  steps: { name: string; status: string; started_at?: string; ended_at?: string; error?: unknown }[];
-  error?: { code: string; message: string };
-  result?: unknown;
-  [field: string]: unknown;
-}
-
-export interface OperationStarted {
-  operation_id: string;
-  kind: string;
-  status: string;
-  status_url: string;
-}
 
 type Query = Record<string, string | number | boolean | undefined>;
 
@@ -144,6 +122,7 @@ interface Call {
   body?: unknown;
   /** Omit X-Tenant-ID (admin and health routes). */
   noTenant?: boolean;
+  headers?: Record<string, string>;
 }
 
 const RETRY_ALWAYS = new Set([429, 503]);
@@ -168,7 +147,7 @@ export class PercolateClient {
   // ------------------------------------------------------------------------------------------------ transport
 
   private headers(c: Call): Record<string, string> {
-    const h: Record<string, string> = { accept: 'application/json', ...(this.options.headers ?? {}) };
+    const h: Record<string, string> = { accept: 'application/json', ...(this.options.headers ?? {}), ...(c.headers ?? {}) };
     if (c.body !== undefined) h['content-type'] = 'application/json';
     if (this.options.token) h.authorization = `Bearer ${this.options.token}`;
     if (!c.noTenant) {
@@ -229,46 +208,43 @@ export class PercolateClient {
 
   readonly resources = {
     put: (inputs: ResourceInput | ResourceInput[]) => this.json<WriteResult>({ method: 'POST', path: '/api/v1/resources', body: { resources: arrayOf(inputs) } }),
-    get: (id: string) => this.json<Resource>({ method: 'GET', path: `/api/v1/resources/${encodeURIComponent(id)}` }),
+    get: (id: string) => this.json<R.Resource>({ method: 'GET', path: `/api/v1/resources/${encodeURIComponent(id)}` }),
     delete: (id: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/resources/${encodeURIComponent(id)}` }),
-    /** Ranked by `query`; without a query, listed in uri order (`cursor` pages on). */
-    search: (query: string, o: { limit?: number; mode?: SearchMode; uri_prefix?: string } = {}) =>
-      this.json<Page<Resource & { score: number | null }>>({ method: 'GET', path: '/api/v1/resources', query: { query, ...o } }),
-    list: (o: { limit?: number; uri_prefix?: string; cursor?: string } = {}) => this.json<Page<Resource>>({ method: 'GET', path: '/api/v1/resources', query: o }),
+    /** Ranked by `query` (the resource's fields and its score). */
+    search: (query: string, o: ResourceSearchOptions = {}) => this.json<R.ResourceSearch>({ method: 'GET', path: '/api/v1/resources', query: { query, ...o } }),
+    /** Without a query: listed in uri order (`cursor` pages on). */
+    list: (o: ResourceListOptions = {}) => this.json<R.ResourcePage>({ method: 'GET', path: '/api/v1/resources', query: o }),
   };
 
   readonly entities = {
     put: (inputs: EntityInput | EntityInput[]) => this.json<WriteResult>({ method: 'POST', path: '/api/v1/entities', body: { entities: arrayOf(inputs) } }),
-    get: (id: string) => this.json<Entity>({ method: 'GET', path: `/api/v1/entities/${encodeURIComponent(id)}` }),
+    get: (id: string) => this.json<R.Entity>({ method: 'GET', path: `/api/v1/entities/${encodeURIComponent(id)}` }),
     delete: (id: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/entities/${encodeURIComponent(id)}` }),
-    lookup: (key: string, o: { type?: string; limit?: number } = {}) => this.json<Page<Entity>>({ method: 'GET', path: '/api/v1/entities', query: { key, ...o } }),
-    fuzzy: (text: string, o: { threshold?: number; limit?: number } = {}) =>
-      this.json<Page<Entity & { score: number }>>({ method: 'GET', path: '/api/v1/entities', query: { fuzzy: text, ...o } }),
-    neighbors: (id: string, o: { depth?: number; direction?: 'out' | 'in' | 'both'; rel?: string; limit?: number } = {}) =>
-      this.json<{ nodes: Entity[]; edges: Record<string, unknown>[]; truncated?: boolean; took_ms: number }>({
-        method: 'GET',
-        path: `/api/v1/entities/${encodeURIComponent(id)}/neighbors`,
-        query: o,
-      }),
+    lookup: (key: string, o: Pick<Sent<Schemas['entityQuery']>, 'type' | 'limit'> = {}) =>
+      this.json<R.EntityAnswer>({ method: 'GET', path: '/api/v1/entities', query: { key, ...o } }),
+    /** Each result with its score, match and matched. */
+    fuzzy: (text: string, o: Pick<Sent<Schemas['entityQuery']>, 'threshold' | 'limit'> = {}) =>
+      this.json<R.EntityAnswer>({ method: 'GET', path: '/api/v1/entities', query: { fuzzy: text, ...o } }),
+    neighbors: (id: string, o: NeighborOptions = {}) =>
+      this.json<R.Neighborhood>({ method: 'GET', path: `/api/v1/entities/${encodeURIComponent(id)}/neighbors`, query: o }),
   };
 
   readonly moments = {
     put: (inputs: MomentInput | MomentInput[]) => this.json<WriteResult>({ method: 'POST', path: '/api/v1/moments', body: { moments: arrayOf(inputs) } }),
-    get: (id: string) => this.json<Moment>({ method: 'GET', path: `/api/v1/moments/${encodeURIComponent(id)}` }),
+    get: (id: string) => this.json<R.Moment>({ method: 'GET', path: `/api/v1/moments/${encodeURIComponent(id)}` }),
     delete: (id: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/moments/${encodeURIComponent(id)}` }),
-    list: (o: { from?: string; to?: string; type?: string; tag?: string; limit?: number; cursor?: string } = {}) =>
-      this.json<Page<Moment>>({ method: 'GET', path: '/api/v1/moments', query: o }),
+    list: (o: MomentListOptions = {}) => this.json<R.MomentPage>({ method: 'GET', path: '/api/v1/moments', query: o }),
   };
 
   // ------------------------------------------------------------------------------------------------ reading
 
-  search(query: string | undefined, o: SearchOptions = {}): Promise<SearchAnswer> {
-    return this.json<SearchAnswer>({ method: 'POST', path: '/api/v1/search', body: { ...(query !== undefined ? { query } : {}), ...o } });
+  search(query: string | undefined, o: SearchOptions = {}): Promise<R.SearchAnswer> {
+    return this.json<R.SearchAnswer>({ method: 'POST', path: '/api/v1/search', body: { ...(query !== undefined ? { query } : {}), ...o } });
   }
 
   /** One statement of the REM dialect (LOOKUP, FUZZY, SEARCH, TRAVERSE, SELECT, EXPLAIN) with `$1`.. parameters. */
-  query(statement: string, params?: unknown[]): Promise<QueryAnswer> {
-    return this.json<QueryAnswer>({ method: 'POST', path: '/api/v1/query', body: { query: statement, ...(params ? { params } : {}) } });
+  query(statement: string, params?: QueryParams): Promise<R.QueryAnswer> {
+    return this.json<R.QueryAnswer>({ method: 'POST', path: '/api/v1/query', body: { query: statement, ...(params ? { params } : {}) } });
   }
 
   chat(messages: ChatMessage[], o: { limit?: number } = {}): Promise<ChatAnswer> {
@@ -283,35 +259,42 @@ export class PercolateClient {
       if (ev.event === 'delta') yield { event: 'delta', content: String(data.content ?? '') };
       else if (ev.event === 'done') yield { event: 'done', answer: data as unknown as ChatAnswer };
       else if (ev.event === 'error') {
-        const e = (data.error ?? {}) as { code?: string; message?: string };
-        yield { event: 'error', error: new PercolateError(502, e.code ?? 'stream_error', e.message ?? 'the stream failed') };
+        const e = (data as Partial<ErrorEnvelope>).error;
+        yield { event: 'error', error: new PercolateError(502, e?.code ?? 'stream_error', e?.message ?? 'the stream failed') };
       }
     }
   }
 
+  /** The OpenAI-compatible routes under /v1 (the same tenant and token). */
+  readonly openai = {
+    models: () => this.json<R.ModelList>({ method: 'GET', path: '/v1/models' }),
+    /** A whole chat.completion; streamed chunks are for an OpenAI SDK pointed at `<url>/v1`. */
+    chatCompletion: (request: ChatCompletionRequest) => this.json<R.CompletionJson>({ method: 'POST', path: '/v1/chat/completions', body: { ...request, stream: false } }),
+  };
+
   // ------------------------------------------------------------------------------------------------ schemas
 
   readonly schemas = {
-    put: (type: string, definition: Record<string, unknown>) =>
-      this.json<Record<string, unknown>>({ method: 'PUT', path: `/api/v1/schemas/${encodeURIComponent(type)}`, body: definition }),
-    get: (type: string) => this.json<Record<string, unknown>>({ method: 'GET', path: `/api/v1/schemas/${encodeURIComponent(type)}` }),
-    list: () => this.json<{ schemas: Record<string, unknown>[] }>({ method: 'GET', path: '/api/v1/schemas' }),
+    /** Adds or replaces the schema of an entity type (answered 201 when added, 200 when replaced). */
+    put: (type: string, definition: SchemaPutBody) => this.json<R.SchemaPut>({ method: 'PUT', path: `/api/v1/schemas/${encodeURIComponent(type)}`, body: definition }),
+    get: (type: string) => this.json<R.EntitySchema>({ method: 'GET', path: `/api/v1/schemas/${encodeURIComponent(type)}` }),
+    list: () => this.json<R.SchemaList>({ method: 'GET', path: '/api/v1/schemas' }),
     delete: (type: string) => this.json<void>({ method: 'DELETE', path: `/api/v1/schemas/${encodeURIComponent(type)}` }),
   };
 
   // ------------------------------------------------------------------------------------------------ tenant
 
   readonly tenant = {
-    info: () => this.json<TenantInfo>({ method: 'GET', path: '/api/v1/tenant' }),
-    digest: () => this.json<{ digest: string; [field: string]: unknown }>({ method: 'GET', path: '/api/v1/tenant/digest' }),
-    snapshot: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/snapshot' }),
-    offload: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/offload' }),
-    restore: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/restore' }),
-    pin: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/pin' }),
-    unpin: () => this.json<OperationStarted>({ method: 'POST', path: '/api/v1/tenant/unpin' }),
+    info: () => this.json<R.TenantInfo>({ method: 'GET', path: '/api/v1/tenant' }),
+    digest: () => this.json<R.DigestAnswer>({ method: 'GET', path: '/api/v1/tenant/digest' }),
+    snapshot: () => this.json<R.OperationStarted>({ method: 'POST', path: '/api/v1/tenant/snapshot' }),
+    offload: () => this.json<R.OperationStarted>({ method: 'POST', path: '/api/v1/tenant/offload' }),
+    restore: () => this.json<R.OperationStarted>({ method: 'POST', path: '/api/v1/tenant/restore' }),
+    pin: () => this.json<R.OperationStarted>({ method: 'POST', path: '/api/v1/tenant/pin' }),
+    unpin: () => this.json<R.OperationStarted>({ method: 'POST', path: '/api/v1/tenant/unpin' }),
     /** Removes the tenant from every node, S3 and the stream (an admin token). */
-    purge: () => this.json<OperationStarted>({ method: 'DELETE', path: '/api/v1/tenant' }),
-    operation: (id: string) => this.json<Operation>({ method: 'GET', path: `/api/v1/operations/${encodeURIComponent(id)}` }),
+    purge: () => this.json<R.OperationStarted>({ method: 'DELETE', path: '/api/v1/tenant' }),
+    operation: (id: string) => this.json<R.Operation>({ method: 'GET', path: `/api/v1/operations/${encodeURIComponent(id)}` }),
     /** Polls an operation until it completed or failed (or `timeoutMs` passed: a PercolateError timeout). */
     waitOperation: async (id: string, o: { timeoutMs?: number; everyMs?: number } = {}) => {
       const deadline = Date.now() + (o.timeoutMs ?? 120_000);
@@ -325,19 +308,25 @@ export class PercolateClient {
   };
 
   /** Replication ops (repair, bootstrap): an admin or node token. */
-  sync(ops: unknown[]): Promise<{ applied: number; skipped: number; hlc_max: string | null }> {
-    return this.json({ method: 'POST', path: '/api/v1/sync', body: { ops } });
+  sync(ops: Sent<Schemas['syncBody']>['ops']): Promise<R.SyncAnswer> {
+    return this.json<R.SyncAnswer>({ method: 'POST', path: '/api/v1/sync', body: { ops } });
   }
 
   readonly admin = {
-    tenants: (o: { state?: 'hot' | 'warm' | 'cold'; limit?: number; cursor?: string } = {}) =>
-      this.json<{ tenants: Record<string, unknown>[]; next_cursor?: string | null }>({ method: 'GET', path: '/api/v1/admin/tenants', query: o, noTenant: true }),
+    tenants: (o: TenantListOptions = {}) => this.json<R.TenantListing>({ method: 'GET', path: '/api/v1/admin/tenants', query: o, noTenant: true }),
   };
 
   readonly health = {
-    live: () => this.json<{ status: string }>({ method: 'GET', path: '/health/live', noTenant: true }),
-    ready: () => this.json<Record<string, unknown>>({ method: 'GET', path: '/health/ready', noTenant: true }),
+    live: () => this.json<R.LiveAnswer>({ method: 'GET', path: '/health/live', noTenant: true }),
+    ready: () => this.json<R.ReadyAnswer>({ method: 'GET', path: '/health/ready', noTenant: true }),
+    /** The preStop drain: `token` is the node's <data dir>/drain.token. The node stops being ready. */
+    drain: (token: string) => this.json<R.DrainAnswer>({ method: 'POST', path: '/health/drain', noTenant: true, headers: { 'x-drain-token': token } }),
   };
+
+  /** Prometheus metrics in the text exposition format (an admin token with PERCOLATE_METRICS_AUTH=true). */
+  async metrics(): Promise<string> {
+    return (await this.send({ method: 'GET', path: '/metrics', noTenant: true }, 'text/plain')).text();
+  }
 }
 
 function arrayOf<T>(v: T | T[]): T[] {
@@ -350,8 +339,8 @@ async function errorOf(res: Response): Promise<PercolateError> {
   let message = text.slice(0, 500) || res.statusText;
   let details: unknown;
   try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (body.error?.code) ({ code, message = message, details } = body.error as { code: string; message?: string; details?: unknown });
+    const body = JSON.parse(text) as Partial<ErrorEnvelope>;
+    if (body.error?.code) ({ code, message = message, details } = body.error);
   } catch {
     /* not the envelope: keep the status and the text */
   }

@@ -1,6 +1,9 @@
 // The typed client (`percolate-ts/client`, resolved through the package's own exports) against a real node with
-// auth required: every group of routes, errors as PercolateError with the envelope's code, retries of a refused
-// request after its Retry-After (and none of a request the node rejected), the tenant and the token as options.
+// auth required: every route of the node, errors as PercolateError with the envelope's code, retries of a refused
+// request after its Retry-After (and none of a request the node rejected), the tenant and the token as options. Its
+// types are the route schemas' (services/api/schemas.ts, responses.ts): this file type-checks against them.
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { PercolateClient, PercolateError } from 'percolate-ts/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintTestToken } from './support/auth.js';
@@ -37,6 +40,9 @@ describe('PercolateClient', () => {
     expect((await client.moments.list({ tag: 'talk' })).results).toHaveLength(1);
     const hits = await client.search('radium', { kinds: ['resources', 'moments'] });
     expect(hits.results.map((h) => h.kind).sort()).toEqual(['moments', 'resources']);
+    // a hit carries its whole record
+    expect(hits.results.find((h) => h.kind === 'resources')!.record).toMatchObject({ id, uri: 'doc://curie', chunk_ordinal: 0 });
+    expect((await client.entities.fuzzy('mari')).results[0]).toMatchObject({ key: 'marie', match: 'prefix' });
     const q = await client.query('SELECT uri FROM resources WHERE uri = $1', ['doc://curie']);
     expect(q.rows).toEqual([{ uri: 'doc://curie' }]);
     await client.resources.delete(id);
@@ -72,6 +78,9 @@ describe('PercolateClient', () => {
     expect(await admin.health.live()).toEqual({ status: 'ok' });
     await admin.schemas.put('person', { schema: { type: 'object', properties: { born: { type: 'integer' } } } });
     expect((await client.schemas.list()).schemas.map((s) => s.type)).toContain('person');
+    expect((await admin.schemas.get('person')).key_field).toBeNull();
+    await admin.schemas.delete('person');
+    expect((await client.schemas.list()).schemas).toEqual([]);
   });
 
   it('names the field of a refused write in the error details, and needs a tenant for tenant routes', async () => {
@@ -82,6 +91,21 @@ describe('PercolateClient', () => {
     await expect(noTenant.tenant.info()).rejects.toThrow(/needs a tenant/);
     const noToken = new PercolateClient({ url: node.url, tenant: 'typed' });
     await expect(noToken.tenant.info()).rejects.toMatchObject({ status: 401, code: 'token_missing' });
+  });
+
+  it('answers the OpenAI-compatible routes, the metrics and the drain', async () => {
+    expect((await client.openai.models()).data[0]).toMatchObject({ object: 'model', owned_by: 'percolate' });
+    const completion = await client.openai.chatCompletion({ model: 'percolate', messages: [{ role: 'user', content: 'Who developed the first compiler?' }] });
+    expect(completion).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant' }, finish_reason: 'stop' }] });
+    expect(completion.citations[0]).toMatchObject({ n: 1, uri: 'doc://hopper' });
+    expect(await client.metrics()).toContain('percolate_http_request_duration_seconds');
+    expect((await client.health.ready()).status).toBe('ready');
+    // last: the drain leaves the node not ready
+    const refused = await client.health.drain('f'.repeat(64)).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 403, code: 'drain_forbidden' });
+    const token = (await fs.readFile(path.join(node.dataDir, 'drain.token'), 'utf8')).trim();
+    expect(await client.health.drain(token)).toMatchObject({ timed_out: false, snapshot_failures: 0 });
+    await expect(new PercolateClient({ url: node.url, retries: 0 }).health.ready()).rejects.toMatchObject({ status: 503, code: 'not_ready' });
   });
 });
 
