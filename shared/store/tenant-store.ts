@@ -214,7 +214,8 @@ export class TenantStore {
    * The tenant is served here (a local search or write): with graphs on demand, later puts are inserted as they
    * commit and the backlog (vectors logged while the tenant was only replicated here) moves into the pending sets,
    * where searches find them exactly until the drain has inserted them. Resolves once the backlog moved; what it
-   * costs is reading the backlog's vectors, not inserting them (that follows in the background). Idempotent.
+   * costs is reading the backlog's vectors, not inserting them (that follows in the background), up to 65,536
+   * pending vectors per index; a larger backlog also waits for the inserts beyond that. Idempotent.
    */
   serveVectors(): Promise<void> {
     if (!this.opts.hnsw.onDemand) return Promise.resolve();
@@ -222,8 +223,11 @@ export class TenantStore {
       for (const kind of REM_KINDS) {
         const vi = this.kinds[kind].vectors;
         vi.activate();
-        while (!this.closed && (await this.writeLock.run(() => vi.moveBacklog(BACKLOG_MOVE_CHUNK))) > 0) {
-          /* chunk by chunk, so writes interleave */
+        // chunk by chunk, so writes interleave; past PROMOTE_PENDING_MAX the move waits for the drain, which bounds
+        // the memory a promotion takes (a backlog that large costs its inserts before the first search answers)
+        for (;;) {
+          while (!this.closed && vi.pendingInserts > PROMOTE_PENDING_MAX) await new Promise((r) => setTimeout(r, 5));
+          if (this.closed || (await this.writeLock.run(() => vi.moveBacklog(BACKLOG_MOVE_CHUNK))) === 0) break;
         }
       }
     })().catch((err: unknown) => {
@@ -731,6 +735,8 @@ export class TenantStore {
 const STORE_FIXED_BYTES = 128 * 1024;
 /** Backlog entries moved per write-lock hold when a tenant starts being served (reads that many vectors). */
 const BACKLOG_MOVE_CHUNK = 1000;
+/** Pending vectors of one index a promotion fills at most (about 100 MB of 384-dim vectors) before waiting for the drain. */
+const PROMOTE_PENDING_MAX = 65_536;
 /** V8 cost of one record-cache entry beside its characters (Map entry, two string headers). */
 const CACHE_ENTRY_BYTES = 96;
 
