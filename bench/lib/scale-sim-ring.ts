@@ -5,25 +5,9 @@
 // Pure and deterministic: the same seed gives the same ring, and node k's points do not depend on how many nodes
 // there are, so adding node N moves only the tenants whose first point is now one of N's.
 
-/** murmur3's 32-bit finaliser: FNV-1a alone leaves similar keys (node-1#7, node-1#8) close on the ring. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32, hash32 } from '../../shared/rem/hash32.js';
 
-/** FNV-1a over the string's UTF-16 code units from a seeded offset basis, then fmix32. */
-export function hash32(key: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return fmix32(h);
-}
+export { hash32 };
 
 /** The name a node's points are derived from (a StatefulSet's pods keep theirs, so a ring only ever gains points). */
 export const nodeName = (k: number): string => `node-${k}`;

@@ -7,6 +7,7 @@
 // of every tenant), and a tenant's history does not depend on the order tenants are simulated in.
 
 /** mulberry32: a 32-bit state, good enough for simulation draws, and cheap. */
+import { fmix32 } from '../../shared/rem/hash32.js';
 export class Mulberry32 {
   private state: number;
 
@@ -30,13 +31,7 @@ export class Mulberry32 {
 
 /** The seed of tenant i's own stream: the run's seed and the tenant mixed (different for neighbours). */
 export function tenantSeed(seed: number, i: number): number {
-  let h = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32((seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
 }
 
 /** Zipf probabilities over `n` ranks with exponent `s`: p[i] ∝ 1 / (i + 1)^s, summing to 1. */

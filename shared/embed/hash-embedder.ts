@@ -2,24 +2,12 @@
 // buckets, sublinear term weighting, L2-normalised. Deterministic and model-free, therefore LEXICAL: it finds texts
 // that share words and spellings, not paraphrases. Use the transformers.js embedder for semantic similarity.
 import { l2normalize, type Embedder } from './embedder.js';
+import { hash32 } from '../rem/hash32.js';
 import { words } from '../rem/text.js';
 import { TimeSlice } from '../rem/time-slice.js';
 
-/** 32-bit FNV-1a over UTF-16 code units, with a seed so the sign and the bucket come from independent hashes. */
-function fnv1a(s: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // final avalanche (murmur3 fmix32) so near-identical strings spread across buckets
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+// FNV-1a with a seed, so the sign and the bucket come from independent hashes (shared/rem/hash32.ts)
+const fnv1a = hash32;
 
 const WORD_WEIGHT = 1.0;
 const BIGRAM_WEIGHT = 0.7;
