@@ -130,16 +130,21 @@ describe('HNSW graphs on demand', () => {
     expect((await vectorTop(store, v2!, 2)).map((h) => h.id)).toEqual([resourceId('doc://1', 0)]);
   });
 
-  it('a local write serves the tenant here: its graph follows writes from then on', async () => {
+  it('local writes stay in the backlog too, until a search; from then on puts are inserted as they commit', async () => {
     store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
-    const vectors = randomVectors(20, 6);
-    await store.applyReplicated([putOp(vectors.map((v, i) => ({ i, v })))]);
-    expect(store.vectorsBacklog).toBe(20);
+    const vectors = randomVectors(21, 6);
+    await store.applyReplicated([putOp(vectors.slice(0, 20).map((v, i) => ({ i, v })))]);
     const { putResources } = await import('../shared/store/resources.js');
-    await putResources(store, [{ uri: 'doc://local', content: 'written here', embedding: Array.from(randomVectors(1, 7)[0]!) }]);
-    await waitFor('the backlog to move', async () => store!.vectorsBacklog === 0);
+    await putResources(store, [{ uri: 'doc://local', content: 'written here', embedding: Array.from(vectors[20]!) }]);
+    expect(store.vectorsBacklog).toBe(21);
+    expect(store.vectorIndex('resources').hasGraph).toBe(false);
+    // read-your-writes: the search right after the write finds it (exactly, from the moved backlog)
+    const top = await vectorTop(store, vectors[20]!, 1);
+    expect(top[0]!.score).toBeCloseTo(1, 5);
     expect(store.vectorIndex('resources').isLazy).toBe(false);
+    await putResources(store, [{ uri: 'doc://later', content: 'written after', embedding: Array.from(randomVectors(1, 8)[0]!) }]);
+    expect(store.vectorsBacklog).toBe(0);
     await store.vectorsSettled();
-    expect(store.vectorIndex('resources').size).toBe(21);
+    expect(store.vectorIndex('resources').size).toBe(22);
   });
 });

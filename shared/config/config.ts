@@ -41,8 +41,8 @@ export interface NodeConfig {
   /** Committed vectors per index awaiting graph insertion (searched exactly meanwhile); 0 inserts synchronously. */
   vectorPendingMax: number;
   /**
-   * `on_demand`: a tenant's HNSW graphs are built once it is served here (its first local search or write) and at
-   * low priority before, so replicas apply the stream without HNSW work; `eager`: every node inserts as ops arrive.
+   * `on_demand`: a tenant's HNSW graphs are built once it is searched here and at low priority before, so writes
+   * and replicated ops commit without HNSW work; `eager`: every node inserts as vectors commit.
    */
   vectorGraph: 'on_demand' | 'eager';
   /** Index mutations after which the vector index is checkpointed to disk (bounds replay on open). */

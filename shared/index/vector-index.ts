@@ -13,13 +13,13 @@
 // full, a put inserts the oldest pending vectors itself (backpressure). An id is never in the graph and pending at
 // once: a pending update removes the id's old graph element, so the graph holds no stale vectors.
 //
-// On demand (`onDemand`, the node's default for tenants it does not serve): a put is only logged (the LevelDB batch
+// On demand (`onDemand`, the node's default until a tenant is searched on it): a put is only logged (the LevelDB batch
 // already holds the vector and its log entry) and the id's old graph element removed; no vector is kept in memory and
-// no HNSW work is done on the apply path, so a replica keeps up with the stream at the speed of its LevelDB batches.
+// no HNSW work is done on the write path, so a node (a replica above all) commits at the speed of its LevelDB batches.
 // The logged vectors (the backlog) reach the graph in two ways: at low priority, once no put arrived for
 // `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
-// pauses both); and at once, when the tenant is served here (its first local search or write: `activate`), the store
-// moves the whole backlog into the pending set, which searches scan exactly until the drain has inserted it.
+// pauses both); and at once, when the tenant is searched here (`activate`): the store moves the whole backlog into
+// the pending set, which searches scan exactly until the drain has inserted it.
 //
 // Native memory: the hnswlib graph object comes from a process-wide pool (hnsw-pool.ts) and goes back to it on close,
 // where its index is shrunk at once: hnswlib-node would otherwise free it only when V8 happens to collect the wrapper.

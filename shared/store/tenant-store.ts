@@ -41,7 +41,7 @@ export interface TenantStoreOptions {
   embedder: Embedder;
   /**
    * HNSW parameters; `pendingMax` bounds committed vectors awaiting graph insertion (0: insert synchronously);
-   * `onDemand` builds the graphs only once the tenant is served here (see serveVectors), and at low priority before.
+   * `onDemand` builds the graphs only once the tenant is searched here (see serveVectors), and at low priority before.
    */
   hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; idleMs?: number };
   vectorCheckpointOps: number;
@@ -211,7 +211,7 @@ export class TenantStore {
   }
 
   /**
-   * The tenant is served here (a local search or write): with graphs on demand, later puts are inserted as they
+   * The tenant is searched here: with graphs on demand, later puts are inserted as they
    * commit and the backlog (vectors logged while the tenant was only replicated here) moves into the pending sets,
    * where searches find them exactly until the drain has inserted them. Resolves once the backlog moved; what it
    * costs is reading the backlog's vectors, not inserting them (that follows in the background), up to 65,536
@@ -464,12 +464,6 @@ export class TenantStore {
    * the write lock (see write-path.ts).
    */
   writeLocal(build: Build, ahead?: readonly Mutation[]): Promise<ApplyResult> {
-    // a tenant written here is served here: its graphs follow its writes (and a search after them is fast)
-    if (this.opts.hnsw.onDemand && !this.serving) {
-      this.serveVectors().catch((err: unknown) =>
-        this.observer.degraded('vector_backlog_failed', { tenant: this.tenant, err: String(err) }, 'moving logged vectors into the graph failed; the next search retries'),
-      );
-    }
     return this.writer.write(build, ahead);
   }
 
