@@ -7,6 +7,7 @@
 import { Type, type Static, type TObject, type TObjectOptions, type TProperties, type TSchema } from 'typebox';
 import type { NodeConfig } from '../../shared/config/config.js';
 import { QUERY_CHARS_MAX } from '../../shared/query/lexer.js';
+import { ID_PATTERN } from '../../shared/rem/ids.js';
 import {
   ALIASES_MAX,
   EDGES_PER_WRITE_MAX,
@@ -59,8 +60,7 @@ export type Sent<T extends TSchema> =
 
 type Evaluate<T> = { [K in keyof T]: T[K] } & {};
 
-export const ID_PATTERN = '^[0-9a-f]{32}$';
-const ID = Type.String({ pattern: ID_PATTERN });
+const ID = Type.String({ pattern: ID_PATTERN.source });
 const TIME = Type.String({ maxLength: 64 });
 const SHORT = Type.String({ maxLength: SHORT_TEXT_MAX });
 const STRING_LIST = Type.Array(SHORT, { maxItems: LIST_ITEMS_MAX });
@@ -82,11 +82,11 @@ export const drainHeader = Type.Object({ 'x-drain-token': Type.Optional(Type.Str
 export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 export const KINDS = ['resources', 'entities', 'moments'] as const;
 const TENANT_STATES = ['hot', 'warm', 'cold'] as const;
-export const TENANT_LIST_LIMIT_MAX = 1000;
+const TENANT_LIST_LIMIT_MAX = 1000;
 
 /** The chat routes' bounds: retrieved items per answer, messages per conversation. */
-export const CHAT_LIMIT_MAX = 50;
-export const CHAT_MESSAGES_MAX = 200;
+const CHAT_LIMIT_MAX = 50;
+const CHAT_MESSAGES_MAX = 200;
 
 const SCALAR = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
 const FIELD = Type.String({ pattern: FIELD_PATH.source, maxLength: 512 });
@@ -99,7 +99,6 @@ export const schemaPutBody = RequestObject(
     indexed_fields: Type.Optional(Type.Array(FIELD, { maxItems: INDEXED_FIELDS_MAX, uniqueItems: true })),
     embedding_fields: Type.Optional(Type.Array(FIELD, { maxItems: 64, uniqueItems: true })),
   },
-  {},
 );
 
 export const tenantListQuery = RequestObject({
