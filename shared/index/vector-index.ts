@@ -16,8 +16,8 @@
 // On demand (`onDemand`, the node's default until a tenant is searched on it): a put is only logged (the LevelDB batch
 // already holds the vector and its log entry) and the id's old graph element removed; no vector is kept in memory and
 // no HNSW work is done on the write path, so a node (a replica above all) commits at the speed of its LevelDB batches.
-// The logged vectors (the backlog) reach the graph in two ways: at low priority, once no put arrived for
-// `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
+// The logged vectors (the backlog) reach the graph in two ways: at low priority, once the process committed no write
+// (of any tenant: write-activity.ts) for `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
 // pauses both); and at once, when the tenant is searched here (`activate`): the store moves the whole backlog into
 // the pending set, which searches scan exactly until the drain has inserted it.
 //
@@ -38,6 +38,7 @@ import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPo
 import { bufferToVector, seqKey, type BufferSublevel, type StringSublevel } from '../rem/codec.js';
 import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
+import { quietForMs } from './write-activity.js';
 
 export interface VectorIndexOptions {
   dir: string;
@@ -59,7 +60,7 @@ export interface VectorIndexOptions {
    * put goes to the pending set and the graph at once.
    */
   onDemand?: boolean;
-  /** On demand: the backlog is worked off once no put arrived for this long (default 200 ms). */
+  /** On demand: the backlog is worked off once the process committed no write for this long (default 200 ms). */
   idleMs?: number;
   /** On demand: called (at most once per idle period) when the backlog should be moved into the pending set. */
   onIdleBacklog?: () => void;
@@ -123,7 +124,6 @@ export class VectorIndex {
   private backlogFrom: number | undefined;
   /** Puts logged into the backlog and not yet moved (an estimate: a record put twice counts twice). */
   private backlogCount = 0;
-  private lastLazyPutMs = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Set while a checkpoint writes the graph (hnswlib writes it off the main thread) and after close. */
   private drainPaused = false;
@@ -201,7 +201,6 @@ export class VectorIndex {
       this.removeFromGraph(id);
       this.backlogFrom ??= seq;
       this.backlogCount++;
-      this.lastLazyPutMs = performance.now();
       this.assertConsistent(id);
       this.scheduleIdle();
       return;
@@ -313,7 +312,7 @@ export class VectorIndex {
     const check = () => {
       this.idleTimer = undefined;
       if (this.closed || !this.lazy || this.backlogFrom === undefined) return;
-      const quietMs = performance.now() - this.lastLazyPutMs;
+      const quietMs = quietForMs();
       if (quietMs < idleMs) {
         this.idleTimer = setTimeout(check, idleMs - quietMs);
         return;
@@ -466,7 +465,7 @@ export class VectorIndex {
     // on demand the backlog is low-priority work: the drain waits while puts keep arriving
     if (this.lazy) {
       const idleMs = this.opts.idleMs ?? IDLE_MS_DEFAULT;
-      const quietMs = performance.now() - this.lastLazyPutMs;
+      const quietMs = quietForMs();
       if (quietMs < idleMs) {
         this.drainTimer = setTimeout(() => {
           this.drainTimer = undefined;
@@ -743,7 +742,6 @@ export class VectorIndex {
       for (const id of seen) this.removeFromGraph(id);
       this.backlogFrom = this.checkpointSeq + 1;
       this.backlogCount = seen.size;
-      this.lastLazyPutMs = performance.now();
       this.scheduleIdle();
       return;
     }

@@ -15,6 +15,7 @@ import { EmbedderMismatchError } from '../embed/embedder.js';
 import { sharedHnswPool } from '../index/hnsw-pool.js';
 import { KeywordIndex } from '../index/keyword-index.js';
 import { VectorIndex } from '../index/vector-index.js';
+import { noteWriteActivity } from '../index/write-activity.js';
 import { vectorToBuffer, seqKey, type BatchOp, type BufferSublevel, type JsonSublevel, type KeyRange, type KeySpace, type SpaceOp, type StringSublevel } from '../rem/codec.js';
 import { RemError } from '../rem/errors.js';
 import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../rem/hlc.js';
@@ -552,6 +553,7 @@ export class TenantStore {
       if (countDelta[kind] !== 0) ops.push({ type: 'put', space: 'meta', key: `count:${kind}`, value: this.counts[kind] + countDelta[kind] });
     }
     await this.batches.write(ops);
+    noteWriteActivity();
     this.writeSeq++;
     for (const c of changes) this.cache.delete(KIND_SHORT[c.kind] + '\u0000' + c.id);
     outboxed.committed();
