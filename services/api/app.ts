@@ -15,6 +15,7 @@ import { audit } from '../../shared/http/audit.js';
 import { RemError } from '../../shared/rem/errors.js';
 import { installCors } from '../../shared/http/cors.js';
 import { installTenantRateLimit } from '../../shared/http/rate-limit.js';
+import { tolerantSerialization } from '../../shared/http/serialization.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { installSlicedSerialization } from '../../shared/http/sliced-json.js';
 import { loggerOptions } from '../../shared/http/logger.js';
@@ -151,6 +152,8 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     // requests are logged at debug from onResponse (with route and tenant), not twice at info per request
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    // an answer its schema cannot serialise is written as plain JSON and reported, never a 500
+    schemaController: tolerantSerialization((m) => observer.degraded('response_schema_mismatch', { ...m }, 'an answer did not fit its response schema; it was sent as plain JSON')),
     ...serverTimeoutOptions(cfg.http),
   });
   applyServerLimits(app, cfg.http);

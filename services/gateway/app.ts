@@ -4,6 +4,7 @@
 // /metrics behind an admin token when PERCOLATE_METRICS_AUTH=true.
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import { tolerantSerialization } from '../../shared/http/serialization.js';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { JOBS_STREAM, workerConsumer } from '../../shared/bus/names.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -69,6 +70,8 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     logger: logger && opts.logStream ? { ...logger, stream: opts.logStream } : logger,
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    // an answer its schema cannot serialise is written as plain JSON and reported, never a 500
+    schemaController: tolerantSerialization((m) => app.log.warn({ ...m, degraded: 'response_schema_mismatch' }, 'an answer did not fit its response schema; it was sent as plain JSON')),
     ...serverTimeoutOptions(cfg.http),
   });
   // keys first: a bad key file stops the gateway before it connects to anything
