@@ -7,7 +7,7 @@ import type { NodeConfig } from '../../shared/config/config.js';
 import type { Embedder } from '../../shared/embed/embedder.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installCompression } from '../../shared/http/compression.js';
-import { installOpenApiConventions, openApiDocument, refResolver, securityFor } from '../../shared/http/openapi.js';
+import { documentTransform, installOpenApiConventions, openApiDocument, refResolver, securityFor } from '../../shared/http/openapi.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { setupAuth } from '../../shared/auth/setup.js';
 import { installAuth } from '../../shared/http/auth.js';
@@ -191,6 +191,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
   ctx.auth = auth;
   await app.register(swagger, {
     refResolver,
+    transform: documentTransform as never,
     openapi: openApiDocument({
       title: 'Percolate-TS database node',
       version: '0.1.0',

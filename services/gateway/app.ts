@@ -17,7 +17,7 @@ import { installAuth } from '../../shared/http/auth.js';
 import { installCors } from '../../shared/http/cors.js';
 import { installErrorHandling } from '../../shared/http/errors.js';
 import { installCompression } from '../../shared/http/compression.js';
-import { installOpenApiConventions, openApiDocument, refResolver, securityFor } from '../../shared/http/openapi.js';
+import { documentTransform, installOpenApiConventions, openApiDocument, refResolver, securityFor } from '../../shared/http/openapi.js';
 import { installJsonBody } from '../../shared/http/json-body.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { loggerOptions } from '../../shared/http/logger.js';
@@ -100,6 +100,7 @@ export async function buildGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   applyServerLimits(app, cfg.http);
   await app.register(swagger, {
     refResolver,
+    transform: documentTransform as never,
     openapi: openApiDocument({
       title: 'Percolate-TS upload gateway',
       version: '0.1.0',

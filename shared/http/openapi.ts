@@ -46,6 +46,30 @@ export const refResolver = {
   },
 };
 
+/**
+ * A body schema as the document shows it: `if/then/else` (which validation uses, so an error names the field of the
+ * shape the body has: one record or `{"resources": [...]}`) becomes `anyOf: [then, else]`, which accepts the same
+ * bodies and which code generators understand (openapi-typescript turns if/then/else into `Record<string, never>`).
+ */
+export function documentedSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(documentedSchema);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const o = schema as Record<string, unknown>;
+  if (o.if !== undefined && o.then !== undefined && o.else !== undefined) {
+    const { if: _if, then, else: otherwise, type: _type, ...rest } = o;
+    return { ...rest, anyOf: [documentedSchema(then), documentedSchema(otherwise)] };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = documentedSchema(v);
+  return out;
+}
+
+/** The `transform` option of @fastify/swagger: routes' body schemas as documentedSchema shows them. */
+export function documentTransform({ schema, url }: { schema: Record<string, unknown>; url: string }): { schema: Record<string, unknown>; url: string } {
+  if (!schema || schema.body === undefined) return { schema, url };
+  return { schema: { ...schema, body: documentedSchema(schema.body) }, url };
+}
+
 /** The `openapi` option of @fastify/swagger for a service. */
 export function openApiDocument(o: OpenApiOptions): NonNullable<FastifyDynamicSwaggerOptions['openapi']> {
   return {
