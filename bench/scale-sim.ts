@@ -26,8 +26,8 @@ import { log, machineInfo, markdownTable, writeResults, type Cell } from './repo
 
 // ------------------------------------------------------------------------------------ measured elsewhere (cited)
 
-/** README Performance > Replication: a stopped node caught up 100,000 documents at 1,281/s (HNSW insertion bound). */
-const APPLY_CAPACITY_PER_S_DEFAULT = 1281;
+/** README Performance > Replication: a stopped node caught up 100,000 documents at 2,779/s (graphs on demand: LevelDB-bound). */
+const APPLY_CAPACITY_PER_S_DEFAULT = 2779;
 /** bench:tenants (README Performance > Tenant lifecycle): 51.3 MiB on disk for 14,201 resources with 384-dim vectors. */
 const RECORD_BYTES = Math.round((51.3 * 2 ** 20) / 14_201);
 /** bench:tenants: the snapshot archive (gzip level 1) is 0.83 of the tenant on disk. */
