@@ -162,7 +162,9 @@ export class VectorIndex {
 
   /** Mutations logged since the last checkpoint that a checkpoint could cover now (not the backlog's). */
   get pendingOps(): number {
-    return Math.max(0, this.coveredSeq() - this.checkpointSeq) + (this.rebuilt ? 1 : 0);
+    // O(1) (the store asks after every commit): the backlog bound only; the checkpoint itself computes coveredSeq()
+    const upTo = this.backlogFrom === undefined ? this.seq : this.backlogFrom - 1;
+    return Math.max(0, upTo - this.checkpointSeq) + (this.rebuilt ? 1 : 0);
   }
 
   /** Logged puts not yet moved to the pending set or the graph (on demand). */
