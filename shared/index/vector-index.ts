@@ -16,8 +16,8 @@
 // On demand (`onDemand`, the node's default until a tenant is searched on it): a put is only logged (the LevelDB batch
 // already holds the vector and its log entry) and the id's old graph element removed; no vector is kept in memory and
 // no HNSW work is done on the write path, so a node (a replica above all) commits at the speed of its LevelDB batches.
-// The logged vectors (the backlog) reach the graph in two ways: at low priority, once the process committed no write
-// (of any tenant: write-activity.ts) for `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
+// The logged vectors (the backlog) reach the graph in two ways: at low priority, once the process has had no write in
+// progress (of any tenant: write-activity.ts) for `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
 // pauses both); and at once, when the tenant is searched here (`activate`): the store moves the whole backlog into
 // the pending set, which searches scan exactly until the drain has inserted it.
 //
@@ -60,7 +60,7 @@ export interface VectorIndexOptions {
    * put goes to the pending set and the graph at once.
    */
   onDemand?: boolean;
-  /** On demand: the backlog is worked off once the process committed no write for this long (default 200 ms). */
+  /** On demand: the backlog is worked off once the process had no write in progress for this long (default 200 ms). */
   idleMs?: number;
   /** On demand: called (at most once per idle period) when the backlog should be moved into the pending set. */
   onIdleBacklog?: () => void;

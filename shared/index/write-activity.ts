@@ -1,14 +1,23 @@
-// When this process last committed a write batch (any tenant). Background work that yields to writes (building the
-// HNSW graphs of tenants nobody searches here) waits until the node has been quiet for a while: a node catching up
-// on one tenant's stream must not build another tenant's graph meanwhile.
+// Whether this process is writing (any tenant): background work that yields to writes (building the HNSW graphs of
+// tenants nobody searches here) waits until no write is in progress and none ended for a while. A node catching up
+// on one tenant's stream must not build another tenant's graph meanwhile, and a large replicated batch spends
+// hundreds of milliseconds merging before it commits, so a write counts from its start to its commit.
 let lastWriteMs = -Infinity;
+let inProgress = 0;
 
-/** Notes a committed write batch now (the tenant store calls it after every commit). */
-export function noteWriteActivity(nowMs = performance.now()): void {
-  lastWriteMs = nowMs;
+/** Runs a write (local or replicated) as activity: from its start until it settled. */
+export async function asWriteActivity<T>(write: () => Promise<T>): Promise<T> {
+  inProgress++;
+  lastWriteMs = performance.now();
+  try {
+    return await write();
+  } finally {
+    inProgress--;
+    lastWriteMs = performance.now();
+  }
 }
 
-/** Milliseconds since the last committed write batch of the process. */
+/** Milliseconds since the process last wrote; 0 while a write is in progress. */
 export function quietForMs(nowMs = performance.now()): number {
-  return nowMs - lastWriteMs;
+  return inProgress > 0 ? 0 : nowMs - lastWriteMs;
 }

@@ -15,7 +15,7 @@ import { EmbedderMismatchError } from '../embed/embedder.js';
 import { sharedHnswPool } from '../index/hnsw-pool.js';
 import { KeywordIndex } from '../index/keyword-index.js';
 import { VectorIndex } from '../index/vector-index.js';
-import { noteWriteActivity } from '../index/write-activity.js';
+import { asWriteActivity } from '../index/write-activity.js';
 import { vectorToBuffer, seqKey, type BatchOp, type BufferSublevel, type JsonSublevel, type KeyRange, type KeySpace, type SpaceOp, type StringSublevel } from '../rem/codec.js';
 import { RemError } from '../rem/errors.js';
 import { ClockDriftError, HybridLogicalClock, hlcMax, isHlc } from '../rem/hlc.js';
@@ -465,14 +465,18 @@ export class TenantStore {
    * the write lock (see write-path.ts).
    */
   writeLocal(build: Build, ahead?: readonly Mutation[]): Promise<ApplyResult> {
-    return this.writer.write(build, ahead);
+    return asWriteActivity(() => this.writer.write(build, ahead));
   }
 
   /**
    * Applies validated replicated ops (the applier, POST /sync and a restore's replay): the one path for all three;
    * takes the write lock. Record ops merge in batches; a schema op between them applies in its place in the order.
    */
-  async applyReplicated(all: readonly Op[]): Promise<ApplyResult> {
+  applyReplicated(all: readonly Op[]): Promise<ApplyResult> {
+    return asWriteActivity(() => this.applyReplicatedNow(all));
+  }
+
+  private async applyReplicatedNow(all: readonly Op[]): Promise<ApplyResult> {
     // ops from before a purge of the tenant (late deliveries, a peer's old outbox) must not bring data back
     const floor = this.opts.purgeFloor?.();
     const ops = floor === undefined ? all : all.filter((op) => op.hlc > floor);
@@ -553,7 +557,6 @@ export class TenantStore {
       if (countDelta[kind] !== 0) ops.push({ type: 'put', space: 'meta', key: `count:${kind}`, value: this.counts[kind] + countDelta[kind] });
     }
     await this.batches.write(ops);
-    noteWriteActivity();
     this.writeSeq++;
     for (const c of changes) this.cache.delete(KIND_SHORT[c.kind] + '\u0000' + c.id);
     outboxed.committed();
