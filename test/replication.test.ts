@@ -4,13 +4,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encodeHlc } from '../shared/rem/hlc.js';
 import { resourceId } from '../shared/rem/ids.js';
-import { callUrl, startNode, type TestNode } from './support/api.js';
+import { callUrl, digestsConverge, startNode, type Caller, type TestNode } from './support/api.js';
 import { startNats, startNatsCluster, type NatsServer } from './support/nats.js';
 import { spawnService, type ServiceProcess } from './support/process.js';
 import { tempDir } from './support/tmp.js';
 import { sleep, waitFor } from './support/wait.js';
 
-type Caller = (method: string, path: string, o?: Parameters<typeof callUrl>[3]) => ReturnType<typeof callUrl>;
 const caller = (url: string): Caller => (m, p, o) => callUrl(url, m, p, o);
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -26,19 +25,6 @@ async function inProcessNode(id: string, natsUrl: string, extra: Record<string, 
   cleanups.push(() => node.close());
   await waitFor(`node ${id} connected to NATS`, async () => (await node.call('GET', '/health/ready', { tenant: null })).body.replication === 'connected');
   return node;
-}
-
-async function digestsConverge(callers: Caller[], tenant: string, timeoutMs = 30_000): Promise<string> {
-  return waitFor(
-    `digests of ${tenant} to converge`,
-    async () => {
-      const ds = await Promise.all(callers.map((c) => c('GET', '/api/v1/tenant/digest', { tenant })));
-      if (ds.some((d) => d.status !== 200)) return undefined;
-      const set = new Set(ds.map((d) => d.body.digest));
-      return set.size === 1 ? ds[0]!.body.digest : undefined;
-    },
-    timeoutMs,
-  );
 }
 
 describe('replication across three nodes', () => {

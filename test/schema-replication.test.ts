@@ -2,7 +2,7 @@
 // entity write is refused everywhere, each node builds the same secondary indexes (and answers with the same query
 // plan), a delete removes the schema everywhere, and the digests, which cover schema versions, converge.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startNode, type TestNode } from './support/api.js';
+import { digestsConverge, startNode, type TestNode } from './support/api.js';
 import { startNats } from './support/nats.js';
 import { waitFor } from './support/wait.js';
 
@@ -18,14 +18,6 @@ async function node(id: string, natsUrl: string): Promise<TestNode> {
   return n;
 }
 
-async function digestsConverge(nodes: TestNode[], tenant: string): Promise<string> {
-  return waitFor(`digests of ${tenant} to converge`, async () => {
-    const ds = await Promise.all(nodes.map((n) => n.call('GET', '/api/v1/tenant/digest', { tenant })));
-    if (ds.some((d) => d.status !== 200)) return undefined;
-    return new Set(ds.map((d) => d.body.digest)).size === 1 ? (ds[0]!.body.digest as string) : undefined;
-  });
-}
-
 const PERSON = {
   schema: { type: 'object', required: ['born'], properties: { born: { type: 'integer', minimum: 0 } } },
   indexed_fields: ['born'],
@@ -39,7 +31,7 @@ describe('replicated schemas', () => {
     const t = { tenant: 'schemas' };
     // entities written before the schema exists are indexed on every node when it arrives
     await a!.call('POST', '/api/v1/entities', { ...t, body: { type: 'person', key: 'ada', properties: { born: 1815 } } });
-    await digestsConverge([a!, b!, c!], 'schemas');
+    await digestsConverge([a!, b!, c!].map((n) => n.call.bind(n)), 'schemas');
 
     const put = await a!.call('PUT', '/api/v1/schemas/Person', { ...t, body: PERSON });
     expect(put.status).toBe(201);
@@ -52,7 +44,7 @@ describe('replicated schemas', () => {
     }
     // a good write on B replicates to A and C, where it lands in the index
     expect((await b!.call('POST', '/api/v1/entities', { ...t, body: { type: 'person', key: 'grace', properties: { born: 1906 } } })).status).toBe(201);
-    await digestsConverge([a!, b!, c!], 'schemas');
+    await digestsConverge([a!, b!, c!].map((n) => n.call.bind(n)), 'schemas');
     const query = 'SELECT key FROM entities WHERE type = \'person\' AND properties.born >= 1900';
     const plans = await Promise.all([a!, b!, c!].map((n) => n.call('POST', '/api/v1/query', { ...t, body: { query: `EXPLAIN ${query}` } })));
     for (const p of plans) {
@@ -71,7 +63,7 @@ describe('replicated schemas', () => {
     expect((await a!.call('POST', '/api/v1/entities', { ...t, body: { type: 'person', key: 'nobody', properties: { born: 'long ago' } } })).status).toBe(201);
     const after = await b!.call('POST', '/api/v1/query', { ...t, body: { query: `EXPLAIN ${query}` } });
     expect(after.body.plan.access.access).not.toBe('index_range');
-    await digestsConverge([a!, b!, c!], 'schemas');
+    await digestsConverge([a!, b!, c!].map((n) => n.call.bind(n)), 'schemas');
   });
 
   it('the later of two concurrent schema puts wins on every node', async () => {
@@ -84,7 +76,7 @@ describe('replicated schemas', () => {
       b!.call('PUT', '/api/v1/schemas/person', { ...t, body: { schema: { type: 'object' }, indexed_fields: ['city'] } }),
     ]);
     expect([pa.status, pb.status]).toEqual([201, 201]);
-    await digestsConverge([a!, b!], 'schema-lww');
+    await digestsConverge([a!, b!].map((n) => n.call.bind(n)), 'schema-lww');
     const [sa, sb] = await Promise.all([a!, b!].map((n) => n.call('GET', '/api/v1/schemas/person', t)));
     expect(sa!.body).toEqual(sb!.body);
     // HLC order: the later updated_at (ties broken by node id) is the definition both keep

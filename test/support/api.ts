@@ -1,4 +1,5 @@
 // Starts a real database node (fastify listening on a free loopback port) over a temporary data directory.
+import { waitFor } from './wait.js';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type NodeConfig } from '../../shared/config/config.js';
 import { HashEmbedder } from '../../shared/embed/hash-embedder.js';
@@ -64,4 +65,21 @@ export async function startNode(env: Record<string, string> = {}, opts: { embedd
       await tmp?.cleanup();
     },
   };
+}
+
+/** A node's `call`, or any function that calls a node the same way. */
+export type Caller = (method: string, path: string, o?: CallOptions) => Promise<{ status: number; body: any }>;
+
+/** Waits until every node answers the same digest for `tenant` (replicas converged); returns it. */
+export async function digestsConverge(callers: Caller[], tenant: string, timeoutMs = 30_000): Promise<string> {
+  return waitFor(
+    `digests of ${tenant} to converge`,
+    async () => {
+      const ds = await Promise.all(callers.map((c) => c('GET', '/api/v1/tenant/digest', { tenant })));
+      if (ds.some((d) => d.status !== 200)) return undefined;
+      const set = new Set(ds.map((d) => d.body.digest));
+      return set.size === 1 ? (ds[0]!.body.digest as string) : undefined;
+    },
+    timeoutMs,
+  );
 }
