@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS, TenantStore } from '../shared/store/tenant-store.js';
 import { startNode } from './support/api.js';
 import { managerOptions } from './support/store.js';
 import { tempDir } from './support/tmp.js';
+import { waitFor } from './support/wait.js';
 
 interface Reported {
   level: 'warn' | 'error' | 'degraded';
@@ -365,6 +366,9 @@ describe("the API service's observer", () => {
     let node = await startNode({}, { dataDir: dir });
     const put = await node.call('POST', '/api/v1/resources', { body: { uri: 'doc://1', content: 'replicated jetstream outbox' } });
     expect(put.status).toBe(201);
+    // a search builds the graph (graphs are built on demand), so the close writes a checkpoint of it
+    expect((await node.call('POST', '/api/v1/search', { body: { query: 'outbox', mode: 'vector', kinds: ['resources'], limit: 1 } })).status).toBe(200);
+    await waitFor('the vector in the graph', async () => /percolate_vectors_pending_insert 0\b/.test((await node.call('GET', '/metrics', { tenant: null })).body));
     await node.app.close(); // checkpoints
     const checkpoints: string[] = [];
     const walk = async (d: string) => {
