@@ -12,8 +12,13 @@ export interface SchemaMismatch {
   err: string;
 }
 
+/** fastify's `schemaController` option with its serializer factory replaced. */
+export interface TolerantSchemaController {
+  compilersFactory: { buildSerializer: (...args: Parameters<SerializerFactory>) => (route: RouteDefinition) => Serializer };
+}
+
 /** The `schemaController` option of a fastify server whose answers never fail on their schema. */
-export function tolerantSerialization(report: (m: SchemaMismatch) => void) {
+export function tolerantSerialization(report: (m: SchemaMismatch) => void): TolerantSchemaController {
   const defaults = SerializerSelector();
   return {
     compilersFactory: {
