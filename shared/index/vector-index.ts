@@ -17,9 +17,9 @@
 // already holds the vector and its log entry) and the id's old graph element removed; no vector is kept in memory and
 // no HNSW work is done on the write path, so a node (a replica above all) commits at the speed of its LevelDB batches.
 // The logged vectors (the backlog) reach the graph in two ways: at low priority, once the process has had no write in
-// progress (of any tenant: write-activity.ts) for `idleMs`, the store moves them into the pending set a chunk at a time and the drain inserts them (a burst of writes
-// pauses both); and at once, when the tenant is searched here (`activate`): the store moves the whole backlog into
-// the pending set, which searches scan exactly until the drain has inserted it.
+// progress (of any tenant: write-activity.ts) for `idleMs`, the store moves them into the pending set a chunk at a
+// time and the drain inserts them (a write pauses both); and at once, when the tenant is searched here (`activate`):
+// the store moves the whole backlog into the pending set, which searches scan exactly until the drain inserted it.
 //
 // Native memory: the hnswlib graph object comes from a process-wide pool (hnsw-pool.ts) and goes back to it on close,
 // where its index is shrunk at once: hnswlib-node would otherwise free it only when V8 happens to collect the wrapper.
@@ -216,9 +216,7 @@ export class VectorIndex {
     const v = vector instanceof Float32Array ? vector : Float32Array.from(vector);
     this.removeFromGraph(id); // the graph must not answer with the old vector while the new one is pending
     this.pending.delete(id); // re-inserted at the end: the map stays ordered by sequence
-    let norm = 0;
-    for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
-    this.pending.set(id, { vector: v, invNorm: norm > 0 ? 1 / Math.sqrt(norm) : 0, seq });
+    this.setPending(id, v, seq);
     while (this.pending.size > max) this.insertOldestPending();
     this.assertConsistent(id);
     this.scheduleDrain();
@@ -310,24 +308,28 @@ export class VectorIndex {
   /** On demand: asks the store to move the backlog once puts paused for idleMs. */
   private scheduleIdle(): void {
     if (this.idleTimer || this.closed || !this.opts.onIdleBacklog) return;
-    const idleMs = this.opts.idleMs ?? IDLE_MS_DEFAULT;
     const check = () => {
       this.idleTimer = undefined;
       if (this.closed || !this.lazy || this.backlogFrom === undefined) return;
-      const quietMs = quietForMs();
-      if (quietMs < idleMs) {
-        this.idleTimer = setTimeout(check, idleMs - quietMs);
-        return;
-      }
+      const waitMs = this.untilIdleMs();
       // only once the pending set is drained: the backlog moves a pending set's worth at a time
-      if (this.pending.size > 0) {
-        this.idleTimer = setTimeout(check, idleMs);
+      if (waitMs > 0 || this.pending.size > 0) {
+        this.idleTimer = setTimeout(check, waitMs > 0 ? waitMs : this.idleMs());
         return;
       }
       this.opts.onIdleBacklog?.();
     };
-    this.idleTimer = setTimeout(check, idleMs);
+    this.idleTimer = setTimeout(check, this.idleMs());
     this.idleTimer.unref?.();
+  }
+
+  private idleMs(): number {
+    return this.opts.idleMs ?? IDLE_MS_DEFAULT;
+  }
+
+  /** How long until the process counts as idle for low-priority work (0: it is). */
+  private untilIdleMs(): number {
+    return Math.max(0, this.idleMs() - quietForMs());
   }
 
   /** Inserts every pending vector now (tests, benchmarks and shutdown paths that want the graph complete). */
@@ -465,17 +467,14 @@ export class VectorIndex {
   private scheduleDrain(): void {
     if (this.drainTimer || this.drainPaused || this.pending.size === 0) return;
     // on demand the backlog is low-priority work: the drain waits while puts keep arriving
-    if (this.lazy) {
-      const idleMs = this.opts.idleMs ?? IDLE_MS_DEFAULT;
-      const quietMs = quietForMs();
-      if (quietMs < idleMs) {
-        this.drainTimer = setTimeout(() => {
-          this.drainTimer = undefined;
-          this.scheduleDrain();
-        }, idleMs - quietMs);
-        this.drainTimer.unref?.();
-        return;
-      }
+    const waitMs = this.lazy ? this.untilIdleMs() : 0;
+    if (waitMs > 0) {
+      this.drainTimer = setTimeout(() => {
+        this.drainTimer = undefined;
+        this.scheduleDrain();
+      }, waitMs);
+      this.drainTimer.unref?.();
+      return;
     }
     this.drainTimer = setImmediate(() => {
       this.drainTimer = undefined;

@@ -162,3 +162,10 @@ export function createNodeMetrics(opts: {
     }),
   };
 }
+
+/** Counts what a batch of replicated ops did: mutations applied and skipped, and conflicts by kind. */
+export function countReplicated(metrics: NodeMetrics, result: { applied: number; skipped: number; conflicts?: Partial<Record<string, number>> }): void {
+  metrics.opsApplied.inc({ result: 'applied' }, result.applied);
+  metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
+  for (const [kind, n] of Object.entries(result.conflicts ?? {})) if (n) metrics.replicationConflicts.inc({ kind }, n);
+}

@@ -2,7 +2,7 @@
 // grouped per tenant into one merge + one LevelDB batch; they are acknowledged only after that batch committed, so
 // a crash redelivers them (and applying twice is harmless). In-flight messages are bounded by max_ack_pending.
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import type { NodeMetrics } from '../metrics/metrics.js';
+import { countReplicated, type NodeMetrics } from '../metrics/metrics.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { hlcWallMs } from '../rem/hlc.js';
 import type { Op } from '../rem/ops.js';
@@ -119,9 +119,7 @@ export class SyncApplier {
         if (result.purged) this.o.metrics?.opsApplied.inc({ result: 'purged' }, result.purged);
         const nowMs = Date.now();
         for (const op of ops) this.o.metrics?.replicationLag.observe(Math.max(0, nowMs - hlcWallMs(op.hlc)) / 1000);
-        this.o.metrics?.opsApplied.inc({ result: 'applied' }, result.applied);
-        this.o.metrics?.opsApplied.inc({ result: 'skipped' }, result.skipped);
-        for (const [kind, n] of Object.entries(result.conflicts ?? {})) this.o.metrics?.replicationConflicts.inc({ kind }, n);
+        if (this.o.metrics) countReplicated(this.o.metrics, result);
         for (const msg of good) msg.ack();
       });
       if (!applied) {

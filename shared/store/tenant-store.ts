@@ -484,13 +484,14 @@ export class TenantStore {
     const add = (r: Pick<ApplyResult, 'applied' | 'skipped' | 'conflicts'>) => {
       total.applied += r.applied;
       total.skipped += r.skipped;
-      for (const [kind, n] of Object.entries(r.conflicts ?? {})) {
-        total.conflicts ??= {};
-        total.conflicts[kind as keyof typeof total.conflicts] = (total.conflicts[kind as keyof typeof total.conflicts] ?? 0) + n;
+      for (const [kind, n] of Object.entries(r.conflicts ?? {}) as [keyof NonNullable<ApplyResult['conflicts']>, number][]) {
+        const conflicts = (total.conflicts ??= {});
+        conflicts[kind] = (conflicts[kind] ?? 0) + n;
       }
     };
     let run: RecordOp[] = [];
     for (const op of ops) {
+      total.hlcMax = hlcMax(total.hlcMax, op.hlc);
       if (!isSchemaOp(op)) {
         run.push(op as RecordOp);
         continue;
@@ -500,7 +501,6 @@ export class TenantStore {
       add(await this.schemas.applyReplicated(op));
     }
     if (run.length > 0) add(await applyReplicated(this, run));
-    for (const op of ops) total.hlcMax = hlcMax(total.hlcMax, op.hlc);
     return total;
   }
 

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { tenantDigest } from '../../../shared/store/digest.js';
 import { OpRejected, validateOp } from '../../../shared/rem/validate-op.js';
 import { storeOpRules } from '../../../shared/store/op-rules.js';
+import { countReplicated } from '../../../shared/metrics/metrics.js';
 import { audit } from '../../../shared/http/audit.js';
 import { typed, withStore, type RouteOptions } from '../context.js';
 import * as R from '../responses.js';
@@ -45,9 +46,7 @@ export default async function syncRoutes(scope: FastifyInstance, { ctx }: RouteO
         // ops from before a purge of the tenant are obsolete: counted as skipped, never applied
         result.skipped += result.purged ?? 0;
         audit(req.log, 'sync_applied', { tenant: req.tenant, sub: req.auth.sub, ops: valid.length, applied: result.applied, skipped: result.skipped, origins: [...new Set(valid.map((o) => o.node))].slice(0, 10) });
-        ctx.metrics.opsApplied.inc({ result: 'applied' }, result.applied);
-        ctx.metrics.opsApplied.inc({ result: 'skipped' }, result.skipped);
-        for (const [kind, n] of Object.entries(result.conflicts ?? {})) ctx.metrics.replicationConflicts.inc({ kind }, n);
+        countReplicated(ctx.metrics, result);
         return { applied: result.applied, skipped: result.skipped, hlc_max: store.hlcMax ?? null };
       });
     },
