@@ -226,15 +226,22 @@ function toViolations(errors: readonly ErrorObject[] | null | undefined): Violat
 
 type Validator = InstanceType<typeof AjvDraft7.default> | InstanceType<typeof Ajv2020.default>;
 
-function validatorName(def: SchemaDefinition, lenient: boolean): string {
-  return `${/2020-12|2019-09/.test(String(def.schema.$schema ?? '')) ? '2020' : '7'}${lenient ? ':lenient' : ''}`;
-}
+const isDraft2020 = (def: SchemaDefinition) => /2020-12|2019-09/.test(String(def.schema.$schema ?? ''));
 
-function newValidator(def: SchemaDefinition, lenient: boolean): Validator {
-  const opts = { allErrors: true, strict: false, addUsedSchema: false, code: { regExp: re2Engine(lenient) } };
-  const ajv = addFormats.default(validatorName(def, false) === '2020' ? new Ajv2020.default(opts) : new AjvDraft7.default(opts));
-  ajv.removeKeyword('uniqueItems');
-  ajv.addKeyword(UNIQUE_ITEMS);
+/**
+ * The validator for a definition's draft from `cache`, created on first use (compiling the format vocabulary costs
+ * milliseconds); a lenient one only for stored definitions whose patterns RE2 cannot run.
+ */
+function validatorIn(cache: Map<string, Validator>, def: SchemaDefinition, lenient: boolean): Validator {
+  const name = `${isDraft2020(def) ? '2020' : '7'}${lenient ? ':lenient' : ''}`;
+  let ajv = cache.get(name);
+  if (!ajv) {
+    const opts = { allErrors: true, strict: false, addUsedSchema: false, code: { regExp: re2Engine(lenient) } };
+    ajv = addFormats.default(isDraft2020(def) ? new Ajv2020.default(opts) : new AjvDraft7.default(opts));
+    ajv.removeKeyword('uniqueItems');
+    ajv.addKeyword(UNIQUE_ITEMS);
+    cache.set(name, ajv);
+  }
   return ajv;
 }
 
@@ -255,9 +262,7 @@ const checkers = new Map<string, Validator>();
  */
 export function checkSchemaDefinition(def: SchemaDefinition, uniqueItemsMax: number): void {
   SchemaRegistry.checkInput(def.type, { ...def, key_field: def.key_field ?? undefined }, uniqueItemsMax);
-  const name = validatorName(def, false);
-  let ajv = checkers.get(name);
-  if (!ajv) checkers.set(name, (ajv = newValidator(def, false)));
+  const ajv = validatorIn(checkers, def, false);
   compileSchema(ajv, def);
   // compiled schemas are cached by the validator: a check must not keep one per op
   ajv.removeSchema(def.schema);
@@ -277,12 +282,8 @@ export class SchemaRegistry implements EntityWriteHook {
   }
 
   private compile(def: EntitySchema, lenient = false): Loaded {
-    // one validator instance per tenant and draft, created on first use (compiling the format vocabulary costs
-    // milliseconds); a lenient one only for stored definitions whose patterns RE2 cannot run
-    const name = validatorName(def, lenient);
-    let ajv = this.ajv.get(name);
-    if (!ajv) this.ajv.set(name, (ajv = newValidator(def, lenient)));
-    return { def, validate: compileSchema(ajv, def), fields: def.indexed_fields.map((name) => ({ name, path: name.split('.') })) };
+    // one validator instance per tenant and draft (validatorIn)
+    return { def, validate: compileSchema(validatorIn(this.ajv, def, lenient), def), fields: def.indexed_fields.map((name) => ({ name, path: name.split('.') })) };
   }
 
   get(type: string): EntitySchema | undefined {
