@@ -23,6 +23,7 @@ export const UNIT_TESTS = [
   'test/ingest-chunker.test.ts',
   'test/ingest-detect.test.ts',
   'test/ingest-extract.test.ts',
+  'test/json-guard.test.ts',
   'test/keyword-index.test.ts',
   'test/like.test.ts',
   'test/query-parser.test.ts',

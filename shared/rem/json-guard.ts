@@ -10,16 +10,20 @@
 export function jsonTextDepth(text: string, max: number): number {
   let depth = 0;
   let deepest = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // a string: jump to its closing quote with the native search (a replicated op is mostly long base64 vector
+      // strings); a quote is escaped when an odd number of backslashes precedes it
+      for (;;) {
+        const q = text.indexOf('"', i + 1);
+        if (q < 0) return deepest; // unterminated: not JSON, which the parser reports
+        let slashes = 0;
+        while (text.charCodeAt(q - 1 - slashes) === 0x5c) slashes++;
+        i = q;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > deepest) {
         deepest = depth;
         if (deepest > max) return deepest;

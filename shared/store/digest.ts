@@ -1,6 +1,7 @@
 // A tenant digest: sha256 over every record's id and version (HLC, or the canonical CRDT state for entities) and
 // every tombstone. Replicas that converged have equal digests, whatever order their ops arrived in.
 import { createHash } from 'node:crypto';
+import type { AbstractIterator } from 'abstract-level';
 import type { RemKind } from '../rem/types.js';
 import { REM_KINDS } from '../rem/types.js';
 import type { TenantStore } from './tenant-store.js';
@@ -12,18 +13,37 @@ export interface TenantDigest {
   hlc_max: string | null;
 }
 
+/** Entries read per native call: a few round trips per 100k records instead of one per entry (a walk of a large
+ * tenant stays fast while the event loop is shared with a busy applier or the graph drain). */
+const CHUNK_ENTRIES = 1000;
+
 export async function tenantDigest(store: TenantStore): Promise<TenantDigest> {
   const h = createHash('sha256');
-  for await (const [key, value] of store.iterator('ver')) {
-    h.update('v\u0000' + key + '\u0000');
-    h.update(typeof value === 'string' ? value : canonicalEntityState(value as EntityState));
-    h.update('\n');
-  }
+  // each chunk is hashed as one string: the same bytes as one update per part, a tenth of the calls
+  await eachChunk(store.iterator('ver'), (entries) => {
+    let text = '';
+    for (const [key, value] of entries) text += 'v\u0000' + key + '\u0000' + (typeof value === 'string' ? value : canonicalEntityState(value as EntityState)) + '\n';
+    h.update(text);
+  });
   let tombstones = 0;
-  for await (const [key, value] of store.iterator<string>('tomb')) {
-    h.update('t\u0000' + key + '\u0000' + value + '\n');
-    tombstones++;
-  }
+  await eachChunk(store.iterator<string>('tomb'), (entries) => {
+    let text = '';
+    for (const [key, value] of entries) text += 't\u0000' + key + '\u0000' + value + '\n';
+    h.update(text);
+    tombstones += entries.length;
+  });
   const counts = Object.fromEntries(REM_KINDS.map((k) => [k, store.count(k)])) as Record<RemKind, number>;
   return { digest: h.digest('hex'), counts: { ...counts, tombstones }, hlc_max: store.hlcMax ?? null };
+}
+
+async function eachChunk<V>(it: AbstractIterator<unknown, string, V>, fn: (entries: [string, V][]) => void): Promise<void> {
+  try {
+    for (;;) {
+      const entries = await it.nextv(CHUNK_ENTRIES);
+      if (entries.length === 0) return;
+      fn(entries);
+    }
+  } finally {
+    await it.close();
+  }
 }
