@@ -130,6 +130,30 @@ describe('HNSW graphs on demand', () => {
     expect((await vectorTop(store, v2!, 2)).map((h) => h.id)).toEqual([resourceId('doc://1', 0)]);
   });
 
+  it('a replica restarted with a backlog and no graph keeps the backlog without reading it, and serves it exactly', async () => {
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    const vectors = randomVectors(120, 9);
+    for (let b = 0; b < 120; b += 40) await store.applyReplicated([putOp(vectors.slice(b, b + 40).map((v, j) => ({ i: b + j, v })))]);
+    // doc://0 updated and doc://1 deleted while still in the backlog
+    vectors[0] = randomVectors(1, 10)[0]!;
+    await store.applyReplicated([putOp([{ i: 0, v: vectors[0] }])]);
+    const del = hlcAt(wall++, 'p');
+    await store.applyReplicated([{ v: 1, op_id: `${del}#0`, tenant: 't1', node: 'p', hlc: del, mutations: [{ type: 'delete', kind: 'resources', id: resourceId('doc://1', 0) }] }]);
+    await store.close();
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
+    const vi = store.vectorIndex('resources');
+    expect(vi.hasGraph).toBe(false);
+    expect(store.vectorsBacklog).toBe(122); // the log's entries after the (empty) checkpoint: an estimate that counts the update and the delete
+    const live = vectors.map((v, i) => ({ v, i })).filter(({ i }) => i !== 1);
+    for (const q of randomVectors(3, 11)) {
+      const exact = live.map(({ v, i }) => ({ id: resourceId(`doc://${i}`, 0), s: cosine(v, q) })).sort((a, b) => b.s - a.s).slice(0, 10).map((h) => h.id);
+      expect((await vectorTop(store, q, 10)).map((h) => h.id)).toEqual(exact);
+    }
+    await store.vectorsSettled();
+    expect(vi.size).toBe(119);
+    expect(store.vectorsBacklog).toBe(0);
+  });
+
   it('local writes stay in the backlog too, until a search; from then on puts are inserted as they commit', async () => {
     store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
     const vectors = randomVectors(21, 6);

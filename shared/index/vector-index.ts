@@ -35,7 +35,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPool, type HNSW, type HnswPool } from './hnsw-pool.js';
-import { bufferToVector, seqKey, type BufferSublevel, type StringSublevel } from '../rem/codec.js';
+import { bufferToVector, seqKey, type BufferSublevel, type KeyRange, type StringSublevel } from '../rem/codec.js';
 import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
 import { quietForMs } from './write-activity.js';
@@ -95,6 +95,9 @@ interface LabelFile {
 
 const INITIAL_CAPACITY = 64;
 const IDLE_MS_DEFAULT = 200;
+/** The log is read in chunks this large at open: a few native calls per 100k entries instead of one per 16 KB. */
+const LOG_READ_ENTRIES = 4096;
+const LOG_READ_BYTES = 1 << 20;
 /** Rough V8 cost of one id in both label maps (two Map entries, the id string's header; its characters are added). */
 const LABEL_ENTRY_BYTES = 112;
 /** Rough V8 cost of one pending entry beside its vector's bytes (Map entry, object, Float32Array and its buffer). */
@@ -650,7 +653,7 @@ export class VectorIndex {
     if (reason !== undefined && expected && this.lazy) {
       // no checkpoint yet and the log complete from its first entry: the whole log is the backlog
       this.dropGraph();
-      await this.replay();
+      await this.replay(lastLogSeq);
       this.seq = Math.max(this.seq, lastLogSeq);
       this.assertConsistent();
       return;
@@ -675,7 +678,7 @@ export class VectorIndex {
       }
       return;
     }
-    await this.replay();
+    await this.replay(lastLogSeq);
     this.seq = Math.max(this.seq, lastLogSeq);
     this.assertConsistent();
   }
@@ -733,11 +736,30 @@ export class VectorIndex {
    * Re-applies logged mutations after the checkpoint, reading each id's current vector from the store. On demand
    * they become the backlog instead: their (possibly stale) graph elements are removed and nothing is inserted.
    */
-  private async replay(): Promise<void> {
+  private async replay(lastLogSeq: number): Promise<void> {
+    if (this.lazy && this.labelOf.size === 0) {
+      // no graph element can be stale: the log after the checkpoint is the backlog as it stands, and reading it here
+      // would cost a replica's restart ~6 ms per 1,000 logged puts (its count is an estimate, like the live one)
+      this.seq = Math.max(this.seq, lastLogSeq);
+      if (lastLogSeq > this.checkpointSeq) {
+        this.backlogFrom = this.checkpointSeq + 1;
+        this.backlogCount = lastLogSeq - this.checkpointSeq;
+        this.scheduleIdle();
+      }
+      return;
+    }
     const seen = new Set<string>();
-    for await (const [key, id] of this.opts.log.iterator({ gt: seqKey(this.checkpointSeq) })) {
-      this.seq = Math.max(this.seq, Number(key));
-      seen.add(id);
+    const range: KeyRange = { gt: seqKey(this.checkpointSeq), highWaterMarkBytes: LOG_READ_BYTES };
+    const it = this.opts.log.iterator(range);
+    try {
+      for (let entries = await it.nextv(LOG_READ_ENTRIES); entries.length > 0; entries = await it.nextv(LOG_READ_ENTRIES)) {
+        for (const [key, id] of entries) {
+          this.seq = Math.max(this.seq, Number(key));
+          seen.add(id);
+        }
+      }
+    } finally {
+      await it.close();
     }
     if (this.lazy && seen.size > 0) {
       for (const id of seen) this.removeFromGraph(id);

@@ -48,4 +48,6 @@ export interface KeyRange {
   lte?: string;
   limit?: number;
   reverse?: boolean;
+  /** Bytes one native read may gather (classic-level's highWaterMarkBytes, default 16 KB): larger for full scans. */
+  highWaterMarkBytes?: number;
 }

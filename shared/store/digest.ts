@@ -13,20 +13,21 @@ export interface TenantDigest {
   hlc_max: string | null;
 }
 
-/** Entries read per native call: a few round trips per 100k records instead of one per entry (a walk of a large
- * tenant stays fast while the event loop is shared with a busy applier or the graph drain). */
-const CHUNK_ENTRIES = 1000;
+/** Entries (and bytes) read per native call: a few dozen round trips per 100k records instead of one per 16 KB, so a
+ * walk of a large tenant stays fast while the event loop is shared with a busy applier or the graph drain. */
+const CHUNK_ENTRIES = 4096;
+const BULK = { highWaterMarkBytes: 1 << 20 };
 
 export async function tenantDigest(store: TenantStore): Promise<TenantDigest> {
   const h = createHash('sha256');
   // each chunk is hashed as one string: the same bytes as one update per part, a tenth of the calls
-  await eachChunk(store.iterator('ver'), (entries) => {
+  await eachChunk(store.iterator('ver', BULK), (entries) => {
     let text = '';
     for (const [key, value] of entries) text += 'v\u0000' + key + '\u0000' + (typeof value === 'string' ? value : canonicalEntityState(value as EntityState)) + '\n';
     h.update(text);
   });
   let tombstones = 0;
-  await eachChunk(store.iterator<string>('tomb'), (entries) => {
+  await eachChunk(store.iterator<string>('tomb', BULK), (entries) => {
     let text = '';
     for (const [key, value] of entries) text += 't\u0000' + key + '\u0000' + value + '\n';
     h.update(text);
