@@ -26,6 +26,7 @@ export const UNIT_TESTS = [
   'test/json-guard.test.ts',
   'test/keyword-index.test.ts',
   'test/like.test.ts',
+  'test/outbox.test.ts',
   'test/query-parser.test.ts',
   'test/record-cache.test.ts',
   'test/retry.test.ts',

@@ -46,6 +46,8 @@ export const DEGRADED_EVENTS: Record<string, 'warn' | 'error'> = {
   tenant_catalog_failed: 'error',
   /** A store that failed to open did not close cleanly either. Reported by the store. */
   store_close_failed: 'error',
+  /** The marker of a drained outbox could not be removed at close: the next start opens the tenant to check it. */
+  outbox_marker_failed: 'warn',
 };
 
 /** The part of a pino (fastify) logger an observer needs. */

@@ -7,7 +7,7 @@ import { RemError } from '../rem/errors.js';
 import { backoffDelay } from '../rem/retry.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import type { TenantStore } from '../store/tenant-store.js';
-import { clearOutboxPending, markOutboxPending, pendingOutboxTenants } from '../store/outbox.js';
+import { clearOutboxPending, pendingOutboxTenants } from '../store/outbox.js';
 
 export interface PublisherOptions {
   tenants: TenantManager;
@@ -114,10 +114,7 @@ export class OutboxPublisher {
       await store.outboxRemove(batch.map((e) => e.key));
       this.o.metrics?.opsPublished.inc(batch.length);
     }
-    store.clearOutboxMarked();
-    await clearOutboxPending(this.o.markerDir, tenant);
-    // a write that landed between the last read and the marker removal keeps its marker
-    if (store.outboxDepth > 0) await markOutboxPending(this.o.markerDir, tenant);
+    store.outboxDrained();
   }
 
   async stop(): Promise<void> {

@@ -155,7 +155,7 @@ export class TenantStore {
       ver: this.db.sublevel<string, unknown>('ver', { valueEncoding: 'json' }),
       tomb: this.db.sublevel<string, string>('tomb', { valueEncoding: 'utf8' }),
     };
-    this.outbox = new Outbox(this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), opts.tenant, opts.replication?.markerDir);
+    this.outbox = new Outbox(this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), opts.tenant, opts.replication?.markerDir, this.writeLock);
     this.batches = new BatchWriter(this.db, this.spaces, opts.syncWrites);
     this.clock = opts.replication?.clock ?? new HybridLogicalClock('local');
     this.cache = new RecordCache(opts.recordCacheBytes ?? 32 * 1024 * 1024);
@@ -584,9 +584,9 @@ export class TenantStore {
     return this.outbox.remove(keys);
   }
 
-  /** Forgets that the outbox marker exists (the publisher removed it after draining). */
-  clearOutboxMarked(): void {
-    this.outbox.clearMarked();
+  /** The publisher drained the outbox: its marker is removed once the tenant had no local write for a while. */
+  outboxDrained(): void {
+    this.outbox.drained();
   }
 
   // ---- maintenance ----
@@ -713,6 +713,9 @@ export class TenantStore {
         this.observer.degraded('checkpoint_failed', { tenant: this.tenant, err: String(err) }, 'vector index checkpoint at close failed; the log is replayed at the next open'),
       );
       for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
+      await this.outbox.close().catch((err: unknown) =>
+        this.observer.degraded('outbox_marker_failed', { tenant: this.tenant, err: String(err) }, 'the outbox marker of a drained tenant could not be removed; the next start opens the tenant to check'),
+      );
       this.closed = true;
       await this.db.close();
     });
