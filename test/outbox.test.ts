@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BatchOp } from '../shared/rem/codec.js';
 import type { Op } from '../shared/rem/ops.js';
 import { Mutex } from '../shared/store/mutex.js';
 import { Outbox } from '../shared/store/outbox.js';
@@ -39,11 +40,21 @@ function outbox(lingerMs: number): Outbox {
 let n = 0;
 const op = (): Op => ({ v: 1, op_id: `op-${n++}`, tenant: TENANT, node: 'a', hlc: `0001796146395065-${String(n).padStart(5, '0')}-a`, mutations: [] }) as unknown as Op;
 
+/** Writes the outbox's batch operations (each names the outbox sublevel) as the store's batch writer would. */
+async function commitBatch(ops: readonly BatchOp[]): Promise<void> {
+  const chained = db.batch();
+  for (const o of ops) {
+    if (o.type === 'put') chained.put(o.key as string, o.value as string, { sublevel: o.sublevel as never });
+    else chained.del(o.key as string, { sublevel: o.sublevel as never });
+  }
+  await chained.write();
+}
+
 /** One local write's outbox part, as TenantStore.commit does it under the write lock. */
 async function write(o: Outbox, count = 1): Promise<void> {
   await lock.run(async () => {
     const prepared = await o.prepare(Array.from({ length: count }, op));
-    await db.batch(prepared.batch.map((b) => ({ type: 'put' as const, key: b.key, value: b.value as string, sublevel: b.sublevel as never })));
+    await commitBatch(prepared.batch);
     prepared.committed();
   });
 }
@@ -117,7 +128,7 @@ describe('outbox', () => {
       const prepared = await o.prepare([op()]);
       // the quiet period ends while this write holds the lock: the removal waits for it
       await waitFor('the marker removal to wait for the lock', async () => lock.waiters === 1, 5_000);
-      await db.batch(prepared.batch.map((b) => ({ type: 'put' as const, key: b.key, value: b.value as string, sublevel: b.sublevel as never })));
+      await commitBatch(prepared.batch);
       prepared.committed();
     });
     await lock.run(async () => undefined); // after the removal attempt (the lock is FIFO)
