@@ -2,7 +2,7 @@
 // times, converge (property-based, over random op sets, orders and duplicates).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEntityDelete, applyEntityDelta, canonicalEntityState, emptyEntityState, entityView, mergeEntityStates, type EntityState } from '../shared/rem/entity-crdt.js';
+import { applyEntityDelete, applyEntityDelta, canonicalEntityState, emptyEntityState, entityView, mergeEntityDelta, mergeEntityStates, type EntityState } from '../shared/rem/entity-crdt.js';
 import { encodeHlc, HybridLogicalClock } from '../shared/rem/hlc.js';
 import { encodeVector, type EntityDelta, type Mutation, type Op, type SchemaMutation } from '../shared/rem/ops.js';
 import { tenantDigest } from '../shared/store/digest.js';
@@ -47,6 +47,37 @@ describe('entity CRDT (pure)', () => {
       fc.property(opsArb, fc.func(fc.integer()), (ops, rank) => {
         const shuffled = [...ops].sort((a, b) => rank(a.t) - rank(b.t) || (a.t < b.t ? -1 : 1));
         expect(canonicalEntityState(replay(shuffled))).toBe(canonicalEntityState(replay(ops)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('merges in place (a batch owning its copy) exactly as it merges by copy, and says when a delta changed nothing', () => {
+    fc.assert(
+      fc.property(opsArb, fc.array(fc.nat(), { maxLength: 6 }), (ops, dups) => {
+        const withDups = [...ops, ...dups.map((i) => ops[i % ops.length]!)];
+        let pure = emptyEntityState();
+        let batch = emptyEntityState();
+        let owned = false;
+        for (const op of withDups) {
+          const frozen = canonicalEntityState(pure);
+          if (op.kind === 'put') {
+            const r = mergeEntityDelta(pure, op.d, op.t, false);
+            expect(canonicalEntityState(pure)).toBe(frozen); // the input is left as it was
+            expect(r.changed).toBe(canonicalEntityState(r.state) !== frozen);
+            if (!r.changed) expect(r.state).toBe(pure);
+            pure = r.state;
+            const inPlace = mergeEntityDelta(batch, op.d, op.t, owned);
+            batch = inPlace.state;
+            owned ||= inPlace.changed;
+          } else {
+            pure = applyEntityDelete(pure, op.t);
+            const next = applyEntityDelete(batch, op.t);
+            owned ||= next !== batch;
+            batch = next;
+          }
+          expect(canonicalEntityState(batch)).toBe(canonicalEntityState(pure));
+        }
       }),
       { numRuns: 300 },
     );

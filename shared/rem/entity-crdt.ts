@@ -58,35 +58,52 @@ function live(t: string, del: string | undefined): boolean {
   return del === undefined || t > del;
 }
 
-/** Applies a delta written at `t` (returns a new state; the input is not modified). */
+/** Applies a delta written at `t` (returns a new state, or `state` itself when the delta changes nothing). */
 export function applyEntityDelta(state: EntityState, d: EntityDelta, t: string): EntityState {
+  return mergeEntityDelta(state, d, t, false).state;
+}
+
+/**
+ * Applies a delta written at `t` and says whether it changed anything (it did not when every register it writes holds
+ * a newer value already, or it is the same op again). The input is not modified, and comes back as is when nothing
+ * changed; with `mutable`, the caller owns `state` (a result of an earlier merge in the same batch), which is then
+ * updated in place: a batch of many deltas to one entity copies its maps once, not once per delta.
+ */
+export function mergeEntityDelta(state: EntityState, d: EntityDelta, t: string, mutable: boolean): { state: EntityState; changed: boolean } {
   // registers are never modified in place, so copying the maps (not the registers) is enough
-  const s: EntityState = { ...state, aliases: ownMap(state.aliases), props: ownMap(state.props), edges: ownMap(state.edges) };
-  s.c = s.c === undefined || t < s.c ? t : s.c;
-  if (!live(t, s.del)) return s;
-  const set = <T>(cur: Reg<T> | undefined, v: T): Reg<T> | undefined => (newer(cur, t) ? { v, t } : cur);
-  s.type = set(s.type, d.type);
-  s.key = set(s.key, d.key);
-  if (d.name !== undefined) s.name = set(s.name, d.name);
-  if (d.embedding !== undefined) s.emb = set(s.emb, d.embedding);
+  let s: EntityState | undefined = mutable ? state : undefined;
+  let changed = false;
+  const w = (): EntityState => {
+    changed = true;
+    return (s ??= { ...state, aliases: ownMap(state.aliases), props: ownMap(state.props), edges: ownMap(state.edges) });
+  };
+  const cur = (): EntityState => s ?? state;
+  if (state.c === undefined || t < state.c) w().c = t;
+  if (!live(t, state.del)) return { state: s ?? state, changed };
+  const reg = <T>(r: Reg<T> | undefined, v: T): Reg<T> | undefined => (newer(r, t) ? { v, t } : undefined);
+  let r: Reg<unknown> | undefined;
+  if ((r = reg(state.type, d.type))) w().type = r as Reg<string>;
+  if ((r = reg(state.key, d.key))) w().key = r as Reg<string>;
+  if (d.name !== undefined && (r = reg(state.name, d.name))) w().name = r as Reg<string>;
+  if (d.embedding !== undefined && (r = reg(state.emb, d.embedding))) w().emb = r as EntityState['emb'];
   for (const a of d.aliases ?? []) {
     const k = normalizeKey(a);
-    if (k) s.aliases[k] = set(s.aliases[k], a)!;
+    if (k && (r = reg(own(cur().aliases, k), a))) w().aliases[k] = r as Reg<string>;
   }
   const props = d.properties ?? {};
   for (const k of Object.keys(props)) {
     const v = props[k];
-    s.props[k] = set(s.props[k], v === undefined ? null : v)!;
+    if ((r = reg(own(cur().props, k), v === undefined ? null : v))) w().props[k] = r as Reg<unknown>;
   }
   for (const e of d.edges ?? []) {
     const k = edgeKey(e.rel, e.to);
-    s.edges[k] = set(s.edges[k], { rel: e.rel, to: e.to, properties: e.properties, weight: e.weight })!;
+    if ((r = reg(own(cur().edges, k), { rel: e.rel, to: e.to, properties: e.properties, weight: e.weight }))) w().edges[k] = r as EntityState['edges'][string];
   }
   for (const e of d.edges_remove ?? []) {
     const k = edgeKey(e.rel, e.to);
-    s.edges[k] = set(s.edges[k], null)!;
+    if ((r = reg(own(cur().edges, k), null))) w().edges[k] = r as EntityState['edges'][string];
   }
-  return s;
+  return { state: s ?? state, changed };
 }
 
 /**

@@ -8,7 +8,7 @@
 // The path knows the kinds only through their specs (kind-specs.ts) and the store only through WriteTarget, so it
 // imports neither the kinds' operations nor the store.
 import type { SpaceOp } from '../rem/codec.js';
-import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityDeltaLost, entityView, type EntityState } from '../rem/entity-crdt.js';
+import { applyEntityDelete, applyEntityDelta, emptyEntityState, entityDeltaLost, entityView, mergeEntityDelta, type EntityState } from '../rem/entity-crdt.js';
 import { RemError } from '../rem/errors.js';
 import { hlcIso, hlcMax, type HybridLogicalClock } from '../rem/hlc.js';
 import { buildOps, decodeVector, encodeLocalVectors, mutationVector, type EntityDelta, type Mutation, type Op, type RecordOp } from '../rem/ops.js';
@@ -49,6 +49,8 @@ interface Touched {
   /** entities: CRDT state */
   state: EntityState | undefined;
   oldState: EntityState | undefined;
+  /** entities: a mutation of this batch changed the state (which is then a copy this batch owns and updates in place) */
+  stateChanged?: boolean;
   /** new vector for a put (resources/moments carry theirs; entities are embedded from their merged text) */
   vector: Float32Array | undefined;
 }
@@ -179,10 +181,14 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
       const t = touched.get(versionKey(m.kind, m.id))!;
       if (m.kind === 'entities') {
         const before = t.state ?? emptyEntityState();
-        const after = m.type === 'put' ? applyEntityDelta(before, m.delta, op.hlc) : applyEntityDelete(before, op.hlc);
         if (m.type === 'put' && t.state !== undefined && entityDeltaLost(t.state, m.delta, op.hlc)) lost('entities');
-        if (JSON.stringify(after) === JSON.stringify(before) && t.state !== undefined) skipped++;
+        let after: EntityState;
+        let changed: boolean;
+        if (m.type === 'put') ({ state: after, changed } = mergeEntityDelta(before, m.delta, op.hlc, t.stateChanged === true));
+        else changed = (after = applyEntityDelete(before, op.hlc)) !== before;
+        if (!changed && t.state !== undefined) skipped++;
         else applied++;
+        if (changed) t.stateChanged = true;
         t.state = after;
         continue;
       }
@@ -219,7 +225,7 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
   const toEmbed: { t: Touched; text: string }[] = [];
   for (const t of touched.values()) {
     if (t.kind !== 'entities' || !t.state) continue;
-    if (t.oldState && JSON.stringify(t.state) === JSON.stringify(t.oldState)) continue; // replay: nothing changed
+    if (!t.stateChanged) continue; // replay: nothing changed
     const view = entityView(t.id, t.state);
     t.record = view;
     if (!view) continue;
@@ -243,7 +249,7 @@ export async function applyOps(target: WriteTarget, ops: readonly RecordOp[], op
   for (const t of touched.values()) {
     const vkey = versionKey(t.kind, t.id);
     if (t.kind === 'entities') {
-      if (t.state && JSON.stringify(t.state) !== JSON.stringify(t.oldState)) {
+      if (t.state && t.stateChanged) {
         extra.push({ type: 'put', space: 'ver', key: vkey, value: t.state });
       }
       const old = t.oldRecord as Entity | undefined;
