@@ -11,6 +11,7 @@
 import { terms as toTerms } from '../rem/text.js';
 import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { TimeSlice } from '../rem/time-slice.js';
+import { readAdaptive } from '../rem/adaptive-read.js';
 import type { BatchOp, JsonSublevel, StringSublevel } from '../rem/codec.js';
 
 const K1 = 1.2;
@@ -178,7 +179,7 @@ export class KeywordIndex {
     }
     if (missing.length > 0) {
       const generation = this.generation;
-      const vals = await this.opts.df.getMany(missing);
+      const vals = await readAdaptive(missing, (t) => this.opts.df.getSync(t), (rest) => this.opts.df.getMany(rest));
       // a write committed meanwhile: what was read may predate it, so it is used for this call but not cached
       const fresh = generation === this.generation;
       missing.forEach((t, i) => {

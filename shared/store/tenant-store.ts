@@ -28,6 +28,7 @@ import { BatchWriter, type StoreOp } from './batch-writer.js';
 import { KIND_SHORT } from './keys.js';
 import { Mutex } from './mutex.js';
 import { Outbox } from './outbox.js';
+import { readAdaptive } from '../rem/adaptive-read.js';
 import { RecordCache } from './record-cache.js';
 import { SchemaRegistry } from './schema-registry.js';
 import type { EntityWriteHook, ReadKey, RecordChange, StoreLimits, StoreReplication } from './store-types.js';
@@ -74,39 +75,6 @@ interface KindParts {
   vectorStore: BufferSublevel;
   vectorLog: StringSublevel;
   keyword: KeywordIndex;
-}
-
-/**
- * Reads of at most this many keys use LevelDB's synchronous get: mostly served from its block cache, they cost a few
- * microseconds each, far less than an async round trip through the thread pool (blocking the loop that briefly is fine).
- */
-const SYNC_READ_MAX = 64;
-/**
- * ... and until they returned this many characters: decoding a value costs the main thread time in proportion to its
- * size, so a handful of megabyte records is read through the thread pool instead (the rest of the call, at least).
- */
-const SYNC_READ_CHARS_MAX = 256 * 1024;
-
-/** Values for `keys`: synchronously while few and small (see SYNC_READ_MAX), the rest in one async call. */
-async function readAdaptive(
-  keys: readonly string[],
-  getSync: (key: string) => string | undefined,
-  getMany: (keys: string[]) => Promise<(string | undefined)[]>,
-): Promise<(string | undefined)[]> {
-  if (keys.length > SYNC_READ_MAX) return getMany([...keys]);
-  const out: (string | undefined)[] = new Array(keys.length);
-  let chars = 0;
-  let i = 0;
-  for (; i < keys.length && chars <= SYNC_READ_CHARS_MAX; i++) {
-    const v = getSync(keys[i]!);
-    out[i] = v;
-    if (v !== undefined) chars += v.length;
-  }
-  if (i < keys.length) {
-    const rest = await getMany(keys.slice(i));
-    for (let n = 0; n < rest.length; n++) out[i + n] = rest[n];
-  }
-  return out;
 }
 
 export class TenantStore {
