@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../scripts/prng.js';
 import { encodeVector, type Op } from '../shared/rem/ops.js';
 import { resourceId } from '../shared/rem/ids.js';
+import { drainRestMs } from '../shared/index/vector-index.js';
 import { search } from '../shared/search/search.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';
 import { hlcAt } from './support/ops.js';
@@ -63,6 +64,15 @@ function exactTop(vectors: Float32Array[], q: Float32Array, k: number): string[]
     .map((h) => h.id);
 }
 
+describe('the background drain\'s share of a core', () => {
+  it('rests after each slice so that inserting is the given share of the time', () => {
+    expect(drainRestMs(3, 100)).toBe(0);
+    expect(drainRestMs(3, 50)).toBe(3);
+    expect(drainRestMs(2, 20)).toBe(8);
+    expect(drainRestMs(3, 0)).toBe(297); // bounded below by 1 %
+  });
+});
+
 describe('HNSW graphs on demand', () => {
   it('applies replicated puts without touching the graph, then a search serves them exactly', async () => {
     store = await openStore(dir, 't1', { onDemand: true, idleMs: 60_000 });
@@ -92,8 +102,8 @@ describe('HNSW graphs on demand', () => {
     expect(found / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('brings the graph up to date at low priority once replicated puts pause, without a search', async () => {
-    store = await openStore(dir, 't1', { onDemand: true, idleMs: 20, pendingMax: 64 });
+  it.each([100, 20])('brings the graph up to date at low priority once replicated puts pause, without a search (drain at %i %% of a core)', async (drainCpuPercent) => {
+    store = await openStore(dir, 't1', { onDemand: true, idleMs: 20, pendingMax: 64, drainCpuPercent });
     const vectors = randomVectors(200, 3);
     await store.applyReplicated([putOp(vectors.map((v, i) => ({ i, v })))]);
     const vi = store.vectorIndex('resources');

@@ -83,7 +83,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     dataDir: cfg.dataDir,
     embedder: opts.embedder,
     openMax: cfg.tenantsOpenMax,
-    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, pendingMax: cfg.vectorPendingMax, onDemand: cfg.vectorGraph === 'on_demand' },
+    hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, pendingMax: cfg.vectorPendingMax, onDemand: cfg.vectorGraph === 'on_demand', drainCpuPercent: cfg.vectorDrainCpuPercent },
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
     recordCacheBytes: cfg.recordCacheBytes,

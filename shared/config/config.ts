@@ -45,6 +45,8 @@ export interface NodeConfig {
    * and replicated ops commit without HNSW work; `eager`: every node inserts as vectors commit.
    */
   vectorGraph: 'on_demand' | 'eager';
+  /** Share of one core (%) the low-priority graph drain of tenants not served here may take while the node is idle. */
+  vectorDrainCpuPercent: number;
   /** Index mutations after which the vector index is checkpointed to disk (bounds replay on open). */
   vectorCheckpointOps: number;
   /** Bytes of record JSON each open tenant keeps in memory for fast reads. */
@@ -152,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     hnswEfSearch: intFrom(env, 'PERCOLATE_HNSW_EF_SEARCH', 64, 10, 5000),
     vectorPendingMax: intFrom(env, 'PERCOLATE_VECTOR_PENDING_MAX', VECTOR_PENDING_MAX_DEFAULT, 0, 1_000_000),
     vectorGraph: vectorGraphFrom(env.PERCOLATE_VECTOR_GRAPH || 'on_demand'),
+    vectorDrainCpuPercent: intFrom(env, 'PERCOLATE_VECTOR_DRAIN_CPU_PERCENT', 50, 1, 100),
     vectorCheckpointOps: intFrom(env, 'PERCOLATE_VECTOR_CHECKPOINT_OPS', 50_000, 1, 100_000_000),
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
     recordCacheBytes: intFrom(env, 'PERCOLATE_RECORD_CACHE_BYTES', 32 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),

@@ -56,6 +56,12 @@ export interface VectorIndexOptions {
   /** Longest stretch the background drain inserts before yielding to the event loop. */
   drainSliceMs?: number;
   /**
+   * On demand, before the tenant is served here: the share of one core (%) the drain takes, resting between slices
+   * (default 100: it only yields). The graph of a tenant nobody searches here can wait; the cores are the node's
+   * foreground work's and, on a shared machine, its neighbours'.
+   */
+  drainCpuPercent?: number;
+  /**
    * Build the graph on demand: puts are logged, not inserted, until the backlog is moved (see the header). Off: every
    * put goes to the pending set and the graph at once.
    */
@@ -482,10 +488,20 @@ export class VectorIndex {
     this.drainTimer = setImmediate(() => {
       this.drainTimer = undefined;
       if (this.drainPaused) return;
-      const until = performance.now() + (this.opts.drainSliceMs ?? SLICE_MS_DEFAULT);
+      const started = performance.now();
+      const until = started + (this.opts.drainSliceMs ?? SLICE_MS_DEFAULT);
       while (this.pending.size > 0 && performance.now() < until) this.insertOldestPending();
       if (this.pending.size === 0 && this.lazy && this.backlogFrom !== undefined) this.scheduleIdle();
-      this.scheduleDrain();
+      const restMs = this.lazy ? drainRestMs(performance.now() - started, this.opts.drainCpuPercent ?? 100) : 0;
+      if (restMs < 1) {
+        this.scheduleDrain();
+        return;
+      }
+      this.drainTimer = setTimeout(() => {
+        this.drainTimer = undefined;
+        this.scheduleDrain();
+      }, restMs);
+      this.drainTimer.unref?.();
     });
   }
 
@@ -785,6 +801,12 @@ export class VectorIndex {
     this.seq = this.checkpointSeq = seq;
     this.rebuilt = this.labelOf.size > 0 || seq > 0;
   }
+}
+
+/** Rest after a drain slice that worked `workMs`, so that work is `cpuPercent` of the time (0 at 100 %). */
+export function drainRestMs(workMs: number, cpuPercent: number): number {
+  const p = Math.min(100, Math.max(1, cpuPercent));
+  return (workMs * (100 - p)) / p;
 }
 
 function errorText(err: unknown): string {

@@ -98,7 +98,7 @@ export interface TenantManagerOptions {
   embedder: Embedder;
   /** Hot tenants at most (PERCOLATE_TENANTS_OPEN_MAX). */
   openMax: number;
-  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean };
+  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; drainCpuPercent?: number };
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;

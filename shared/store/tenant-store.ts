@@ -43,9 +43,10 @@ export interface TenantStoreOptions {
   embedder: Embedder;
   /**
    * HNSW parameters; `pendingMax` bounds committed vectors awaiting graph insertion (0: insert synchronously);
-   * `onDemand` builds the graphs only once the tenant is searched here (see serveVectors), and at low priority before.
+   * `onDemand` builds the graphs only once the tenant is searched here (see serveVectors), and at low priority before,
+   * taking at most `drainCpuPercent` of a core (default 100).
    */
-  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; idleMs?: number };
+  hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number };
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
@@ -306,6 +307,7 @@ export class TenantStore {
         pendingMax: this.opts.hnsw.pendingMax ?? VECTOR_PENDING_MAX_DEFAULT,
         onDemand: this.opts.hnsw.onDemand,
         idleMs: this.opts.hnsw.idleMs,
+        drainCpuPercent: this.opts.hnsw.drainCpuPercent,
         onIdleBacklog: () => this.moveBacklogIdle(kind),
         vectors: vectorStore,
         log: vectorLog,

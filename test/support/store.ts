@@ -20,7 +20,7 @@ export function managerOptions(dataDir: string, over: Partial<ConstructorParamet
 export function openStore(
   dataDir: string,
   tenant = 't1',
-  over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number } = {},
+  over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number } = {},
 ) {
   return TenantStore.open({
     dataDir,
@@ -33,6 +33,7 @@ export function openStore(
       ...(over.pendingMax !== undefined ? { pendingMax: over.pendingMax } : {}),
       ...(over.onDemand !== undefined ? { onDemand: over.onDemand } : {}),
       ...(over.idleMs !== undefined ? { idleMs: over.idleMs } : {}),
+      ...(over.drainCpuPercent !== undefined ? { drainCpuPercent: over.drainCpuPercent } : {}),
     },
     vectorCheckpointOps: over.vectorCheckpointOps ?? 100_000,
     syncWrites: false,
