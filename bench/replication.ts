@@ -241,6 +241,7 @@ async function main(): Promise<void> {
     );
     const writeRate = total / ((performance.now() - writeStart) / 1000);
     const want = await digest(a);
+    meter.start();
     const catchStart = performance.now();
     const since = (t: number) => (t - catchStart) / 1000;
     nodes[2] = await spawnService('services/api/main.ts', { ...envOf(2), LOG_LEVEL: 'info' });
@@ -257,14 +258,17 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const applied = since(performance.now());
+    // C's own figure covers its start too: its CPU began with the new process
+    const cpu = meter.stop(applied);
+    const cpuText = [...cpu.perProcess.values()].map((v) => (Number.isNaN(v) ? 'n/a' : v.toFixed(0))).join(' / ');
     while ((await digest(url)) !== want) await new Promise((r) => setTimeout(r, 100));
     const seconds = since(performance.now());
     const applyRate = total / Math.max(1e-9, applied - (first ?? 0));
     log(
       `C caught up ${total} ${label} in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)} mutations/s; listening after ${listening.toFixed(2)} s, ` +
-        `first op applied at ${first?.toFixed(2)} s, last at ${applied.toFixed(2)} s: ${applyRate.toFixed(0)}/s while applying); A wrote at ${writeRate.toFixed(0)}/s`,
+        `first op applied at ${first?.toFixed(2)} s, last at ${applied.toFixed(2)} s: ${applyRate.toFixed(0)}/s while applying; CPU % A/B/C/nats/load ${cpuText}, machine ${cpu.machine.toFixed(0)} % busy); A wrote at ${writeRate.toFixed(0)}/s`,
     );
-    return { label, total, writeRate, seconds, rate: total / seconds, listening, first: first ?? NaN, applyRate };
+    return { label, total, writeRate, seconds, rate: total / seconds, listening, first: first ?? NaN, applyRate, cpu: cpuText, machineBusy: cpu.machine };
   };
   const write = async (path: string, body: unknown) => {
     const r = await call(a, 'POST', path, body);
@@ -291,8 +295,8 @@ async function main(): Promise<void> {
     rows,
   );
   const catchTable = markdownTable(
-    ['catch-up of C (stopped, then restarted)', 'mutations', 'A wrote /s', 'C caught up /s (incl. start)', 'ratio C / A', 'seconds (incl. start)', 'C listening s', 'first op applied s', 'C applied /s (first to last op)'],
-    [docs, edges].map((c) => [c.label, c.total, c.writeRate, c.rate, c.rate / c.writeRate, c.seconds, c.listening, c.first, c.applyRate]),
+    ['catch-up of C (stopped, then restarted)', 'mutations', 'A wrote /s', 'C caught up /s (incl. start)', 'ratio C / A', 'seconds (incl. start)', 'C listening s', 'first op applied s', 'C applied /s (first to last op)', 'CPU % of a core: A / B / C / nats / load', 'machine busy %'],
+    [docs, edges].map((c) => [c.label, c.total, c.writeRate, c.rate, c.rate / c.writeRate, c.seconds, c.listening, c.first, c.applyRate, c.cpu, c.machineBusy]),
   );
   const bestLine = `Highest write rate with lag p99 < 100 ms: ${best || 'none of the rates tried'} writes/s (single-record writes, each embedded on A and committed on all three nodes; with graphs on demand, the default, no node inserts into HNSW until the tenant is searched there).`;
   const m = machineInfo();

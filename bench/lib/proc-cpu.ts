@@ -55,21 +55,26 @@ export function findPids(...parts: string[]): number[] {
 
 /** Measures CPU use between two moments: per named process (% of one core) and the machine (% of all cores busy). */
 export class CpuMeter {
-  private before = new Map<string, number | undefined>();
+  private before = new Map<string, { pid: number | undefined; cpuS: number | undefined }>();
   private machine: { busy: number; total: number } | undefined;
 
   constructor(private readonly pids: () => ReadonlyMap<string, number | undefined>) {}
 
   start(): void {
-    this.before = new Map([...this.pids()].map(([name, pid]) => [name, pid === undefined ? undefined : processCpuSeconds(pid)]));
+    this.before = new Map([...this.pids()].map(([name, pid]) => [name, { pid, cpuS: pid === undefined ? undefined : processCpuSeconds(pid) }]));
     this.machine = machineCpuSeconds();
   }
 
-  /** Per process: CPU seconds used since start() over `wallS`, as % of one core; `machine`: % of all cores busy. */
+  /**
+   * Per process: CPU seconds used since start() over `wallS`, as % of one core (a process that replaced another of the
+   * same name counts from its own start); `machine`: % of all cores busy.
+   */
   stop(wallS: number): { perProcess: Map<string, number>; machine: number; cores: number } {
     const perProcess = new Map<string, number>();
     for (const [name, pid] of this.pids()) {
-      const a = this.before.get(name);
+      // a process started after start() (a restarted node) used all of its CPU time within the window
+      const was = this.before.get(name);
+      const a = was && was.pid === pid ? was.cpuS : 0;
       const b = pid === undefined ? undefined : processCpuSeconds(pid);
       perProcess.set(name, a === undefined || b === undefined ? NaN : (100 * (b - a)) / wallS);
     }
