@@ -130,9 +130,14 @@ export class Outbox {
 
   /** At close (the caller holds the write lock): no timer outlives the store, and an empty outbox loses its marker. */
   async close(): Promise<void> {
+    this.abandon();
+    await this.clearMarker();
+  }
+
+  /** Stops the linger timer and leaves the marker as it is (a store closed as a crash would leave it). */
+  abandon(): void {
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    await this.clearMarker();
   }
 
   private async clearMarker(): Promise<void> {

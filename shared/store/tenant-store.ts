@@ -694,6 +694,7 @@ export class TenantStore {
   /** Closes the database without a checkpoint, as a crash would leave it (tests of recovery). */
   async closeWithoutCheckpoint(): Promise<void> {
     for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
+    this.outbox.abandon();
     this.closed = true;
     await this.db.close();
   }
