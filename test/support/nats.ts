@@ -68,8 +68,21 @@ function server(spec: Spec, binary: string): NatsServer {
         }),
       );
       try {
-        await waitHealthy(spec.monitorPort, 20_000, false);
+        const healthy = waitHealthy(spec.monitorPort, 20_000, false);
+        const gone = exited.then(() => 'exited' as const);
+        if ((await Promise.race([healthy.then(() => 'healthy' as const), gone])) === 'exited') {
+          void healthy.catch(() => undefined);
+          if (/address already in use/i.test(err)) throw new PortTaken(`a port was taken before nats-server bound it: ${err.trim().slice(-200)}`);
+          throw new Error(`nats-server exited before it was healthy:\n${err}`);
+        }
+        // free ports are picked before the server binds them: another test's server may have taken the same monitor
+        // port, in which case the health check above reached that one and this one exited
+        const varz = (await (await fetch(`http://127.0.0.1:${spec.monitorPort}/varz`)).json()) as { port?: number };
+        if (varz.port !== spec.port) throw new PortTaken(`monitor port ${spec.monitorPort} belongs to another nats-server (client port ${varz.port}, not ${spec.port})`);
       } catch (e) {
+        if (proc === p) p.kill('SIGKILL');
+        await exited;
+        if (e instanceof PortTaken) throw e;
         throw new Error(`${(e as Error).message}\n${err}`);
       }
     },
@@ -86,12 +99,26 @@ async function storeRoot(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'percolate-nats-'));
 }
 
+/** A port picked as free was bound by another process before this server bound it. */
+class PortTaken extends Error {}
+
+/** Attempts at starting a server on fresh free ports when another process took one of them first. */
+const PORT_ATTEMPTS = 3;
+
 /** One JetStream-enabled nats-server. */
 export async function startNats(): Promise<NatsServer & { cleanup(): Promise<void> }> {
   const binary = requireBinary('nats-server', 'nats-server');
   const root = await storeRoot();
-  const s = server({ name: 'n1', port: await freePort(), monitorPort: await freePort(), storeDir: root }, binary);
-  await s.start();
+  let s: NatsServer | undefined;
+  for (let attempt = 1; !s; attempt++) {
+    const candidate = server({ name: 'n1', port: await freePort(), monitorPort: await freePort(), storeDir: root }, binary);
+    try {
+      await candidate.start();
+      s = candidate;
+    } catch (e) {
+      if (!(e instanceof PortTaken) || attempt >= PORT_ATTEMPTS) throw e;
+    }
+  }
   return Object.assign(s, {
     async cleanup() {
       await s.stop();
