@@ -14,7 +14,7 @@ import { markdownTable, log, machineInfo, parseArgs, percentile, writeResults } 
 import { startNats } from '../test/support/nats.js';
 import { spawnService, type ServiceProcess } from '../test/support/process.js';
 import { tempDir } from '../test/support/tmp.js';
-import { CpuMeter, findPids } from './lib/proc-cpu.js';
+import { CpuMeter, cpuPercents, findPids } from './lib/proc-cpu.js';
 
 const args = parseArgs();
 const quick = args.quick;
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
       writeP50: percentile(latencies, 50),
       writeP99: percentile(latencies, 99),
       samples: h.get(Infinity) ?? 0,
-      cpu: [...cpu.perProcess.values()].map((v) => (Number.isNaN(v) ? 'n/a' : v.toFixed(0))).join(' / '),
+      cpu: cpuPercents(cpu.perProcess),
       machineBusy: cpu.machine,
     };
     log(`rate ${rate}/s: achieved ${achieved.toFixed(0)}/s, lag p50 ${res.lagP50.toFixed(1)} ms p99 ${res.lagP99.toFixed(1)} ms, CPU % A/B/C/nats/load ${res.cpu}, machine ${res.machineBusy.toFixed(0)} % busy`);
@@ -265,7 +265,7 @@ async function main(): Promise<void> {
     const applied = since(performance.now());
     // C's own figure covers its start too: its CPU began with the new process
     const cpu = meter.stop(applied);
-    const cpuText = [...cpu.perProcess.values()].map((v) => (Number.isNaN(v) ? 'n/a' : v.toFixed(0))).join(' / ');
+    const cpuText = cpuPercents(cpu.perProcess);
     while ((await digest(url)) !== want) await new Promise((r) => setTimeout(r, 100));
     const seconds = since(performance.now());
     const applyRate = (total - firstCount) / Math.max(1e-9, applied - (first ?? 0));

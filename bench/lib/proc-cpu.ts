@@ -53,6 +53,11 @@ export function findPids(...parts: string[]): number[] {
   return out;
 }
 
+/** Per-process CPU figures as a table cell: "85 / 34 / 34" (n/a where /proc gave nothing). */
+export function cpuPercents(perProcess: ReadonlyMap<string, number>): string {
+  return [...perProcess.values()].map((v) => (Number.isNaN(v) ? 'n/a' : v.toFixed(0))).join(' / ');
+}
+
 /** Measures CPU use between two moments: per named process (% of one core) and the machine (% of all cores busy). */
 export class CpuMeter {
   private before = new Map<string, { pid: number | undefined; cpuS: number | undefined }>();

@@ -478,11 +478,7 @@ export class VectorIndex {
     // on demand the backlog is low-priority work: the drain waits while puts keep arriving
     const waitMs = this.lazy ? this.untilIdleMs() : 0;
     if (waitMs > 0) {
-      this.drainTimer = setTimeout(() => {
-        this.drainTimer = undefined;
-        this.scheduleDrain();
-      }, waitMs);
-      this.drainTimer.unref?.();
+      this.drainAfter(waitMs);
       return;
     }
     this.drainTimer = setImmediate(() => {
@@ -493,16 +489,18 @@ export class VectorIndex {
       while (this.pending.size > 0 && performance.now() < until) this.insertOldestPending();
       if (this.pending.size === 0 && this.lazy && this.backlogFrom !== undefined) this.scheduleIdle();
       const restMs = this.lazy ? drainRestMs(performance.now() - started, this.opts.drainCpuPercent ?? 100) : 0;
-      if (restMs < 1) {
-        this.scheduleDrain();
-        return;
-      }
-      this.drainTimer = setTimeout(() => {
-        this.drainTimer = undefined;
-        this.scheduleDrain();
-      }, restMs);
-      this.drainTimer.unref?.();
+      if (restMs < 1) this.scheduleDrain();
+      else this.drainAfter(restMs);
     });
+  }
+
+  /** Schedules the drain again in `ms` (a wait for idleness, or a rest within the drain's share of a core). */
+  private drainAfter(ms: number): void {
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      this.scheduleDrain();
+    }, ms);
+    this.drainTimer.unref?.();
   }
 
   /**
@@ -755,8 +753,8 @@ export class VectorIndex {
   private async replay(lastLogSeq: number): Promise<void> {
     if (this.lazy && this.labelOf.size === 0) {
       // no graph element can be stale: the log after the checkpoint is the backlog as it stands, and reading it here
-      // would cost a replica's restart ~6 ms per 1,000 logged puts (its count is an estimate, like the live one)
-      this.seq = Math.max(this.seq, lastLogSeq);
+      // would cost a replica's restart ~6 ms per 1,000 logged puts (its count is an estimate, like the live one);
+      // the caller moves seq up to lastLogSeq
       if (lastLogSeq > this.checkpointSeq) {
         this.backlogFrom = this.checkpointSeq + 1;
         this.backlogCount = lastLogSeq - this.checkpointSeq;
