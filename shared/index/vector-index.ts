@@ -38,7 +38,7 @@ import { HNSW_FIXED_BYTES, hnswBytesPerElement, hnswBytesPerVector, sharedHnswPo
 import { bufferToVector, seqKey, type BufferSublevel, type KeyRange, type StringSublevel } from '../rem/codec.js';
 import { consoleObserver, type EngineObserver } from '../rem/observer.js';
 import { SLICE_MS_DEFAULT } from '../rem/time-slice.js';
-import { quietForMs } from './write-activity.js';
+import { drainRestMs, IDLE_MS_DEFAULT, untilIdleMs } from './write-activity.js';
 
 export interface VectorIndexOptions {
   dir: string;
@@ -100,7 +100,6 @@ interface LabelFile {
 }
 
 const INITIAL_CAPACITY = 64;
-const IDLE_MS_DEFAULT = 200;
 /** The log is read in chunks this large at open: a few native calls per 100k entries instead of one per 16 KB. */
 const LOG_READ_ENTRIES = 4096;
 const LOG_READ_BYTES = 1 << 20;
@@ -126,7 +125,9 @@ export class VectorIndex {
   private readonly opts: VectorIndexOptions;
   /** Committed vectors not yet in the graph, oldest first (Map keeps insertion order). */
   private pending = new Map<string, Pending>();
-  private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** The drain's next turn: the next slice at once, or after a wait (idleness, a rest). One of them at a time. */
+  private drainImmediate: NodeJS.Immediate | undefined;
+  private drainTimeout: NodeJS.Timeout | undefined;
   /** On demand and not yet activated: puts go to the backlog. */
   private lazy: boolean;
   /** First log sequence whose put neither the graph nor the pending set reflects (undefined: no backlog). */
@@ -338,7 +339,7 @@ export class VectorIndex {
 
   /** How long until the process counts as idle for low-priority work (0: it is). */
   private untilIdleMs(): number {
-    return Math.max(0, this.idleMs() - quietForMs());
+    return untilIdleMs(this.idleMs());
   }
 
   /** Inserts every pending vector now (tests, benchmarks and shutdown paths that want the graph complete). */
@@ -466,23 +467,24 @@ export class VectorIndex {
   }
 
   private clearDrainTimer(): void {
-    const t = this.drainTimer;
-    this.drainTimer = undefined;
-    if (!t) return;
-    clearImmediate(t as NodeJS.Immediate);
-    clearTimeout(t as NodeJS.Timeout);
+    // each handle to its own clear: clearImmediate() given a Timeout decrements the process's count of pending
+    // immediates, after which the event loop blocks in its poll phase with immediates queued (every setImmediate of
+    // the process, time slices included, then waits for the next timer or I/O)
+    if (this.drainImmediate) clearImmediate(this.drainImmediate);
+    if (this.drainTimeout) clearTimeout(this.drainTimeout);
+    this.drainImmediate = this.drainTimeout = undefined;
   }
 
   private scheduleDrain(): void {
-    if (this.drainTimer || this.drainPaused || this.pending.size === 0) return;
+    if (this.drainImmediate || this.drainTimeout || this.drainPaused || this.pending.size === 0) return;
     // on demand the backlog is low-priority work: the drain waits while puts keep arriving
     const waitMs = this.lazy ? this.untilIdleMs() : 0;
     if (waitMs > 0) {
       this.drainAfter(waitMs);
       return;
     }
-    this.drainTimer = setImmediate(() => {
-      this.drainTimer = undefined;
+    this.drainImmediate = setImmediate(() => {
+      this.drainImmediate = undefined;
       if (this.drainPaused) return;
       const started = performance.now();
       const until = started + (this.opts.drainSliceMs ?? SLICE_MS_DEFAULT);
@@ -496,11 +498,11 @@ export class VectorIndex {
 
   /** Schedules the drain again in `ms` (a wait for idleness, or a rest within the drain's share of a core). */
   private drainAfter(ms: number): void {
-    this.drainTimer = setTimeout(() => {
-      this.drainTimer = undefined;
+    this.drainTimeout = setTimeout(() => {
+      this.drainTimeout = undefined;
       this.scheduleDrain();
     }, ms);
-    this.drainTimer.unref?.();
+    this.drainTimeout.unref?.();
   }
 
   /**
@@ -799,12 +801,6 @@ export class VectorIndex {
     this.seq = this.checkpointSeq = seq;
     this.rebuilt = this.labelOf.size > 0 || seq > 0;
   }
-}
-
-/** Rest after a drain slice that worked `workMs`, so that work is `cpuPercent` of the time (0 at 100 %). */
-export function drainRestMs(workMs: number, cpuPercent: number): number {
-  const p = Math.min(100, Math.max(1, cpuPercent));
-  return (workMs * (100 - p)) / p;
 }
 
 function errorText(err: unknown): string {

@@ -21,3 +21,17 @@ export async function asWriteActivity<T>(write: () => Promise<T>): Promise<T> {
 export function quietForMs(nowMs = performance.now()): number {
   return inProgress > 0 ? 0 : nowMs - lastWriteMs;
 }
+
+/** How long a process must have been quiet before low-priority work runs (ms). */
+export const IDLE_MS_DEFAULT = 200;
+
+/** How long until the process counts as idle for low-priority work after `idleMs` of quiet (0: it is). */
+export function untilIdleMs(idleMs: number, nowMs = performance.now()): number {
+  return Math.max(0, idleMs - quietForMs(nowMs));
+}
+
+/** Rest after a drain slice that worked `workMs`, so that work is `cpuPercent` of the time (0 at 100 %). */
+export function drainRestMs(workMs: number, cpuPercent: number): number {
+  const p = Math.min(100, Math.max(1, cpuPercent));
+  return (workMs * (100 - p)) / p;
+}
