@@ -25,6 +25,7 @@ export const UNIT_TESTS = [
   'test/ingest-extract.test.ts',
   'test/json-guard.test.ts',
   'test/keyword-index.test.ts',
+  'test/keyword-on-demand.test.ts',
   'test/like.test.ts',
   'test/outbox.test.ts',
   'test/query-parser.test.ts',

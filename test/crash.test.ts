@@ -66,6 +66,8 @@ describe('crash safety', () => {
       const missing = ids.filter((_, i) => !records[i]);
       expect(missing).toEqual([]);
       const stored = await store.recordTexts('resources').all();
+      // the node logged its records for keyword postings on demand: the first keyword search indexes them
+      await store.serveKeywords('resources');
       expect(store.count('resources')).toBe(stored.length);
       expect(store.vectorIndex('resources').size).toBe(stored.length);
       expect(store.keywordIndex('resources').docCount).toBe(stored.length);

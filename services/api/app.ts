@@ -84,6 +84,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     embedder: opts.embedder,
     openMax: cfg.tenantsOpenMax,
     hnsw: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, pendingMax: cfg.vectorPendingMax, onDemand: cfg.vectorGraph === 'on_demand', drainCpuPercent: cfg.vectorDrainCpuPercent },
+    keywordOnDemand: cfg.keywordIndex === 'on_demand',
     vectorCheckpointOps: cfg.vectorCheckpointOps,
     syncWrites: cfg.syncWrites,
     recordCacheBytes: cfg.recordCacheBytes,
@@ -122,6 +123,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     outboxDepth: () => tenants.outboxDepth(),
     vectorsPending: () => tenants.vectorsPending(),
     vectorsBacklog: () => tenants.vectorsBacklog(),
+    keywordBacklog: () => tenants.keywordBacklog(),
     tenantsMemoryEstimate: () => tenants.memoryEstimateBytes(),
     tenantStates: () => tenants.stateCounts(),
   });

@@ -45,6 +45,11 @@ export interface NodeConfig {
    * and replicated ops commit without HNSW work; `eager`: every node inserts as vectors commit.
    */
   vectorGraph: 'on_demand' | 'eager';
+  /**
+   * `on_demand`: a tenant's keyword postings are written once it is keyword-searched here and at low priority before
+   * (writes and replicated ops commit the record and a log entry, no postings); `eager`: every commit writes them.
+   */
+  keywordIndex: 'on_demand' | 'eager';
   /** Share of one core (%) the low-priority graph drain of tenants not served here may take while the node is idle. */
   vectorDrainCpuPercent: number;
   /** Index mutations after which the vector index is checkpointed to disk (bounds replay on open). */
@@ -153,7 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     hnswEfConstruction: intFrom(env, 'PERCOLATE_HNSW_EF_CONSTRUCTION', 100, 10, 2000),
     hnswEfSearch: intFrom(env, 'PERCOLATE_HNSW_EF_SEARCH', 64, 10, 5000),
     vectorPendingMax: intFrom(env, 'PERCOLATE_VECTOR_PENDING_MAX', VECTOR_PENDING_MAX_DEFAULT, 0, 1_000_000),
-    vectorGraph: vectorGraphFrom(env.PERCOLATE_VECTOR_GRAPH || 'on_demand'),
+    vectorGraph: onDemandOrEager('PERCOLATE_VECTOR_GRAPH', env.PERCOLATE_VECTOR_GRAPH || 'on_demand'),
+    keywordIndex: onDemandOrEager('PERCOLATE_KEYWORD_INDEX', env.PERCOLATE_KEYWORD_INDEX || 'on_demand'),
     vectorDrainCpuPercent: intFrom(env, 'PERCOLATE_VECTOR_DRAIN_CPU_PERCENT', 50, 1, 100),
     vectorCheckpointOps: intFrom(env, 'PERCOLATE_VECTOR_CHECKPOINT_OPS', 50_000, 1, 100_000_000),
     syncWrites: boolFrom(env, 'PERCOLATE_SYNC_WRITES', false),
@@ -189,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   };
 }
 
-function vectorGraphFrom(v: string): 'on_demand' | 'eager' {
-  if (v !== 'on_demand' && v !== 'eager') throw new ConfigError(`PERCOLATE_VECTOR_GRAPH must be on_demand or eager, got '${v}'`);
+function onDemandOrEager(name: string, v: string): 'on_demand' | 'eager' {
+  if (v !== 'on_demand' && v !== 'eager') throw new ConfigError(`${name} must be on_demand or eager, got '${v}'`);
   return v;
 }

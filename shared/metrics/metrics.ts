@@ -20,6 +20,7 @@ export interface NodeMetrics {
   outboxDepth: client.Gauge;
   vectorsPending: client.Gauge;
   vectorsBacklog: client.Gauge;
+  keywordBacklog: client.Gauge;
   tenantsMemoryEstimate: client.Gauge;
   engineDegraded: client.Counter<'event'>;
   access: AccessMetrics;
@@ -34,6 +35,7 @@ export function createNodeMetrics(opts: {
   outboxDepth?: () => number;
   vectorsPending?: () => number;
   vectorsBacklog?: () => number;
+  keywordBacklog?: () => number;
   /** Sum of the open tenants' memory estimates (TenantManager.memoryEstimateBytes). */
   tenantsMemoryEstimate?: () => number;
   /** Tenants by presence level (TenantManager.stateCounts). */
@@ -141,6 +143,14 @@ export function createNodeMetrics(opts: {
       registers: [registry],
       collect() {
         this.set(opts.vectorsBacklog?.() ?? 0);
+      },
+    }),
+    keywordBacklog: new client.Gauge({
+      name: 'percolate_keyword_backlog',
+      help: 'Records of open tenants committed but not yet in their keyword postings (postings on demand: tenants not keyword-searched here)',
+      registers: [registry],
+      collect() {
+        this.set(opts.keywordBacklog?.() ?? 0);
       },
     }),
     tenantsMemoryEstimate: new client.Gauge({

@@ -202,6 +202,8 @@ async function vectorSearch(store: TenantStore, kind: RemKind, q: Float32Array, 
 }
 
 async function keywordSearch(store: TenantStore, kind: RemKind, query: string, limit: number, p: Plan, h: Hydration): Promise<SearchHit[]> {
+  // postings on demand (this node only replicated the tenant so far): the logged records are indexed first
+  await store.serveKeywords(kind);
   const kw = store.keywordIndex(kind);
   let k = limit;
   for (;;) {

@@ -99,6 +99,8 @@ export interface TenantManagerOptions {
   /** Hot tenants at most (PERCOLATE_TENANTS_OPEN_MAX). */
   openMax: number;
   hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; drainCpuPercent?: number };
+  /** Keyword postings written once a tenant is keyword-searched here, and at low priority before (TenantStoreOptions). */
+  keywordOnDemand?: boolean;
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
@@ -189,10 +191,10 @@ export class TenantManager {
 
   /** What a store of this manager opens with (whether to create it aside). */
   private storeOptions(tenant: string): Omit<TenantStoreOptions, 'create'> {
-    const { dataDir, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer } = this.opts;
+    const { dataDir, embedder, hnsw, keywordOnDemand, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer } = this.opts;
     // replicated ops at or before a purge of the tenant are dropped by the store itself, whoever hands them over
     const purgeFloor = () => this.purgeFloor(tenant);
-    return { dataDir, tenant, embedder, hnsw, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer, purgeFloor };
+    return { dataDir, tenant, embedder, hnsw, keywordOnDemand, vectorCheckpointOps, syncWrites, limits, replication, recordCacheBytes, vectorIndexPoolMax, observer, purgeFloor };
   }
 
   get openCount(): number {
@@ -243,6 +245,13 @@ export class TenantManager {
   vectorsBacklog(): number {
     let n = 0;
     for (const s of this.slots.values()) n += s.store?.vectorsBacklog ?? 0;
+    return n;
+  }
+
+  /** Records of open tenants whose keyword postings are still to be written (postings on demand). */
+  keywordBacklog(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += s.store?.keywordBacklog ?? 0;
     return n;
   }
 

@@ -25,6 +25,8 @@ import { tenantDir } from '../rem/tenant-id.js';
 import type { RemKind } from '../rem/types.js';
 import { REM_KINDS } from '../rem/types.js';
 import { BatchWriter, type StoreOp } from './batch-writer.js';
+import { KeywordBacklog } from './keyword-backlog.js';
+import { KIND_SPECS } from './kind-specs.js';
 import { KIND_SHORT } from './keys.js';
 import { Mutex } from './mutex.js';
 import { Outbox } from './outbox.js';
@@ -47,6 +49,12 @@ export interface TenantStoreOptions {
    * taking at most `drainCpuPercent` of a core (default 100).
    */
   hnsw: { m: number; efConstruction: number; efSearch: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number };
+  /**
+   * Keyword postings on demand: commits log the ids they change instead of indexing their text until the kind is
+   * searched here (serveKeywords), and the log is indexed at low priority before (keyword-backlog.ts), with the
+   * graphs' `idleMs` and `drainCpuPercent`. Default false.
+   */
+  keywordOnDemand?: boolean;
   vectorCheckpointOps: number;
   syncWrites: boolean;
   limits: StoreLimits;
@@ -76,6 +84,8 @@ interface KindParts {
   vectorStore: BufferSublevel;
   vectorLog: StringSublevel;
   keyword: KeywordIndex;
+  /** Ids whose keyword postings are still to be written (on demand, or left from before a restart). */
+  keywordLog: KeywordBacklog;
 }
 
 export class TenantStore {
@@ -174,6 +184,22 @@ export class TenantStore {
     return n;
   }
 
+  /** Records whose keyword postings are still to be written (every kind; an estimate). */
+  get keywordBacklog(): number {
+    let n = 0;
+    for (const kind of REM_KINDS) n += this.kinds[kind].keywordLog.size;
+    return n;
+  }
+
+  /**
+   * A kind's keyword index is searched here: with postings on demand, later commits index at once, and the records
+   * logged before are indexed now (a chunk per write-lock hold). Resolves once none is left, so a keyword search
+   * never misses a committed record. Idempotent.
+   */
+  serveKeywords(kind: RemKind): Promise<void> {
+    return this.kinds[kind].keywordLog.serve();
+  }
+
   /** Resolves once every committed vector is in its HNSW graph (benchmarks and tests that time or inspect the graph). */
   async vectorsSettled(): Promise<void> {
     await this.serveVectors();
@@ -237,7 +263,10 @@ export class TenantStore {
       await store.db.open();
       await store.init();
     } catch (err) {
-      for (const kind of REM_KINDS) store.kinds[kind]?.vectors.close(); // graphs go back to the pool
+      for (const kind of REM_KINDS) {
+        store.kinds[kind]?.vectors.close(); // graphs go back to the pool
+        store.kinds[kind]?.keywordLog.close();
+      }
       await store.db.close().catch((closeErr: unknown) =>
         store.observer.degraded('store_close_failed', { tenant: opts.tenant, err: String(closeErr) }, 'a store that failed to open did not close cleanly'),
       );
@@ -297,6 +326,18 @@ export class TenantStore {
         observer: this.observer,
       });
       await keyword.load();
+      const keywordLog = await KeywordBacklog.open({
+        kind,
+        log: this.db.sublevel<string, string>(`kwq-${s}`, { valueEncoding: 'utf8' }),
+        keyword,
+        onDemand: this.opts.keywordOnDemand ?? false,
+        idleMs: this.opts.hnsw.idleMs,
+        drainCpuPercent: this.opts.hnsw.drainCpuPercent,
+        lock: this.writeLock,
+        texts: (ids) => this.keywordTexts(kind, ids),
+        write: (ops) => this.batches.write(ops),
+        observer: this.observer,
+      });
       const vectors = await VectorIndex.open({
         dir: this.dir,
         kind: s,
@@ -314,11 +355,12 @@ export class TenantStore {
         pool: sharedHnswPool(this.opts.vectorIndexPoolMax),
         observer: this.observer,
       });
-      this.kinds[kind] = { records, vectors, vectorStore, vectorLog, keyword };
+      this.kinds[kind] = { records, vectors, vectorStore, vectorLog, keyword, keywordLog };
       this.counts[kind] = ((await meta.get(`count:${kind}`)) as number | undefined) ?? 0;
     }
     // entity schemas of this tenant: validation and secondary indexes on every entity write
     await this.schemas.load();
+    for (const kind of REM_KINDS) this.kinds[kind].keywordLog.start();
   }
 
   get dimension(): number {
@@ -381,6 +423,13 @@ export class TenantStore {
       (key) => this.db.getSync(key, { valueEncoding: 'utf8' }) as string | undefined,
       async (rest) => (await this.db.getMany(rest, { valueEncoding: 'utf8' })) as (string | undefined)[],
     );
+  }
+
+  /** The keyword text of each record as stored now (null where absent), read past the record cache. */
+  private async keywordTexts(kind: RemKind, ids: readonly string[]): Promise<(string | null)[]> {
+    const raw = await this.readRaw(ids.map((id) => [kind, id] as ReadKey));
+    const spec = KIND_SPECS[kind] as { keywordText(r: unknown): string };
+    return raw.map((json) => (json === undefined ? null : spec.keywordText(JSON.parse(json))));
   }
 
   private sublevelOf(where: RemKind | KeySpace): JsonSublevel {
@@ -498,15 +547,24 @@ export class TenantStore {
     const outboxed = await this.outbox.prepare(this.opts.replication?.outbox ? (repl.outbox ?? []) : []);
     for (const op of outboxed.batch) ops.push(op);
     const pendings = [];
+    const logged: { committed(): void }[] = [];
     const vectorSeqs = new Map<RecordChange, number>();
     const countDelta: Record<RemKind, number> = { resources: 0, entities: 0, moments: 0 };
     for (const kind of REM_KINDS) {
       const mine = changes.filter((c) => c.kind === kind);
       if (mine.length === 0) continue;
       const parts = this.kinds[kind];
-      const pending = await parts.keyword.prepare(mine.map((c) => ({ id: c.id, text: c.record ? (c.text ?? '') : null, isNew: !c.existed })));
-      for (const op of pending.ops) ops.push(op); // not push(...ops): a big batch has more keys than a call has arguments
-      pendings.push(pending);
+      if (parts.keywordLog.logging) {
+        const entries = parts.keywordLog.entries(mine.map((c) => c.id));
+        for (const op of entries.ops) ops.push(op);
+        logged.push(entries);
+      } else {
+        // a record new to the store has no postings to remove, unless a logged delete of it has not been indexed yet
+        const noStale = parts.keywordLog.size === 0;
+        const pending = await parts.keyword.prepare(mine.map((c) => ({ id: c.id, text: c.record ? (c.text ?? '') : null, isNew: noStale && !c.existed })));
+        for (const op of pending.ops) ops.push(op); // not push(...ops): a big batch has more keys than a call has arguments
+        pendings.push(pending);
+      }
       for (const c of mine) {
         if (c.record) {
           ops.push({ type: 'put', sublevel: parts.records, key: c.id, value: c.record } as BatchOp);
@@ -532,6 +590,7 @@ export class TenantStore {
     outboxed.committed();
     this.hlcHigh = nextHigh;
     for (const p of pendings) p.apply();
+    for (const l of logged) l.committed();
     for (const c of changes) {
       const v = this.kinds[c.kind].vectors;
       if (!c.record) v.applyDelete(c.id);
@@ -682,7 +741,10 @@ export class TenantStore {
       await this.checkpointAll().catch((err: unknown) =>
         this.observer.degraded('checkpoint_failed', { tenant: this.tenant, err: String(err) }, 'vector index checkpoint at close failed; the log is replayed at the next open'),
       );
-      for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
+      for (const kind of REM_KINDS) {
+        this.kinds[kind]?.vectors.close();
+        this.kinds[kind]?.keywordLog.close();
+      }
       await this.outbox.close().catch((err: unknown) =>
         this.observer.degraded('outbox_marker_failed', { tenant: this.tenant, err: String(err) }, 'the outbox marker of a drained tenant could not be removed; the next start opens the tenant to check'),
       );
@@ -693,7 +755,10 @@ export class TenantStore {
 
   /** Closes the database without a checkpoint, as a crash would leave it (tests of recovery). */
   async closeWithoutCheckpoint(): Promise<void> {
-    for (const kind of REM_KINDS) this.kinds[kind]?.vectors.close();
+    for (const kind of REM_KINDS) {
+      this.kinds[kind]?.vectors.close();
+      this.kinds[kind]?.keywordLog.close();
+    }
     this.outbox.abandon();
     this.closed = true;
     await this.db.close();

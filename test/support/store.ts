@@ -20,7 +20,7 @@ export function managerOptions(dataDir: string, over: Partial<ConstructorParamet
 export function openStore(
   dataDir: string,
   tenant = 't1',
-  over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number } = {},
+  over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number; keywordOnDemand?: boolean } = {},
 ) {
   return TenantStore.open({
     dataDir,
@@ -35,6 +35,7 @@ export function openStore(
       ...(over.idleMs !== undefined ? { idleMs: over.idleMs } : {}),
       ...(over.drainCpuPercent !== undefined ? { drainCpuPercent: over.drainCpuPercent } : {}),
     },
+    ...(over.keywordOnDemand !== undefined ? { keywordOnDemand: over.keywordOnDemand } : {}),
     vectorCheckpointOps: over.vectorCheckpointOps ?? 100_000,
     syncWrites: false,
     limits: DEFAULT_LIMITS,
