@@ -181,6 +181,7 @@ describe('cross-kind search, tenant info, health and metrics', () => {
     expect(text).toMatch(/percolate_search_duration_seconds_count\{mode="hybrid"\} \d+/);
     expect(text).toMatch(/percolate_open_tenant_stores \d+/);
     expect(text).toMatch(/percolate_vectors_pending_insert \d+/);
+    expect(text).toMatch(/percolate_keyword_backlog \d+/);
     expect(text).toMatch(/percolate_active_tenants\{tier="small"\} [1-9]\d*/);
   });
 

@@ -1,6 +1,7 @@
 // One tenant's store: a classic-level database with sublevels for the three REM kinds, their secondary indexes,
 // vectors and keyword postings, plus one HNSW graph per kind. Every write is one atomic LevelDB batch that carries the
-// record, its index entries and the vector log entry; in-memory structures change only after the batch committed.
+// record, its index entries, the vector log entry and its keyword postings (or, on demand, its keyword log entry:
+// keyword-backlog.ts); in-memory structures change only after the batch committed.
 //
 // The store is closed to the outside: callers read through its methods (records by id, scans of named key spaces,
 // the indexes' own interfaces) and write through `writeLocal` and `applyReplicated`, which take the write lock
