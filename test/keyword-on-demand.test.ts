@@ -5,10 +5,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../scripts/prng.js';
 import { resourceId } from '../shared/rem/ids.js';
-import { encodeVector, type Op } from '../shared/rem/ops.js';
+import type { Op } from '../shared/rem/ops.js';
 import { search } from '../shared/search/search.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';
-import { hlcAt } from './support/ops.js';
+import { docsOp, hlcAt } from './support/ops.js';
 import { openStore } from './support/store.js';
 import { tempDir } from './support/tmp.js';
 import { waitFor } from './support/wait.js';
@@ -42,27 +42,14 @@ async function storeAt(dir: string, keywordOnDemand: boolean, idleMs = 60_000): 
 
 const vector = (seed: number) => {
   const rand = mulberry32(seed);
-  return encodeVector(Float32Array.from({ length: DIM }, () => rand() * 2 - 1));
+  return Float32Array.from({ length: DIM }, () => rand() * 2 - 1);
 };
 
 let wall = Date.now() - 600_000;
 type Change = { i: number; text: string | null };
 /** One replicated op from peer `p`: puts of doc://<i> with the text as content, deletes where text is null. */
 function op(changes: Change[]): Op {
-  const hlc = hlcAt(wall++, 'p');
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    op_id: `${hlc}#0`,
-    tenant: 't1',
-    node: 'p',
-    hlc,
-    mutations: changes.map(({ i, text }) => {
-      const id = resourceId(`doc://${i}`, 0);
-      if (text === null) return { type: 'delete' as const, kind: 'resources' as const, id };
-      return { type: 'put' as const, kind: 'resources' as const, id, vector: vector(i), record: { id, uri: `doc://${i}`, name: '', content: text, chunk_ordinal: 0, metadata: {}, created_at: at, updated_at: at } };
-    }),
-  };
+  return docsOp('t1', 'p', hlcAt(wall++, 'p'), changes.map(({ i, text }) => ({ i, content: text, vector: text === null ? undefined : vector(i) })));
 }
 
 /** Keyword hits as `id score` lines, ties in id order (the two stores may break ties differently). */

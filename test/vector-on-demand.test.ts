@@ -3,12 +3,12 @@
 // when the tenant is served here; searches are exact meanwhile, and restarts and updates never leave a stale vector.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../scripts/prng.js';
-import { encodeVector, type Op } from '../shared/rem/ops.js';
+import type { Op } from '../shared/rem/ops.js';
 import { resourceId } from '../shared/rem/ids.js';
 import { drainRestMs } from '../shared/index/write-activity.js';
 import { search } from '../shared/search/search.js';
 import type { TenantStore } from '../shared/store/tenant-store.js';
-import { hlcAt } from './support/ops.js';
+import { docsOp, hlcAt } from './support/ops.js';
 import { openStore } from './support/store.js';
 import { tempDir } from './support/tmp.js';
 import { cosine } from './support/vectors.js';
@@ -36,19 +36,7 @@ function randomVectors(n: number, seed: number): Float32Array[] {
 let wall = Date.now() - 60_000;
 /** One replicated op putting resources doc://<i> with the given vectors, as peer `p` publishes them. */
 function putOp(items: { i: number; v: Float32Array }[]): Op {
-  const hlc = hlcAt(wall++, 'p');
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    op_id: `${hlc}#0`,
-    tenant: 't1',
-    node: 'p',
-    hlc,
-    mutations: items.map(({ i, v }) => {
-      const id = resourceId(`doc://${i}`, 0);
-      return { type: 'put' as const, kind: 'resources' as const, id, vector: encodeVector(v), record: { id, uri: `doc://${i}`, name: '', content: `document ${i}`, chunk_ordinal: 0, metadata: {}, created_at: at, updated_at: at } };
-    }),
-  };
+  return docsOp('t1', 'p', hlcAt(wall++, 'p'), items.map(({ i, v }) => ({ i, content: `document ${i}`, vector: v })));
 }
 
 async function vectorTop(s: TenantStore, q: Float32Array, k: number): Promise<{ id: string; score: number | null }[]> {

@@ -24,3 +24,25 @@ export async function resourceOp(tenant: string, node: string, hlc: string, uri:
     ],
   };
 }
+
+/**
+ * One op of peer `node` at `hlc`: puts of resources doc://<i> with the given content and vector, and deletes of them
+ * where the content is null (as a replica receives them from the sync stream).
+ */
+export function docsOp(tenant: string, node: string, hlc: string, changes: readonly { i: number; content: string | null; vector?: Float32Array }[]): Op {
+  const at = new Date().toISOString();
+  return {
+    v: 1,
+    op_id: `${hlc}#0`,
+    tenant,
+    node,
+    hlc,
+    mutations: changes.map(({ i, content, vector }) => {
+      const id = resourceId(`doc://${i}`, 0);
+      if (content === null) return { type: 'delete' as const, kind: 'resources' as const, id };
+      if (!vector) throw new Error(`doc://${i}: a put needs a vector`);
+      const record = { id, uri: `doc://${i}`, name: '', content, chunk_ordinal: 0, metadata: {}, created_at: at, updated_at: at };
+      return { type: 'put' as const, kind: 'resources' as const, id, vector: encodeVector(vector), record };
+    }),
+  };
+}
