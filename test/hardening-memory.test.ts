@@ -11,6 +11,8 @@ const OPEN_MAX = 8;
 const TENANTS = 480;
 /** Growth allowed over the RSS measured once the open cap is full (the unfixed node passes it within ~40 tenants). */
 const GROWTH_BOUND_MB = 256;
+/** Growth allowed over a second pass of reopening the same 17 tenants (a leak of 8 MB per reopen would add 136 MB). */
+const REOPEN_GROWTH_BOUND_MB = 64;
 /** hnswlib's fixed native cost of one graph (65,536 mutexes of 40 bytes). */
 const GRAPH_FIXED_BYTES = 65_536 * 40;
 
@@ -74,24 +76,34 @@ describe('native memory across many tenants', () => {
     expect(written).toHaveLength(TENANTS);
 
     // every sampled tenant reopens (closing others) with its records and all three graphs intact
-    for (let i = 0; i < TENANTS; i += 29) {
-      const w = written[i]!;
-      const t = { tenant: w.tenant };
-      expect((await node.call('GET', `/api/v1/resources/${w.resource}`, t)).body).toMatchObject({ uri: `doc://${i}` });
-      expect((await node.call('GET', `/api/v1/entities/${w.entity}`, t)).body).toMatchObject({ key: `walker ${i}` });
-      expect((await node.call('GET', `/api/v1/moments/${w.moment}`, t)).body).toMatchObject({ summary: `walked around lake ${i}` });
-      for (const [kind, id, query] of [
-        ['resources', w.resource, `field notes ${i} about the northern lakes`],
-        ['entities', w.entity, `walker ${i}`],
-        ['moments', w.moment, `walked around lake ${i}`],
-      ] as const) {
-        const s = await node.call('POST', '/api/v1/search', { ...t, body: { query, mode: 'vector', kinds: [kind], limit: 1 } });
-        expect(s.status).toBe(200);
-        expect(s.body.results.map((h: { id: string }) => h.id)).toEqual([id]);
+    const reopenSampled = async () => {
+      for (let i = 0; i < TENANTS; i += 29) {
+        const w = written[i]!;
+        const t = { tenant: w.tenant };
+        expect((await node.call('GET', `/api/v1/resources/${w.resource}`, t)).body).toMatchObject({ uri: `doc://${i}` });
+        expect((await node.call('GET', `/api/v1/entities/${w.entity}`, t)).body).toMatchObject({ key: `walker ${i}` });
+        expect((await node.call('GET', `/api/v1/moments/${w.moment}`, t)).body).toMatchObject({ summary: `walked around lake ${i}` });
+        for (const [kind, id, query] of [
+          ['resources', w.resource, `field notes ${i} about the northern lakes`],
+          ['entities', w.entity, `walker ${i}`],
+          ['moments', w.moment, `walked around lake ${i}`],
+        ] as const) {
+          const s = await node.call('POST', '/api/v1/search', { ...t, body: { query, mode: 'vector', kinds: [kind], limit: 1 } });
+          expect(s.status).toBe(200);
+          expect(s.body.results.map((h: { id: string }) => h.id)).toEqual([id]);
+        }
       }
-    }
-    expect(rssMb(pid)).toBeLessThan(baseline + GROWTH_BOUND_MB);
-  }, 120_000);
+    };
+    // the first pass of reopens (graphs loaded from their checkpoints) raises RSS once, by about 110 MB on Node 24
+    // and less on Node 20, and further passes stay there (measured over four passes): a second pass must not add
+    // what a leak per reopen would (the unfixed node grew about 8 MB per tenant, 17 tenants a pass)
+    await reopenSampled();
+    const afterFirstPass = rssMb(pid);
+    await reopenSampled();
+    const afterSecondPass = rssMb(pid);
+    console.log(`RSS after reopening every 29th tenant: ${afterFirstPass.toFixed(0)} MB, after a second pass ${afterSecondPass.toFixed(0)} MB`);
+    expect(afterSecondPass).toBeLessThan(afterFirstPass + REOPEN_GROWTH_BOUND_MB);
+  }, 180_000);
 
   it('reports a sane memory estimate per tenant and for the node', async () => {
     const info = await node.call('GET', '/api/v1/tenant', { tenant: 'mem-0' });
