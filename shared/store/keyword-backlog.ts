@@ -59,8 +59,7 @@ export class KeywordBacklog {
 
   static async open(o: KeywordBacklogOptions): Promise<KeywordBacklog> {
     const b = new KeywordBacklog(o);
-    const [first] = await o.log.keys({ limit: 1 }).all();
-    const [last] = await o.log.keys({ reverse: true, limit: 1 }).all();
+    const [[first], [last]] = await Promise.all([o.log.keys({ limit: 1 }).all(), o.log.keys({ reverse: true, limit: 1 }).all()]);
     if (first !== undefined && last !== undefined) {
       b.seq = Number(last);
       b.count = b.seq - Number(first) + 1;
@@ -138,12 +137,12 @@ export class KeywordBacklog {
   }
 
   /** Low priority: once the process is idle, drains a chunk, rests within its share of a core, and goes on. */
-  private scheduleIdle(waitMs = this.o.idleMs ?? IDLE_MS_DEFAULT): void {
+  private scheduleIdle(waitMs = this.idleMs): void {
     if (this.timer || this.closed || this.count === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.closed) return;
-      const untilMs = untilIdleMs(this.o.idleMs ?? IDLE_MS_DEFAULT);
+      const untilMs = untilIdleMs(this.idleMs);
       if (untilMs > 0) {
         this.scheduleIdle(untilMs);
         return;
@@ -161,6 +160,10 @@ export class KeywordBacklog {
         );
     }, waitMs);
     this.timer.unref?.();
+  }
+
+  private get idleMs(): number {
+    return this.o.idleMs ?? IDLE_MS_DEFAULT;
   }
 
   /** Stops the low-priority drain (the backlog stays logged for the next open). */

@@ -229,29 +229,27 @@ export class TenantManager {
 
   /** Local ops waiting in the outboxes of open tenants. */
   outboxDepth(): number {
-    let n = 0;
-    for (const s of this.slots.values()) n += s.store?.outboxDepth ?? 0;
-    return n;
+    return this.sumOverOpen((s) => s.outboxDepth);
   }
 
   /** Committed vectors of open tenants still waiting for HNSW insertion (searched exactly meanwhile). */
   vectorsPending(): number {
-    let n = 0;
-    for (const s of this.slots.values()) n += s.store?.vectorsPending ?? 0;
-    return n;
+    return this.sumOverOpen((s) => s.vectorsPending);
   }
 
   /** Vectors of open tenants in their indexes' backlogs (graphs on demand). */
   vectorsBacklog(): number {
-    let n = 0;
-    for (const s of this.slots.values()) n += s.store?.vectorsBacklog ?? 0;
-    return n;
+    return this.sumOverOpen((s) => s.vectorsBacklog);
   }
 
   /** Records of open tenants whose keyword postings are still to be written (postings on demand). */
   keywordBacklog(): number {
+    return this.sumOverOpen((s) => s.keywordBacklog);
+  }
+
+  private sumOverOpen(f: (store: TenantStore) => number): number {
     let n = 0;
-    for (const s of this.slots.values()) n += s.store?.keywordBacklog ?? 0;
+    for (const s of this.slots.values()) if (s.store) n += f(s.store);
     return n;
   }
 

@@ -173,22 +173,22 @@ export class TenantStore {
 
   /** Committed vectors not yet in their HNSW graph (every kind). */
   get vectorsPending(): number {
-    let n = 0;
-    for (const kind of REM_KINDS) n += this.kinds[kind].vectors.pendingInserts;
-    return n;
+    return this.sumOverKinds((p) => p.vectors.pendingInserts);
   }
 
   /** Logged vectors not yet in the pending set or the graph (graphs on demand; an estimate). */
   get vectorsBacklog(): number {
-    let n = 0;
-    for (const kind of REM_KINDS) n += this.kinds[kind].vectors.backlog;
-    return n;
+    return this.sumOverKinds((p) => p.vectors.backlog);
   }
 
   /** Records whose keyword postings are still to be written (every kind; an estimate). */
   get keywordBacklog(): number {
+    return this.sumOverKinds((p) => p.keywordLog.size);
+  }
+
+  private sumOverKinds(f: (parts: KindParts) => number): number {
     let n = 0;
-    for (const kind of REM_KINDS) n += this.kinds[kind].keywordLog.size;
+    for (const kind of REM_KINDS) n += f(this.kinds[kind]);
     return n;
   }
 
@@ -264,10 +264,7 @@ export class TenantStore {
       await store.db.open();
       await store.init();
     } catch (err) {
-      for (const kind of REM_KINDS) {
-        store.kinds[kind]?.vectors.close(); // graphs go back to the pool
-        store.kinds[kind]?.keywordLog.close();
-      }
+      store.closeIndexes();
       await store.db.close().catch((closeErr: unknown) =>
         store.observer.degraded('store_close_failed', { tenant: opts.tenant, err: String(closeErr) }, 'a store that failed to open did not close cleanly'),
       );
@@ -742,10 +739,7 @@ export class TenantStore {
       await this.checkpointAll().catch((err: unknown) =>
         this.observer.degraded('checkpoint_failed', { tenant: this.tenant, err: String(err) }, 'vector index checkpoint at close failed; the log is replayed at the next open'),
       );
-      for (const kind of REM_KINDS) {
-        this.kinds[kind]?.vectors.close();
-        this.kinds[kind]?.keywordLog.close();
-      }
+      this.closeIndexes();
       await this.outbox.close().catch((err: unknown) =>
         this.observer.degraded('outbox_marker_failed', { tenant: this.tenant, err: String(err) }, 'the outbox marker of a drained tenant could not be removed; the next start opens the tenant to check'),
       );
@@ -756,13 +750,18 @@ export class TenantStore {
 
   /** Closes the database without a checkpoint, as a crash would leave it (tests of recovery). */
   async closeWithoutCheckpoint(): Promise<void> {
+    this.closeIndexes();
+    this.outbox.abandon();
+    this.closed = true;
+    await this.db.close();
+  }
+
+  /** Graphs back to the pool, background drains stopped (kinds an open that failed midway did not reach are skipped). */
+  private closeIndexes(): void {
     for (const kind of REM_KINDS) {
       this.kinds[kind]?.vectors.close();
       this.kinds[kind]?.keywordLog.close();
     }
-    this.outbox.abandon();
-    this.closed = true;
-    await this.db.close();
   }
 }
 
