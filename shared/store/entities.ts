@@ -92,7 +92,6 @@ export async function deleteEntity(store: TenantStore, id: string): Promise<bool
 }
 
 /** Entities whose natural key matches (case- and space-insensitive), optionally of one type. */
-/** Entities whose natural key matches (case- and space-insensitive), optionally of one type. */
 export async function lookupEntities(store: TenantStore, key: string, type?: string, limit = 100): Promise<Entity[]> {
   return (await lookupEntitiesBounded(store, key, type, limit)).entities;
 }

@@ -72,14 +72,22 @@ export type Caller = (method: string, path: string, o?: CallOptions) => Promise<
 
 /** Waits until every node answers the same digest for `tenant` (replicas converged); returns it. */
 export async function digestsConverge(callers: Caller[], tenant: string, timeoutMs = 30_000): Promise<string> {
-  return waitFor(
-    `digests of ${tenant} to converge`,
-    async () => {
-      const ds = await Promise.all(callers.map((c) => c('GET', '/api/v1/tenant/digest', { tenant })));
-      if (ds.some((d) => d.status !== 200)) return undefined;
-      const set = new Set(ds.map((d) => d.body.digest));
-      return set.size === 1 ? (ds[0]!.body.digest as string) : undefined;
-    },
-    timeoutMs,
-  );
+  // what each node answered last, for the timeout's message: counts and hlc_max tell a lost op from a slow one
+  let last: { status: number; body: any }[] = [];
+  try {
+    return await waitFor(
+      `digests of ${tenant} to converge`,
+      async () => {
+        const ds = await Promise.all(callers.map((c) => c('GET', '/api/v1/tenant/digest', { tenant })));
+        last = ds;
+        if (ds.some((d) => d.status !== 200)) return undefined;
+        const set = new Set(ds.map((d) => d.body.digest));
+        return set.size === 1 ? (ds[0]!.body.digest as string) : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    const seen = last.map((d, i) => `node ${i}: ${d.status} ${JSON.stringify(d.body)}`).join('; ');
+    throw new Error(`${(err as Error).message}; last answers: ${seen}`);
+  }
 }
