@@ -43,6 +43,7 @@ export const UNIT_TESTS = [
   'test/vector-pending.test.ts',
   'test/vitest-projects.test.ts',
   'test/wait.test.ts',
+  'test/wire-vector.test.ts',
   'test/write-path.test.ts',
 ];
 
