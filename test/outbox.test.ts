@@ -33,12 +33,17 @@ afterEach(async () => {
   await cleanup();
 });
 
-function outbox(lingerMs: number): Outbox {
-  return new Outbox(db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), TENANT, markerDir, lock, lingerMs);
+function outbox(lingerMs: number, memoryBytesMax?: number): Outbox {
+  return new Outbox(db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), TENANT, markerDir, lock, { lingerMs, memoryBytesMax });
 }
 
 let n = 0;
 const op = (): Op => ({ v: 1, op_id: `op-${n++}`, tenant: TENANT, node: 'a', hlc: `0001796146395065-${String(n).padStart(5, '0')}-a`, mutations: [] }) as unknown as Op;
+/** An op whose JSON is about `bytes` long (a document's text and vector). */
+const bigOp = (bytes: number): Op => ({ ...op(), pad: 'x'.repeat(bytes) }) as unknown as Op;
+
+/** Keys the outbox sublevel holds in the database, whatever the outbox object knows. */
+const storedKeys = () => db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }).keys().all();
 
 /** Writes the outbox's batch operations (each names the outbox sublevel) as the store's batch writer would. */
 async function commitBatch(ops: readonly BatchOp[]): Promise<void> {
@@ -51,9 +56,9 @@ async function commitBatch(ops: readonly BatchOp[]): Promise<void> {
 }
 
 /** One local write's outbox part, as TenantStore.commit does it under the write lock. */
-async function write(o: Outbox, count = 1): Promise<void> {
+async function write(o: Outbox, count = 1, make: () => Op = op): Promise<void> {
   await lock.run(async () => {
-    const prepared = await o.prepare(Array.from({ length: count }, op));
+    const prepared = await o.prepare(Array.from({ length: count }, make));
     await commitBatch(prepared.batch);
     prepared.committed();
   });
@@ -136,5 +141,66 @@ describe('outbox', () => {
     expect(fs.existsSync(marker())).toBe(true);
     await lock.run(() => o.close());
     expect(fs.existsSync(marker())).toBe(true);
+  });
+
+  it('deletes published entries with the next batch the store writes, even one without ops of its own', async () => {
+    const o = outbox(60_000);
+    await write(o, 3);
+    expect(await storedKeys()).toHaveLength(3);
+    expect(await publishAll(o)).toHaveLength(3);
+    expect(o.depth).toBe(0);
+    // published and handed out no more, but still in the database until a batch deletes them
+    expect(await storedKeys()).toHaveLength(3);
+    await write(o, 0); // a replicated commit: no local op, the same batch
+    expect(await storedKeys()).toEqual([]);
+    await write(o, 2);
+    expect(await publishAll(o)).toHaveLength(2);
+    await write(o, 1); // a local write deletes them and adds its own op
+    expect(await storedKeys()).toHaveLength(1);
+    expect(await publishAll(o)).toHaveLength(1);
+    await lock.run(() => o.close()); // close deletes what is left
+    expect(await storedKeys()).toEqual([]);
+  });
+
+  it('deletes published entries by a batch of their own when no write comes', async () => {
+    const o = outbox(60_000);
+    await write(o, 4);
+    await publishAll(o);
+    await waitFor('the published entries to be deleted without a write', async () => (await storedKeys()).length === 0, 5_000);
+    expect(o.depth).toBe(0);
+    await lock.run(() => o.close());
+  });
+
+  it('hands out published entries again after a crash that came before their deletion (published twice, never lost)', async () => {
+    const o = outbox(60_000);
+    await write(o, 2);
+    const published = await publishAll(o);
+    await write(o, 1);
+    o.abandon(); // a crash: the batch with the deletions was written (the write above), then one more op
+    const wrote = await publishAll(o);
+    o.abandon(); // crash again before anything deletes that one
+    const again = outbox(60_000);
+    await again.load();
+    expect(again.depth).toBe(1);
+    expect(await publishAll(again)).toEqual(wrote);
+    expect(published).not.toContain(wrote[0]);
+    await lock.run(() => again.close());
+    expect(await storedKeys()).toEqual([]);
+  });
+
+  it('hands out every op once, in order, when more is waiting than it keeps in memory (or it keeps none), and after it drained', async () => {
+    for (const memoryBytesMax of [64 * 1024, 0]) {
+      const o = outbox(60_000, memoryBytesMax);
+      const opBytes = 8 * 1024;
+      const count = Math.ceil((2 * 64 * 1024) / opBytes);
+      const before = n;
+      await write(o, count, () => bigOp(opBytes));
+      const seen = await publishAll(o, 7);
+      expect(seen).toEqual(Array.from({ length: count }, (_, i) => `op-${before + i}`));
+      await write(o, 3);
+      expect(await publishAll(o, 2)).toEqual([`op-${before + count}`, `op-${before + count + 1}`, `op-${before + count + 2}`]);
+      await lock.run(() => o.close());
+      expect(await storedKeys()).toEqual([]);
+    }
   });
 });

@@ -76,6 +76,7 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
       clock,
       outbox: replicated,
       opBytesMax: cfg.opBytesMax,
+      outboxMemoryBytesMax: cfg.outboxMemoryBytesMax,
       markerDir: path.join(cfg.dataDir, 'outbox-pending'),
       onOutbox: (tenant) => replicator?.kick(tenant),
       onClockRefused: (tenant, hlc, aheadMs) => onClockRefused(tenant, hlc, aheadMs),

@@ -74,6 +74,7 @@ export interface NodeConfig {
   syncAckWaitMs: number;
   /** Outbox entries published per round. */
   outboxBatchMax: number;
+  outboxMemoryBytesMax: number;
   /** Largest replicated op in bytes; larger writes are split (NATS max_payload is 1 MiB by default). */
   opBytesMax: number;
   /**
@@ -173,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     syncMaxDeliver: intFrom(env, 'PERCOLATE_SYNC_MAX_DELIVER', 20, 1, 10_000),
     syncAckWaitMs: intFrom(env, 'PERCOLATE_SYNC_ACK_WAIT_MS', 10_000, 1000, 600_000),
     outboxBatchMax: intFrom(env, 'PERCOLATE_OUTBOX_BATCH_MAX', 256, 1, 10_000),
+    outboxMemoryBytesMax: intFrom(env, 'PERCOLATE_OUTBOX_MEMORY_BYTES_MAX', 1024 * 1024, 0, 256 * 1024 * 1024),
     opBytesMax: intFrom(env, 'PERCOLATE_OP_BYTES_MAX', 512 * 1024, 1024, 64 * 1024 * 1024),
     hlcMaxDriftMs: intFrom(env, 'PERCOLATE_HLC_MAX_DRIFT_MS', 60_000, 1000, 7 * 24 * 3600_000),
     responseBytesMax: intFrom(env, 'PERCOLATE_RESPONSE_BYTES_MAX', 16 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),

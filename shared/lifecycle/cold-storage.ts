@@ -113,13 +113,18 @@ export class S3ColdStorage implements ColdStorage {
   }
 
   async drainOutbox(store: TenantStore): Promise<void> {
-    if (store.outboxDepth === 0) return;
-    if (!this.o.publishOutbox) throw new Error(`tenant '${store.tenant}' has ${store.outboxDepth} unpublished ops and no sync stream to publish them to`);
-    try {
-      await this.o.publishOutbox(store);
-    } catch (err) {
-      throw new RemError('tenant_unavailable', `tenant '${store.tenant}' has ${store.outboxDepth} unpublished ops (${String((err as Error).message)}); it stays local`, { retry_after_s: 30 });
+    if (store.outboxDepth > 0) {
+      if (!this.o.publishOutbox) throw new Error(`tenant '${store.tenant}' has ${store.outboxDepth} unpublished ops and no sync stream to publish them to`);
+      try {
+        await this.o.publishOutbox(store);
+      } catch (err) {
+        throw new RemError('tenant_unavailable', `tenant '${store.tenant}' has ${store.outboxDepth} unpublished ops (${String((err as Error).message)}); it stays local`, { retry_after_s: 30 });
+      }
+      if (store.outboxDepth > 0) throw new RemError('tenant_unavailable', `tenant '${store.tenant}' still has unpublished ops; it stays local`, { retry_after_s: 5 });
     }
-    if (store.outboxDepth > 0) throw new RemError('tenant_unavailable', `tenant '${store.tenant}' still has unpublished ops; it stays local`, { retry_after_s: 5 });
+    // published entries are deleted with the store's next batch: the archive must not carry them (a restore elsewhere
+    // would publish them again)
+    await store.flushOutbox();
   }
+
 }

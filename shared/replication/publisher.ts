@@ -111,7 +111,7 @@ export class OutboxPublisher {
       const batch = await store.outboxBatch(this.o.batchMax);
       if (batch.length === 0) break;
       await Promise.all(batch.map((e) => js.publish(syncSubject(tenant), e.op, { msgID: opIdOf(e.op), timeout: this.o.publishTimeoutMs })));
-      await store.outboxRemove(batch.map((e) => e.key));
+      store.outboxRemove(batch.map((e) => e.key));
       this.o.metrics?.opsPublished.inc(batch.length);
     }
     store.outboxDrained();

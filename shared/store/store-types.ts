@@ -46,6 +46,8 @@ export interface StoreReplication {
   outbox: boolean;
   /** Largest serialized op; a write above it is split into several ops. */
   opBytesMax: number;
+  /** Op JSON a tenant's outbox keeps in memory for the publisher at most (default OUTBOX_MEMORY_BYTES_MAX; 0: none). */
+  outboxMemoryBytesMax?: number;
   /** Directory of per-tenant "outbox not empty" markers, so a restarted node knows which tenants to drain. */
   markerDir?: string;
   /** Called after a batch that added outbox entries (wakes the publisher). */

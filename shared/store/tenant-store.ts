@@ -135,7 +135,9 @@ export class TenantStore {
       ver: this.db.sublevel<string, unknown>('ver', { valueEncoding: 'json' }),
       tomb: this.db.sublevel<string, string>('tomb', { valueEncoding: 'utf8' }),
     };
-    this.outbox = new Outbox(this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), opts.tenant, opts.replication?.markerDir, this.writeLock);
+    this.outbox = new Outbox(this.db.sublevel<string, string>('outbox', { valueEncoding: 'utf8' }), opts.tenant, opts.replication?.markerDir, this.writeLock, {
+      memoryBytesMax: opts.replication?.outboxMemoryBytesMax,
+    });
     this.batches = new BatchWriter(this.db, this.spaces, opts.syncWrites);
     this.clock = opts.replication?.clock ?? new HybridLogicalClock('local');
     this.cache = new RecordCache(opts.recordCacheBytes ?? 32 * 1024 * 1024);
@@ -606,9 +608,14 @@ export class TenantStore {
     return this.outbox.oldest(limit);
   }
 
-  /** Removes published outbox entries. */
-  outboxRemove(keys: readonly string[]): Promise<void> {
-    return this.outbox.remove(keys);
+  /** Removes published outbox entries (their deletion goes with the next batch the store writes). */
+  outboxRemove(keys: readonly string[]): void {
+    this.outbox.remove(keys);
+  }
+
+  /** Deletes published outbox entries now instead of with the next batch (before a snapshot that leaves this node). */
+  flushOutbox(): Promise<void> {
+    return this.writeLock.run(() => this.outbox.flushPublished());
   }
 
   /** The publisher drained the outbox: its marker is removed once the tenant had no local write for a while. */
