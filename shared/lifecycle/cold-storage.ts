@@ -126,5 +126,4 @@ export class S3ColdStorage implements ColdStorage {
     // would publish them again)
     await store.flushOutbox();
   }
-
 }
