@@ -88,6 +88,15 @@ export async function digestsConverge(callers: Caller[], tenant: string, timeout
     );
   } catch (err) {
     const seen = last.map((d, i) => `node ${i}: ${d.status} ${JSON.stringify(d.body)}`).join('; ');
-    throw new Error(`${(err as Error).message}; last answers: ${seen}`);
+    // and each node's replication counters: ops published, applied by result, refused by reason, still in the outbox
+    const counters = await Promise.all(
+      callers.map(async (c, i) => {
+        const m = await c('GET', '/metrics', { tenant: null }).catch((e: unknown) => ({ status: 0, body: String(e) }));
+        const text = typeof m.body === 'string' ? m.body : JSON.stringify(m.body);
+        const lines = text.split('\n').filter((l) => /^percolate_replication_(ops_published_total|ops_applied_total|apply_errors_total|outbox_depth)/.test(l));
+        return `node ${i}: ${lines.join(', ') || `metrics ${m.status}`}`;
+      }),
+    );
+    throw new Error(`${(err as Error).message}; last answers: ${seen}; replication counters: ${counters.join('; ')}`);
   }
 }
