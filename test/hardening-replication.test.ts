@@ -3,13 +3,13 @@
 // indexes; a tenant's persisted high-water mark beyond the drift bound is reported, not adopted; and any property
 // key a client may send (prototype names included) survives a write-read and a replication round trip.
 import path from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
-import { syncSubject } from '../shared/bus/names.js';
+import { SYNC_STREAM, syncConsumer, syncSubject } from '../shared/bus/names.js';
 import { entityId, resourceId } from '../shared/rem/ids.js';
 import { ClockDriftError, encodeHlc, hlcWallMs, HybridLogicalClock } from '../shared/rem/hlc.js';
 import { tenantDir } from '../shared/rem/tenant-id.js';
@@ -185,5 +185,20 @@ describe('ops from the bus', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('opens its consumer again when the durable consumer was deleted, and applies what came after', async () => {
+    const tenant = 'reopened';
+    const first = await a.call('POST', '/api/v1/resources', { tenant, body: { uri: 'doc://before', content: 'before the consumer went' } });
+    await waitFor('the first write on B', async () => (await b.call('GET', `/api/v1/resources/${first.body.ids[0]}`, { tenant })).status === 200);
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.delete(SYNC_STREAM, syncConsumer('b'));
+    const second = await a.call('POST', '/api/v1/resources', { tenant, body: { uri: 'doc://after', content: 'after the consumer went' } });
+    expect(second.status).toBe(201);
+    // the client alone would look for the deleted consumer forever: the applier re-creates it and subscribes again
+    await waitFor('the second write on B', async () => (await b.call('GET', `/api/v1/resources/${second.body.ids[0]}`, { tenant })).status === 200, 45_000);
+    expect(await metric(b, /^percolate_replication_consumer_events_total\{event="restarted"\}/)).toBeGreaterThanOrEqual(1);
+    expect((await jsm.consumers.info(SYNC_STREAM, syncConsumer('b'))).config.durable_name).toBe(syncConsumer('b'));
+    expect(await metric(a, /^percolate_replication_consumer_events_total\{event="restarted"\}/)).toBe(0);
   });
 });

@@ -72,7 +72,7 @@ export async function measureDropRate(o: ReceiveOptions, rounds: number, log: (m
       const durable = await ensureSyncConsumer(jsm, nodeId, { inflightMax: o.inflightMax, maxDeliver: o.maxDeliver, ackWaitMs: o.ackWaitMs });
       applier = new SyncApplier({ nodeId, tenants, batchMax: 512, pullMax: Math.min(o.inflightMax, 1024), jsonDepthMax: o.jsonDepthMax });
       const t0 = performance.now();
-      applier.start(await js.consumers.get(SYNC_STREAM, durable));
+      applier.start(() => js.consumers.get(SYNC_STREAM, durable));
       await waitFor(
         'every op acknowledged',
         async () => {

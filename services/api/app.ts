@@ -18,7 +18,7 @@ import { installTenantRateLimit } from '../../shared/http/rate-limit.js';
 import { tolerantSerialization } from '../../shared/http/serialization.js';
 import { applyServerLimits, serverTimeoutOptions } from '../../shared/http/server-limits.js';
 import { installSlicedSerialization } from '../../shared/http/sliced-json.js';
-import { loggerOptions } from '../../shared/http/logger.js';
+import { loggerOptions, type LoggerOption } from '../../shared/http/logger.js';
 import { installValidation } from '../../shared/http/validation.js';
 import { createNodeMetrics } from '../../shared/metrics/metrics.js';
 import { HybridLogicalClock } from '../../shared/rem/hlc.js';
@@ -45,7 +45,7 @@ import schemaRoutes from './routes/schemas.js';
 export interface ApiOptions {
   embedder: Embedder;
   /** pino logger options or false; tokens and authorization headers are always redacted. */
-  logger?: boolean | { level: string };
+  logger?: LoggerOption;
 }
 
 export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<FastifyInstance> {

@@ -16,6 +16,7 @@ export interface NodeMetrics {
   opsApplied: client.Counter<'result'>;
   replicationConflicts: client.Counter<'kind'>;
   applyErrors: client.Counter<'reason'>;
+  consumerEvents: client.Counter<'event'>;
   hlcRefused: client.Counter<'source'>;
   outboxDepth: client.Gauge;
   vectorsPending: client.Gauge;
@@ -113,6 +114,12 @@ export function createNodeMetrics(opts: {
       name: 'percolate_replication_apply_errors_total',
       help: 'Replicated ops from the bus that failed to apply: malformed (terminated), clock_drift (terminated), store_error (redelivered)',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    consumerEvents: new client.Counter({
+      name: 'percolate_replication_consumer_events_total',
+      help: "Trouble reported by this node's JetStream consumer of the sync stream: heartbeats_missed, consumer_not_found, consumer_deleted, stream_not_found, exceeded_limits, no_responders, and restarted (the subscription ended without a stop and was opened again)",
+      labelNames: ['event'],
       registers: [registry],
     }),
     hlcRefused: new client.Counter({

@@ -1,6 +1,7 @@
 // Applies other nodes' ops from this node's durable JetStream consumer. Messages are taken as they arrive and
 // grouped per tenant into one merge + one LevelDB batch; they are acknowledged only after that batch committed, so
 // a crash redelivers them (and applying twice is harmless). In-flight messages are bounded by max_ack_pending.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { countReplicated, type NodeMetrics } from '../metrics/metrics.js';
 import type { TenantManager } from '../store/tenant-manager.js';
@@ -25,26 +26,58 @@ export interface ApplierOptions {
 
 const NAK_DELAY_MS = 1000;
 const BATCHES_IN_FLIGHT = 2;
+/** Pause before a subscription that ended by itself is opened again, doubling per restart up to the max. */
+const CONSUME_RESTART_MS = 250;
+const CONSUME_RESTART_MS_MAX = 10_000;
+/** Consumer notifications that mean trouble (the others report routine pulls and heartbeats). */
+const WATCHED_EVENTS = new Set(['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'stream_not_found', 'exceeded_limits', 'no_responders']);
 
 export class SyncApplier {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
+  private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly o: ApplierOptions) {}
 
-  start(consumer: Consumer): void {
-    this.loop = this.run(consumer).catch((err) => this.o.log?.error({ err: String(err) }, 'replication applier stopped'));
+  /**
+   * Applies what the consumer `open` gives delivers, until stop(). `open` is called again when the subscription
+   * ended by itself, so it should make sure the durable consumer exists (it may have been deleted).
+   */
+  start(open: () => Promise<Consumer>): void {
+    this.loop = this.run(open).catch((err) => this.o.log?.error({ err: String(err) }, 'replication applier stopped'));
   }
 
   private queue: JsMsg[] = [];
   private flushing: Promise<void> | undefined;
 
-  private async run(consumer: Consumer): Promise<void> {
+  private async run(open: () => Promise<Consumer>): Promise<void> {
+    // The subscription ends by itself on a terminal status (a refused pull request, a lost connection), and is
+    // ended here when the client reports the durable consumer gone (deleted by an operator, or lost with the
+    // server's state; the client alone would look for it forever). Nothing else would apply ops on this node again,
+    // so it is opened again after a pause (the consumer re-created), for as long as the applier is not stopped.
+    // Unacknowledged messages are redelivered to the new subscription; a re-created consumer replays the stream,
+    // which merge makes harmless.
+    let restarts = 0;
+    while (!this.stopped) {
+      const ended = await open()
+        .then((consumer) => this.consumeUntilClosed(consumer))
+        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      if (this.stopped) return;
+      this.o.metrics?.consumerEvents.inc({ event: 'restarted' });
+      this.o.log?.error({ err: ended ? String(ended) : undefined, restarts }, 'replication consumer ended without a stop; opening it again');
+      const pauseMs = Math.min(CONSUME_RESTART_MS_MAX, CONSUME_RESTART_MS * 2 ** Math.min(restarts++, 8));
+      await sleep(pauseMs, undefined, { signal: this.stopping.signal }).catch(() => undefined); // stop() cuts it short
+    }
+  }
+
+  /** One subscription of the consumer: resolves when it closed (with its error, if any). */
+  private async consumeUntilClosed(consumer: Consumer): Promise<void | Error> {
     // Messages are queued by the client's callback and applied by one flush loop: whatever arrived while the
     // previous batch was applying forms the next batch (large when catching up, one message when idle). The queue
     // cannot outgrow the consumer's max_ack_pending, since nothing is acknowledged before it is applied.
     // A short pull expiry notices missed heartbeats after a server failure in seconds, not the 30 s default.
-    this.messages = await consumer.consume({
+    const messages = await consumer.consume({
       max_messages: this.o.pullMax,
       expires: 5_000,
       callback: (m) => {
@@ -52,7 +85,20 @@ export class SyncApplier {
         this.flushing ??= this.flush();
       },
     });
-    await this.messages.closed();
+    this.messages = messages;
+    if (this.stopped) messages.stop(); // stop() ran while the subscription was being opened
+    void this.watch(messages);
+    return messages.closed();
+  }
+
+  /** Counts and logs what the client reports about the subscription; ends it when the consumer is gone. */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    for await (const s of messages.status()) {
+      if (!WATCHED_EVENTS.has(s.type)) continue;
+      this.o.metrics?.consumerEvents.inc({ event: s.type });
+      this.o.log?.warn({ event: s.type, status: s }, 'replication consumer reported trouble');
+      if (s.type === 'consumer_not_found' || s.type === 'consumer_deleted') messages.stop();
+    }
   }
 
   private async flush(): Promise<void> {
@@ -147,6 +193,8 @@ export class SyncApplier {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
     this.messages?.stop();
     await this.loop;
     await this.flushing;

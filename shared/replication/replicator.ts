@@ -89,9 +89,8 @@ export class Replicator {
     void this.watch(nc);
     const jsm = await this.retry(() => jetstreamManager(nc));
     await this.retry(() => ensureSyncStream(jsm, { maxAgeMs: this.o.streamMaxAgeMs, replicas: this.o.streamReplicas }));
-    const durable = await this.retry(() =>
-      ensureSyncConsumer(jsm, this.o.nodeId, { inflightMax: this.o.inflightMax, maxDeliver: this.o.maxDeliver, ackWaitMs: this.o.ackWaitMs }),
-    );
+    const consumerOptions = { inflightMax: this.o.inflightMax, maxDeliver: this.o.maxDeliver, ackWaitMs: this.o.ackWaitMs };
+    const durable = await this.retry(() => ensureSyncConsumer(jsm, this.o.nodeId, consumerOptions));
     if (this.stopped) return;
     const js = jetstream(nc);
     this.access = { js, jsm, durable };
@@ -107,7 +106,13 @@ export class Replicator {
       metrics: this.o.metrics,
       log: this.o.log,
     });
-    this.applier.start(await js.consumers.get(SYNC_STREAM, durable));
+    let opened = false;
+    this.applier.start(async () => {
+      // again after the subscription ended by itself: the consumer may have been deleted, so make sure it exists
+      if (opened) await ensureSyncConsumer(jsm, this.o.nodeId, consumerOptions);
+      opened = true;
+      return js.consumers.get(SYNC_STREAM, durable);
+    });
     if (this.o.onConnected) await this.retry(() => this.o.onConnected!(this.access!));
   }
 

@@ -44,12 +44,32 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
+/** Lines each in-process node keeps of its own warnings and errors, for a failure's message (the newest). */
+const NODE_LOG_LINES_MAX = 30;
+/** The warnings and errors of the in-process nodes that are running, by node id (several nodes may share one). */
+const liveNodeLogs = new Set<{ nodeId: string; lines: string[] }>();
+
+/** The newest warnings and errors of every in-process node still running, one paragraph per node. */
+export function recentNodeWarnings(): string {
+  const out = [...liveNodeLogs].filter((l) => l.lines.length > 0).map((l) => `node ${l.nodeId}: ${l.lines.join(' | ')}`);
+  return out.length > 0 ? out.join('; ') : 'none';
+}
+
 export async function startNode(env: Record<string, string> = {}, opts: { embedder?: Embedder; dataDir?: string } = {}): Promise<TestNode> {
   const tmp = opts.dataDir ? undefined : await tempDir();
   const dataDir = opts.dataDir ?? tmp!.dir;
   // auth is off unless a test asks for it (the auth tests do; the others test something else)
   const cfg = loadConfig({ PERCOLATE_DATA_DIR: dataDir, PORT: '0', PERCOLATE_AUTH: 'off', ...env });
-  const app = await buildApi(cfg, { embedder: opts.embedder ?? new HashEmbedder(), logger: false });
+  // warnings and errors are kept, not printed: a test that fails on replication names what the nodes reported
+  const logs = { nodeId: cfg.nodeId, lines: [] as string[] };
+  const stream = {
+    write(line: string) {
+      logs.lines.push(line.trim().slice(0, 600));
+      if (logs.lines.length > NODE_LOG_LINES_MAX) logs.lines.shift();
+    },
+  };
+  const app = await buildApi(cfg, { embedder: opts.embedder ?? new HashEmbedder(), logger: { level: 'warn', stream } });
+  liveNodeLogs.add(logs);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   if (!addr || typeof addr !== 'object') throw new Error('no address');
@@ -62,6 +82,7 @@ export async function startNode(env: Record<string, string> = {}, opts: { embedd
     call: (method, path, o = {}) => callUrl(url, method, path, o),
     async close() {
       await app.close();
+      liveNodeLogs.delete(logs);
       await tmp?.cleanup();
     },
   };
@@ -93,10 +114,10 @@ export async function digestsConverge(callers: Caller[], tenant: string, timeout
       callers.map(async (c, i) => {
         const m = await c('GET', '/metrics', { tenant: null }).catch((e: unknown) => ({ status: 0, body: String(e) }));
         const text = typeof m.body === 'string' ? m.body : JSON.stringify(m.body);
-        const lines = text.split('\n').filter((l) => /^percolate_replication_(ops_published_total|ops_applied_total|apply_errors_total|outbox_depth)/.test(l));
+        const lines = text.split('\n').filter((l) => /^percolate_replication_(ops_published_total|ops_applied_total|apply_errors_total|consumer_events_total|outbox_depth)/.test(l));
         return `node ${i}: ${lines.join(', ') || `metrics ${m.status}`}`;
       }),
     );
-    throw new Error(`${(err as Error).message}; last answers: ${seen}; replication counters: ${counters.join('; ')}`);
+    throw new Error(`${(err as Error).message}; last answers: ${seen}; replication counters: ${counters.join('; ')}; warnings logged: ${recentNodeWarnings()}`);
   }
 }
