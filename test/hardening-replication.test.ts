@@ -14,9 +14,13 @@ import { entityId, resourceId } from '../shared/rem/ids.js';
 import { ClockDriftError, encodeHlc, hlcWallMs, HybridLogicalClock } from '../shared/rem/hlc.js';
 import { tenantDir } from '../shared/rem/tenant-id.js';
 import { DEFAULT_LIMITS, TenantStore } from '../shared/store/tenant-store.js';
+import { TenantManager } from '../shared/store/tenant-manager.js';
+import { ensureSyncConsumer, ensureSyncStream } from '../shared/bus/sync-stream.js';
+import { SyncApplier } from '../shared/replication/applier.js';
 import { startNode, type TestNode } from './support/api.js';
 import { startNats, type NatsServer } from './support/nats.js';
 import { hlcAt, resourceOp } from './support/ops.js';
+import { managerOptions } from './support/store.js';
 import { tempDir } from './support/tmp.js';
 import { waitFor } from './support/wait.js';
 
@@ -200,5 +204,42 @@ describe('ops from the bus', () => {
     expect(await metric(b, /^percolate_replication_consumer_events_total\{event="restarted"\}/)).toBeGreaterThanOrEqual(1);
     expect((await jsm.consumers.info(SYNC_STREAM, syncConsumer('b'))).config.durable_name).toBe(syncConsumer('b'));
     expect(await metric(a, /^percolate_replication_consumer_events_total\{event="restarted"\}/)).toBe(0);
+  });
+});
+
+describe('the sync applier', () => {
+  it('subscribes again when its subscription stalls while the stream holds ops for it', async () => {
+    const nats = await startNats();
+    const tmp = await tempDir();
+    const nc = await connect({ servers: nats.url });
+    const tm = new TenantManager(managerOptions(tmp.dir));
+    const warnings: string[] = [];
+    const log = { warn: (_: object, msg: string) => void warnings.push(msg), error: (_: object, msg: string) => void warnings.push(msg) };
+    const applier = new SyncApplier({ nodeId: 'x', tenants: tm, batchMax: 64, pullMax: 64, jsonDepthMax: 64, stallCheckMs: 300, log });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ensureSyncStream(jsm, { maxAgeMs: 3_600_000, replicas: 1 });
+      const durable = await ensureSyncConsumer(jsm, 'x', { inflightMax: 64, maxDeliver: 20, ackWaitMs: 2_000 });
+      const js = jetstream(nc);
+      applier.start(() => js.consumers.get(SYNC_STREAM, durable));
+      const tenant = 'stalled';
+      const has = (uri: string) => tm.use(tenant, false, async (store) => (await store.get('resources', resourceId(uri, 0))) !== undefined).catch(() => false);
+      const first = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), 'doc://first', 'before the stall');
+      await js.publish(syncSubject(tenant), JSON.stringify(first), { msgID: first.op_id });
+      await waitFor('the first op applied', () => has('doc://first'));
+      // the client stops seeing its deliveries without an error (its inbox subscription gone) and keeps pulling into
+      // that inbox, as a stalled JetStream pull client does: nothing in the client would notice
+      (applier as unknown as { messages: { sub: { unsubscribe(): void } } }).messages.sub.unsubscribe();
+      const second = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), 'doc://second', 'after the stall');
+      await js.publish(syncSubject(tenant), JSON.stringify(second), { msgID: second.op_id });
+      await waitFor('the second op applied', () => has('doc://second'), 20_000);
+      expect(warnings.some((w) => /received nothing while the stream holds ops/.test(w))).toBe(true);
+    } finally {
+      await applier.stop();
+      await tm.close();
+      await nc.close();
+      await nats.cleanup();
+      await tmp.cleanup();
+    }
   });
 });

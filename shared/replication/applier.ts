@@ -20,6 +20,8 @@ export interface ApplierOptions {
   pullMax: number;
   /** Deepest nesting of an op's JSON text; deeper messages are refused before they are parsed. */
   jsonDepthMax: number;
+  /** How often an idle subscription is checked for a stall (STALL_CHECK_MS). */
+  stallCheckMs?: number;
   metrics?: NodeMetrics;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -29,6 +31,8 @@ const BATCHES_IN_FLIGHT = 2;
 /** Pause before a subscription that ended by itself is opened again, doubling per restart up to the max. */
 const CONSUME_RESTART_MS = 250;
 const CONSUME_RESTART_MS_MAX = 10_000;
+/** How often an idle subscription asks the server whether messages wait for it (a stalled pull). */
+const STALL_CHECK_MS = 10_000;
 /** Consumer notifications that mean trouble (the others report routine pulls and heartbeats). */
 const WATCHED_EVENTS = new Set(['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'stream_not_found', 'exceeded_limits', 'no_responders']);
 
@@ -54,16 +58,19 @@ export class SyncApplier {
   private async run(open: () => Promise<Consumer>): Promise<void> {
     // The subscription ends by itself on a terminal status (a refused pull request, a lost connection), and is
     // ended here when the client reports the durable consumer gone (deleted by an operator, or lost with the
-    // server's state; the client alone would look for it forever). Nothing else would apply ops on this node again,
+    // server's state; the client alone would look for it forever) or when it receives nothing while the server holds
+    // messages for it (checkStalled). Nothing else would apply ops on this node again,
     // so it is opened again after a pause (the consumer re-created), for as long as the applier is not stopped.
     // Unacknowledged messages are redelivered to the new subscription; a re-created consumer replays the stream,
     // which merge makes harmless.
     let restarts = 0;
     while (!this.stopped) {
+      const openedMs = Date.now();
       const ended = await open()
         .then((consumer) => this.consumeUntilClosed(consumer))
         .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
       if (this.stopped) return;
+      if (Date.now() - openedMs > CONSUME_RESTART_MS_MAX) restarts = 0; // it worked for a while: not a failing loop
       this.o.metrics?.consumerEvents.inc({ event: 'restarted' });
       this.o.log?.error({ err: ended ? String(ended) : undefined, restarts }, 'replication consumer ended without a stop; opening it again');
       const pauseMs = Math.min(CONSUME_RESTART_MS_MAX, CONSUME_RESTART_MS * 2 ** Math.min(restarts++, 8));
@@ -81,6 +88,7 @@ export class SyncApplier {
       max_messages: this.o.pullMax,
       expires: 5_000,
       callback: (m) => {
+        this.delivered++;
         this.queue.push(m);
         this.flushing ??= this.flush();
       },
@@ -88,7 +96,44 @@ export class SyncApplier {
     this.messages = messages;
     if (this.stopped) messages.stop(); // stop() ran while the subscription was being opened
     void this.watch(messages);
-    return messages.closed();
+    const stallCheck = setInterval(() => void this.checkStalled(consumer, messages), this.o.stallCheckMs ?? STALL_CHECK_MS);
+    stallCheck.unref();
+    try {
+      return await messages.closed();
+    } finally {
+      clearInterval(stallCheck);
+    }
+  }
+
+  private delivered = 0;
+  private deliveredAtCheck = -1;
+  private unackedAtCheck = false;
+
+  /**
+   * Ends a subscription that receives nothing while the server holds messages for it: JetStream pull clients are
+   * known to stall for good in rare sequences of reconnects and expired pulls, with no error to see (the client
+   * issues of nats.rs, nats.java and nats-server have several). Asked only when nothing arrived since the last check
+   * and nothing is being applied, so a busy or idle node pays nothing but one consumer info per check.
+   */
+  private async checkStalled(consumer: Consumer, messages: ConsumerMessages): Promise<void> {
+    const idle = this.delivered === this.deliveredAtCheck && this.queue.length === 0 && this.flushing === undefined;
+    this.deliveredAtCheck = this.delivered;
+    if (!idle || this.stopped) {
+      this.unackedAtCheck = false;
+      return;
+    }
+    const info = await consumer.info().catch(() => undefined); // unreachable: the client's own reconnect handles it
+    if (!info || this.delivered !== this.deliveredAtCheck || this.messages !== messages) return;
+    // messages never delivered mean a stall at once; delivered but unacknowledged ones are redelivered after the ack
+    // wait to a pull that works, so only a second idle check still seeing them means a stall
+    const unacked = info.num_ack_pending > 0;
+    const stalled = info.num_pending > 0 || (unacked && this.unackedAtCheck);
+    this.unackedAtCheck = unacked;
+    if (!stalled) return;
+    this.unackedAtCheck = false;
+    this.o.metrics?.consumerEvents.inc({ event: 'stalled' });
+    this.o.log?.warn({ num_pending: info.num_pending, num_ack_pending: info.num_ack_pending, num_waiting: info.num_waiting }, 'replication consumer received nothing while the stream holds ops for it; subscribing again');
+    messages.stop();
   }
 
   /** Counts and logs what the client reports about the subscription; ends it when the consumer is gone. */
