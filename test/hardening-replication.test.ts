@@ -208,38 +208,67 @@ describe('ops from the bus', () => {
 });
 
 describe('the sync applier', () => {
-  it('subscribes again when its subscription stalls while the stream holds ops for it', async () => {
-    const nats = await startNats();
-    const tmp = await tempDir();
-    const nc = await connect({ servers: nats.url });
-    const tm = new TenantManager(managerOptions(tmp.dir));
-    const warnings: string[] = [];
+  let nats: NatsServer & { cleanup(): Promise<void> };
+  let tmp: { dir: string; cleanup(): Promise<void> };
+  let nc: NatsConnection;
+  let tm: TenantManager;
+  let applier: SyncApplier;
+  let js: ReturnType<typeof jetstream>;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    nats = await startNats();
+    tmp = await tempDir();
+    nc = await connect({ servers: nats.url });
+    tm = new TenantManager(managerOptions(tmp.dir));
     const log = { warn: (_: object, msg: string) => void warnings.push(msg), error: (_: object, msg: string) => void warnings.push(msg) };
-    const applier = new SyncApplier({ nodeId: 'x', tenants: tm, batchMax: 64, pullMax: 64, jsonDepthMax: 64, stallCheckMs: 300, log });
-    try {
-      const jsm = await jetstreamManager(nc);
-      await ensureSyncStream(jsm, { maxAgeMs: 3_600_000, replicas: 1 });
-      const durable = await ensureSyncConsumer(jsm, 'x', { inflightMax: 64, maxDeliver: 20, ackWaitMs: 2_000 });
-      const js = jetstream(nc);
-      applier.start(() => js.consumers.get(SYNC_STREAM, durable));
-      const tenant = 'stalled';
-      const has = (uri: string) => tm.use(tenant, false, async (store) => (await store.get('resources', resourceId(uri, 0))) !== undefined).catch(() => false);
-      const first = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), 'doc://first', 'before the stall');
-      await js.publish(syncSubject(tenant), JSON.stringify(first), { msgID: first.op_id });
-      await waitFor('the first op applied', () => has('doc://first'));
-      // the client stops seeing its deliveries without an error (its inbox subscription gone) and keeps pulling into
-      // that inbox, as a stalled JetStream pull client does: nothing in the client would notice
-      (applier as unknown as { messages: { sub: { unsubscribe(): void } } }).messages.sub.unsubscribe();
-      const second = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), 'doc://second', 'after the stall');
-      await js.publish(syncSubject(tenant), JSON.stringify(second), { msgID: second.op_id });
-      await waitFor('the second op applied', () => has('doc://second'), 20_000);
-      expect(warnings.some((w) => /received nothing while the stream holds ops/.test(w))).toBe(true);
-    } finally {
-      await applier.stop();
-      await tm.close();
-      await nc.close();
-      await nats.cleanup();
-      await tmp.cleanup();
-    }
+    applier = new SyncApplier({ nodeId: 'x', tenants: tm, batchMax: 64, pullMax: 64, jsonDepthMax: 64, stallCheckMs: 300, applySlowMs: 600, log });
+    const jsm = await jetstreamManager(nc);
+    await ensureSyncStream(jsm, { maxAgeMs: 3_600_000, replicas: 1 });
+    const durable = await ensureSyncConsumer(jsm, 'x', { inflightMax: 64, maxDeliver: 20, ackWaitMs: 2_000 });
+    js = jetstream(nc);
+    applier.start(() => js.consumers.get(SYNC_STREAM, durable));
+  });
+
+  afterAll(async () => {
+    await applier?.stop();
+    await tm?.close();
+    await nc?.close();
+    await nats?.cleanup();
+    await tmp?.cleanup();
+  });
+
+  const has = (tenant: string, uri: string) => tm.use(tenant, false, async (store) => (await store.get('resources', resourceId(uri, 0))) !== undefined).catch(() => false);
+  async function publish(tenant: string, uri: string, content: string): Promise<void> {
+    const op = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), uri, content);
+    await js.publish(syncSubject(tenant), JSON.stringify(op), { msgID: op.op_id });
+  }
+
+  it('reports a batch that has been applying for long, and applies it when it can', async () => {
+    const tenant = 'slow';
+    await publish(tenant, 'doc://first', 'opens the tenant');
+    await waitFor('the first op applied', () => has(tenant, 'doc://first'));
+    // the tenant's write lock is held (as a long checkpoint would): the next batch waits for it
+    let release!: () => void;
+    const held = tm.use(tenant, false, (store) => store.writeLock.run(() => new Promise<void>((r) => (release = r))));
+    await publish(tenant, 'doc://waiting', 'waits for the lock');
+    await waitFor('the slow batch reported', async () => warnings.some((w) => /has been applying for a long time/.test(w)), 10_000);
+    expect(await has(tenant, 'doc://waiting')).toBe(false);
+    release();
+    await held;
+    await waitFor('the waiting op applied', () => has(tenant, 'doc://waiting'));
+  });
+
+  it('subscribes again when its subscription stalls while the stream holds ops for it', async () => {
+    const tenant = 'stalled';
+    const stallsBefore = warnings.filter((w) => /received nothing while the stream holds ops/.test(w)).length;
+    await publish(tenant, 'doc://first', 'before the stall');
+    await waitFor('the first op applied', () => has(tenant, 'doc://first'));
+    // the client stops seeing its deliveries without an error (its inbox subscription gone) and keeps pulling into
+    // that inbox, as a stalled JetStream pull client does: nothing in the client would notice
+    (applier as unknown as { messages: { sub: { unsubscribe(): void } } }).messages.sub.unsubscribe();
+    await publish(tenant, 'doc://second', 'after the stall');
+    await waitFor('the second op applied', () => has(tenant, 'doc://second'), 20_000);
+    expect(warnings.filter((w) => /received nothing while the stream holds ops/.test(w)).length).toBeGreaterThan(stallsBefore);
   });
 });

@@ -118,7 +118,7 @@ export function createNodeMetrics(opts: {
     }),
     consumerEvents: new client.Counter({
       name: 'percolate_replication_consumer_events_total',
-      help: "Trouble reported by this node's JetStream consumer of the sync stream: heartbeats_missed, consumer_not_found, consumer_deleted, stream_not_found, exceeded_limits, no_responders; stalled (nothing received for a check interval while the server held messages for it) and restarted (the subscription ended without a stop and was opened again)",
+      help: "Trouble reported by this node's JetStream consumer of the sync stream: heartbeats_missed, consumer_not_found, consumer_deleted, stream_not_found, exceeded_limits, no_responders; stalled (nothing received for a check interval while the server held messages for it), apply_slow (a batch still applying after a minute) and restarted (the subscription ended without a stop and was opened again)",
       labelNames: ['event'],
       registers: [registry],
     }),

@@ -20,8 +20,10 @@ export interface ApplierOptions {
   pullMax: number;
   /** Deepest nesting of an op's JSON text; deeper messages are refused before they are parsed. */
   jsonDepthMax: number;
-  /** How often an idle subscription is checked for a stall (STALL_CHECK_MS). */
+  /** How often an idle subscription is checked for a stall (STALL_CHECK_MS), and slow batches reported. */
   stallCheckMs?: number;
+  /** A batch applying longer than this is reported once (APPLY_SLOW_MS). */
+  applySlowMs?: number;
   metrics?: NodeMetrics;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -33,6 +35,8 @@ const CONSUME_RESTART_MS = 250;
 const CONSUME_RESTART_MS_MAX = 10_000;
 /** How often an idle subscription asks the server whether messages wait for it (a stalled pull). */
 const STALL_CHECK_MS = 10_000;
+/** A batch still applying after this long is reported (nothing else would show a hang of the apply path). */
+const APPLY_SLOW_MS = 60_000;
 /** Consumer notifications that mean trouble (the others report routine pulls and heartbeats). */
 const WATCHED_EVENTS = new Set(['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'stream_not_found', 'exceeded_limits', 'no_responders']);
 
@@ -116,6 +120,7 @@ export class SyncApplier {
    * and nothing is being applied, so a busy or idle node pays nothing but one consumer info per check.
    */
   private async checkStalled(consumer: Consumer, messages: ConsumerMessages): Promise<void> {
+    this.reportSlowBatches();
     const idle = this.delivered === this.deliveredAtCheck && this.queue.length === 0 && this.flushing === undefined;
     this.deliveredAtCheck = this.delivered;
     if (!idle || this.stopped) {
@@ -134,6 +139,19 @@ export class SyncApplier {
     this.o.metrics?.consumerEvents.inc({ event: 'stalled' });
     this.o.log?.warn({ num_pending: info.num_pending, num_ack_pending: info.num_ack_pending, num_waiting: info.num_waiting }, 'replication consumer received nothing while the stream holds ops for it; subscribing again');
     messages.stop();
+  }
+
+  /** Batches being applied, since when: one that takes minutes is stuck somewhere, and says so once. */
+  private readonly applying = new Set<{ atMs: number; messages: number; reported: boolean }>();
+
+  private reportSlowBatches(): void {
+    const nowMs = Date.now();
+    for (const b of this.applying) {
+      if (b.reported || nowMs - b.atMs < (this.o.applySlowMs ?? APPLY_SLOW_MS)) continue;
+      b.reported = true;
+      this.o.metrics?.consumerEvents.inc({ event: 'apply_slow' });
+      this.o.log?.error({ messages: b.messages, applying_ms: nowMs - b.atMs }, 'a batch of replicated ops has been applying for a long time; replication on this node waits for it');
+    }
   }
 
   /** Counts and logs what the client reports about the subscription; ends it when the consumer is gone. */
@@ -157,7 +175,12 @@ export class SyncApplier {
       while (this.queue.length > 0 || inflight.size > 0) {
         if (this.queue.length > 0 && inflight.size < BATCHES_IN_FLIGHT) {
           const batch = this.queue.splice(0, this.o.batchMax);
-          const p: Promise<void> = this.applyBatch(batch).finally(() => inflight.delete(p));
+          const started = { atMs: Date.now(), messages: batch.length, reported: false };
+          this.applying.add(started);
+          const p: Promise<void> = this.applyBatch(batch).finally(() => {
+            inflight.delete(p);
+            this.applying.delete(started);
+          });
           inflight.add(p);
           continue;
         }
