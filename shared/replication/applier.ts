@@ -34,7 +34,7 @@ const BATCHES_IN_FLIGHT = 2;
 const CONSUME_RESTART_MS = 250;
 const CONSUME_RESTART_MS_MAX = 10_000;
 /** How often an idle subscription asks the server whether messages wait for it (a stalled pull). */
-const STALL_CHECK_MS = 10_000;
+const STALL_CHECK_MS = 5_000;
 /** A batch still applying after this long is reported (nothing else would show a hang of the apply path). */
 const APPLY_SLOW_MS = 60_000;
 /** Consumer notifications that mean trouble (the others report routine pulls and heartbeats). */
