@@ -49,8 +49,8 @@ export class SyncApplier {
   constructor(private readonly o: ApplierOptions) {}
 
   /**
-   * Applies what the consumer `open` gives delivers, until stop(). `open` is called again when the subscription
-   * ended by itself, so it should make sure the durable consumer exists (it may have been deleted).
+   * Applies what the consumer returned by `open` delivers, until stop(). `open` is called again whenever the
+   * subscription ended by itself, so it should make sure the durable consumer exists (it may have been deleted).
    */
   start(open: () => Promise<Consumer>): void {
     this.loop = this.run(open).catch((err) => this.o.log?.error({ err: String(err) }, 'replication applier stopped'));
@@ -63,8 +63,8 @@ export class SyncApplier {
     // The subscription ends by itself on a terminal status (a refused pull request, a lost connection), and is
     // ended here when the client reports the durable consumer gone (deleted by an operator, or lost with the
     // server's state; the client alone would look for it forever) or when it receives nothing while the server holds
-    // messages for it (checkStalled). Nothing else would apply ops on this node again,
-    // so it is opened again after a pause (the consumer re-created), for as long as the applier is not stopped.
+    // messages for it (checkStalled). Nothing else would apply ops on this node again, so it is opened again after a
+    // pause (the consumer re-created), for as long as the applier is not stopped.
     // Unacknowledged messages are redelivered to the new subscription; a re-created consumer replays the stream,
     // which merge makes harmless.
     let restarts = 0;
