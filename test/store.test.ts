@@ -1,7 +1,7 @@
 // The tenant store in-process: upserts, merges, deletes, filters, persistence of records and indexes.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Embedder } from '../shared/embed/embedder.js';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
 import { search } from '../shared/search/search.js';
@@ -206,6 +206,36 @@ describe('group commit', () => {
     expect(await lookupEntities(store, 'bad')).toEqual([]);
     expect(store.count('resources')).toBe(1);
     await store.schemas.delete('t');
+  });
+});
+
+
+describe('disk quota', () => {
+  it('refuses every write of a burst once the tenant holds more bytes than its quota, measuring the disk once for all of them', async () => {
+    await putResources(store, [{ uri: 'doc://first', content: 'some words to put bytes on disk' }]);
+    const bytes = await store.sizeOnDiskBytes();
+    expect(bytes).toBeGreaterThan(0);
+    // the cached figure goes stale; the burst then arrives while one walk of the directory is in progress
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    const readdir = vi.spyOn(fs, 'readdir');
+    try {
+      const quota = { recordsMax: 1000, diskBytesMax: bytes };
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => putResources(store, [{ uri: `doc://burst/${i}`, content: 'refused' }], { quota })));
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'quota_exceeded', details: { quota: 'disk_bytes', limit: bytes } });
+      }
+      const walks = readdir.mock.calls.filter(([d]) => d === store.dir).length;
+      expect(walks, 'walks of the tenant directory for 20 concurrent writes').toBe(1);
+    } finally {
+      readdir.mockRestore();
+      vi.useRealTimers();
+    }
+    expect(store.count('resources')).toBe(1);
+    // under the quota the same write goes through
+    await putResources(store, [{ uri: 'doc://under', content: 'accepted' }], { quota: { recordsMax: 1000, diskBytesMax: bytes * 100 } });
+    expect(store.count('resources')).toBe(2);
   });
 });
 
