@@ -2,8 +2,7 @@
 // outboxes), makes sure the sync stream and this node's durable consumer exist, then runs the publisher and applier.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
-import { parseServers } from '../bus/connection.js';
+import { connectNats } from '../bus/connection.js';
 import { SYNC_STREAM } from '../bus/names.js';
 import { ensureSyncConsumer, ensureSyncStream } from '../bus/sync-stream.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
@@ -73,14 +72,7 @@ export class Replicator {
   }
 
   private async run(): Promise<void> {
-    const nc = await this.retry(() =>
-      connect({
-        servers: parseServers(this.o.natsUrl),
-        name: `percolate-node-${this.o.nodeId}`,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-      }),
-    );
+    const nc = await this.retry(() => connectNats(this.o.natsUrl, `percolate-node-${this.o.nodeId}`));
     if (this.stopped) {
       await nc.close();
       return;
