@@ -17,6 +17,9 @@ import { DEFAULT_LIMITS, TenantStore } from '../shared/store/tenant-store.js';
 import { TenantManager } from '../shared/store/tenant-manager.js';
 import { ensureSyncConsumer, ensureSyncStream } from '../shared/bus/sync-stream.js';
 import { SyncApplier } from '../shared/replication/applier.js';
+import { originOf } from '../shared/replication/op-message.js';
+import { putEntities } from '../shared/store/entities.js';
+import { putResources } from '../shared/store/resources.js';
 import { startNode, type TestNode } from './support/api.js';
 import { startNats, type NatsServer } from './support/nats.js';
 import { hlcAt, resourceOp } from './support/ops.js';
@@ -89,6 +92,39 @@ describe('a persisted high-water mark beyond the drift bound', () => {
         await store.close();
       }
     } finally {
+      await tmp.cleanup();
+    }
+  });
+});
+
+describe('the origin of an op message', () => {
+  it('is read off the start of every op a store writes (records and schemas), and not guessed from any other form', async () => {
+    const tmp = await tempDir();
+    const store = await TenantStore.open({
+      dataDir: tmp.dir,
+      tenant: 'origin',
+      embedder: new HashEmbedder(384),
+      hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
+      vectorCheckpointOps: 100_000,
+      syncWrites: false,
+      limits: DEFAULT_LIMITS,
+      create: true,
+      replication: { clock: new HybridLogicalClock('node-1'), outbox: true, opBytesMax: 512 * 1024, markerDir: path.join(tmp.dir, 'markers') },
+    });
+    try {
+      await putResources(store, [{ uri: 'doc://origin', content: 'an op of this node' }]);
+      await putEntities(store, [{ type: 'person', key: 'Ada', properties: { 'n"ame': 'quote in a key' } }]);
+      await store.schemas.put('person', { schema: { type: 'object' } });
+      const texts = (await store.outboxBatch(10)).map((e) => e.op);
+      expect(texts.length).toBe(3);
+      for (const text of texts) expect(originOf(new TextEncoder().encode(text)), text.slice(0, 120)).toBe('node-1');
+      // the same op with its fields in another order, or cut short, names no origin (it is parsed instead)
+      const { node, ...rest } = JSON.parse(texts[0]!) as { node: string };
+      expect(originOf(new TextEncoder().encode(JSON.stringify({ ...rest, node })))).toBeUndefined();
+      expect(originOf(new TextEncoder().encode(texts[0]!.slice(0, 40)))).toBeUndefined();
+      expect(originOf(new TextEncoder().encode('{"v":1,"op_id":"x","tenant":"t","node":"a\\"b"}'))).toBeUndefined();
+    } finally {
+      await store.close();
       await tmp.cleanup();
     }
   });
