@@ -532,7 +532,7 @@ async function snapshotsAndRestores(dataDir: string, ids: string[], rounds: numb
       const n = await catchUp(store, afterSeq);
       if (store.tenant === BIG) {
         timing.replay = now() - t0;
-        timing.replayed = n;
+        timing.replayed = n.applied;
       }
       return n;
     };

@@ -171,16 +171,26 @@ describe('ops from the bus', () => {
     await js.publish(syncSubject(tenant), JSON.stringify(malformed), { msgID: malformed.op_id });
     const deep = `{"v":1,"nested":${'['.repeat(3000)}${']'.repeat(3000)}}`;
     await js.publish(syncSubject(tenant), deep, { msgID: 'deep#0' });
+    // the message starts naming this tenant, and is published under it, while its JSON names another one
+    const twoFaced = await resourceOp(tenant, 'evil', hlcAt(Date.now(), 'evil'), 'doc://two-faced', 'two tenants');
+    await js.publish(syncSubject(tenant), `${JSON.stringify({ ...twoFaced, op_id: 'two#0' }).slice(0, -1)},"tenant":"other"}`, { msgID: 'two#0' });
+    const badTenant = await resourceOp(tenant, 'evil', hlcAt(Date.now(), 'evil'), 'doc://bad-tenant', 'an invalid tenant id');
+    await js.publish(syncSubject(tenant), JSON.stringify({ ...badTenant, op_id: 'badtenant#0', tenant: '../escape' }), { msgID: 'badtenant#0' });
     const good = await resourceOp(tenant, 'peer', hlcAt(Date.now(), 'peer'), 'doc://good', 'a good op after the bad ones');
     await js.publish(syncSubject(tenant), JSON.stringify(good), { msgID: good.op_id });
 
     for (const n of [a, b]) {
       await waitFor('the good op applied', async () => (await n.call('GET', `/api/v1/resources/${resourceId('doc://good', 0)}`, { tenant })).status === 200);
       expect(await metric(n, /^percolate_replication_apply_errors_total\{reason="clock_drift"\}/)).toBe(1);
-      expect(await metric(n, /^percolate_replication_apply_errors_total\{reason="malformed"\}/)).toBe(2);
-      expect(await metric(n, /^percolate_hlc_refused_total\{source="applier"\}/)).toBe(1);
+      expect(await metric(n, /^percolate_replication_apply_errors_total\{reason="malformed"\}/)).toBe(4);
+      expect(await metric(n, /^percolate_replication_apply_errors_total\{reason="store_error"\}/)).toBe(0);
+      // the first of these messages made the node restore the new tenant from the stream: the replay refused them,
+      // and the applier dropped them unread when its consumer delivered them; both count their refusals the same way
+      expect((await metric(n, /^percolate_hlc_refused_total\{source="applier"\}/)) + (await metric(n, /^percolate_hlc_refused_total\{source="replay"\}/))).toBe(1);
       expect((await n.call('GET', `/api/v1/resources/${resourceId('doc://future', 0)}`, { tenant })).status).toBe(404);
       expect((await n.call('GET', `/api/v1/resources/${resourceId('doc://bad', 0)}`, { tenant })).status).toBe(404);
+      expect((await n.call('GET', `/api/v1/resources/${resourceId('doc://two-faced', 0)}`, { tenant })).status).toBe(404);
+      expect((await n.call('GET', '/api/v1/resources?limit=5', { tenant: 'other' })).status).toBe(404);
     }
     // the node's own writes are still stamped near the wall clock, and replicate
     const w = await a.call('POST', '/api/v1/resources', { tenant, body: { uri: 'doc://after', content: 'written after' } });

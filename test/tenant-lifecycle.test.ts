@@ -79,6 +79,12 @@ describe('snapshots and restore', () => {
     const b = await node('b', env);
     await writeDocs(a, 'acme', 0, 50);
     await waitFor('b has the docs', async () => (await b.call('GET', '/api/v1/tenant', { tenant: 'acme' })).body.counts?.resources === 50);
+    // B first saw the tenant through its consumer and restored it from the stream; the consumer then delivered the
+    // same ops again, which B acknowledged unread instead of merging each a second time (skipped)
+    const bMetrics = (await b.call('GET', '/metrics', { tenant: null })).body as string;
+    expect(bMetrics).toMatch(/percolate_tenant_transitions_total\{from="absent",to="hot",reason="replayed"\} 1/);
+    expect(bMetrics).toMatch(/percolate_replication_ops_applied_total\{result="replayed"\} [1-9]/);
+    expect(bMetrics).not.toMatch(/percolate_replication_ops_applied_total\{result="skipped"\} [1-9]/);
 
     const done = await operation(a, 'acme', 'POST', '/api/v1/tenant/offload');
     expect(done.status, JSON.stringify(done)).toBe('completed');

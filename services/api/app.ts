@@ -65,6 +65,10 @@ export async function buildApi(cfg: NodeConfig, opts: ApiOptions): Promise<Fasti
     replicator: () => replicator,
     metrics: () => metricsRef?.lifecycle,
     log: () => logRef ?? { info: () => undefined, warn: consoleObserver.warn, error: consoleObserver.error },
+    replayRefused: (reason) => {
+      metricsRef?.applyErrors.inc({ reason });
+      if (reason === 'clock_drift') metricsRef?.hlcRefused.inc({ source: 'replay' });
+    },
   });
   const tenants = new TenantManager({
     observer: {

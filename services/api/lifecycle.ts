@@ -13,6 +13,7 @@ import { TenantOperations } from '../../shared/lifecycle/tenant-operations.js';
 import type { LifecycleMetrics } from '../../shared/metrics/lifecycle-metrics.js';
 import { RemError } from '../../shared/rem/errors.js';
 import type { HybridLogicalClock } from '../../shared/rem/hlc.js';
+import type { OpRejectReason } from '../../shared/rem/validate-op.js';
 import type { Replicator } from '../../shared/replication/replicator.js';
 import type { StreamAccess } from '../../shared/replication/stream-replay.js';
 import type { TenantManager } from '../../shared/store/tenant-manager.js';
@@ -29,7 +30,14 @@ export class NodeLifecycle {
 
   constructor(
     private readonly cfg: NodeConfig,
-    private readonly deps: { clock: HybridLogicalClock; replicator: () => Replicator | undefined; metrics: () => LifecycleMetrics | undefined; log: () => Log },
+    private readonly deps: {
+      clock: HybridLogicalClock;
+      replicator: () => Replicator | undefined;
+      metrics: () => LifecycleMetrics | undefined;
+      log: () => Log;
+      /** An op a restore's replay refused (counted like the applier's refusals). */
+      replayRefused?: (reason: OpRejectReason) => void;
+    },
   ) {
     const s3 = cfg.lifecycle.snapshots;
     this.snapshots = s3 ? new SnapshotStore({ client: createS3Client(s3), bucket: s3.bucket, archiveBytesMax: cfg.lifecycle.restoreBytesMax }) : undefined;
@@ -44,7 +52,7 @@ export class NodeLifecycle {
             keep: cfg.lifecycle.snapshotsKeep,
             stream: replicated ? () => this.stream() : undefined,
             publishOutbox: replicated ? (store) => this.replicator().publisher.publishFrom(store) : undefined,
-            replay: { batchMax: 512, jsonDepthMax: cfg.jsonDepthMax, timeoutMs: cfg.lifecycle.replayTimeoutMs },
+            replay: { batchMax: 512, jsonDepthMax: cfg.jsonDepthMax, timeoutMs: cfg.lifecycle.replayTimeoutMs, onRefused: (reason) => deps.replayRefused?.(reason) },
             metrics: () => deps.metrics(),
             log: { warn: (o, m) => deps.log().warn(o, m) },
           })

@@ -99,8 +99,8 @@ export class S3ColdStorage implements ColdStorage {
     return (await lastSeqOf(this.o.stream().jsm, tenant)) > afterSeq;
   }
 
-  async catchUp(store: TenantStore, afterSeq: number): Promise<number> {
-    if (!this.o.stream) return 0;
+  async catchUp(store: TenantStore, afterSeq: number): Promise<{ applied: number; throughSeq: number }> {
+    if (!this.o.stream) return { applied: 0, throughSeq: 0 };
     const r = await replayTenant(this.o.stream(), store, afterSeq, this.o.replay);
     if (r.gap) {
       this.o.log.warn(
@@ -109,7 +109,8 @@ export class S3ColdStorage implements ColdStorage {
       );
     }
     if (r.refused > 0) this.o.log.warn({ tenant: store.tenant, refused: r.refused }, 'replayed ops that break the write rules were skipped');
-    return r.applied;
+    // the snapshot holds every op up to afterSeq, the replay the ones after it
+    return { applied: r.applied, throughSeq: Math.max(afterSeq, r.lastSeq) };
   }
 
   async drainOutbox(store: TenantStore): Promise<void> {

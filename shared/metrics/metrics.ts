@@ -100,7 +100,7 @@ export function createNodeMetrics(opts: {
     }),
     opsApplied: new client.Counter({
       name: 'percolate_replication_ops_applied_total',
-      help: 'Replicated mutations applied (changed state), skipped (already reflected) or cold (ops of tenants cold on this node, left to the stream for their next restore)',
+      help: 'Replicated mutations applied (changed state), skipped (already reflected), cold (ops of tenants cold on this node, left to the stream for their next restore) or replayed (ops a restore of the tenant read from the stream already, acknowledged unread; counted per op)',
       labelNames: ['result'],
       registers: [registry],
     }),
@@ -124,7 +124,7 @@ export function createNodeMetrics(opts: {
     }),
     hlcRefused: new client.Counter({
       name: 'percolate_hlc_refused_total',
-      help: 'Timestamps refused for being further ahead of this node\'s clock than PERCOLATE_HLC_MAX_DRIFT_MS, by where they came from (sync, applier, persisted)',
+      help: 'Timestamps refused for being further ahead of this node\'s clock than PERCOLATE_HLC_MAX_DRIFT_MS, by where they came from (sync, applier, replay: a restore replaying the stream, persisted)',
       labelNames: ['source'],
       registers: [registry],
     }),

@@ -3,6 +3,7 @@
 // a crash redelivers them (and applying twice is harmless). In-flight messages are bounded by max_ack_pending.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { tenantOfSyncSubject } from '../bus/names.js';
 import { countReplicated, type NodeMetrics } from '../metrics/metrics.js';
 import type { TenantManager } from '../store/tenant-manager.js';
 import { hlcWallMs } from '../rem/hlc.js';
@@ -10,6 +11,7 @@ import type { Op } from '../rem/ops.js';
 import { decodeOpMessage, originOf } from './op-message.js';
 import { OpRejected, validateOp, type OpRejectReason } from '../rem/validate-op.js';
 import { storeOpRules } from '../store/op-rules.js';
+import { isTenantId } from '../rem/tenant-id.js';
 
 export interface ApplierOptions {
   nodeId: string;
@@ -192,39 +194,53 @@ export class SyncApplier {
   }
 
   private async applyBatch(msgs: JsMsg[]): Promise<void> {
-    const byTenant = new Map<string, { msg: JsMsg; raw: unknown }[]>();
+    // grouped by the tenant of the subject (as a restore's replay reads them), parsed only once the message is known
+    // to be applied (applyTenant), and checked to name that tenant
+    const byTenant = new Map<string, JsMsg[]>();
     for (const msg of msgs) {
       if (originOf(msg.data) === this.o.nodeId) {
         msg.ack(); // our own op, already applied when it was written
         continue;
       }
-      const decoded = decodeOpMessage(msg.string(), this.o.jsonDepthMax);
-      if ('refused' in decoded) {
-        this.reject(msg, decoded.refused, decoded.message);
+      const tenant = tenantOfSyncSubject(msg.subject);
+      if (tenant === undefined || !isTenantId(tenant)) {
+        this.reject(msg, 'malformed', 'op was published under a subject that names no valid tenant');
         continue;
       }
-      const raw = decoded.raw;
-      if (raw.node === this.o.nodeId) {
-        msg.ack(); // our own op in a form originOf does not read (written by another version)
-        continue;
-      }
-      const list = byTenant.get(raw.tenant) ?? [];
-      list.push({ msg, raw });
-      byTenant.set(raw.tenant, list);
+      const list = byTenant.get(tenant) ?? [];
+      list.push(msg);
+      byTenant.set(tenant, list);
     }
     for (const [tenant, items] of byTenant) await this.applyTenant(tenant, items);
   }
 
-  private async applyTenant(tenant: string, items: { msg: JsMsg; raw: unknown }[]): Promise<void> {
+  private async applyTenant(tenant: string, msgs: JsMsg[]): Promise<void> {
     try {
       const applied = await this.o.tenants.useReplicated(tenant, async (store) => {
         const ops: Op[] = [];
         const good: JsMsg[] = [];
         const rules = storeOpRules(store);
-        for (const { msg, raw } of items) {
+        let replayed = 0;
+        for (const msg of msgs) {
+          // a restore of the tenant replayed it already (and counted it, if it refused it)
+          if (store.replayedThroughSeq !== undefined && msg.seq <= store.replayedThroughSeq) {
+            replayed++;
+            msg.ack();
+            continue;
+          }
+          const decoded = decodeOpMessage(msg.string(), this.o.jsonDepthMax);
+          if ('refused' in decoded) {
+            this.reject(msg, decoded.refused, decoded.message);
+            continue;
+          }
+          const raw = decoded.raw;
+          if (raw.node === this.o.nodeId) {
+            msg.ack(); // our own op in a form originOf does not read (written by another version)
+            continue;
+          }
           try {
             const op = validateOp(raw, rules);
-            if (op.tenant !== tenant) throw new OpRejected('malformed', 'op.tenant does not match the tenant it was grouped under');
+            if (op.tenant !== tenant) throw new OpRejected('malformed', 'op.tenant does not match the tenant of its subject');
             ops.push(op);
             good.push(msg);
           } catch (err) {
@@ -232,6 +248,7 @@ export class SyncApplier {
             this.reject(msg, err.reason, err.message, raw);
           }
         }
+        if (replayed > 0) this.o.metrics?.opsApplied.inc({ result: 'replayed' }, replayed);
         if (ops.length === 0) return;
         const result = await store.applyReplicated(ops);
         if (result.purged) this.o.metrics?.opsApplied.inc({ result: 'purged' }, result.purged);
@@ -242,14 +259,14 @@ export class SyncApplier {
       });
       if (!applied) {
         // the tenant is cold on this node: its snapshot and the stream hold these ops until it is restored here
-        this.o.metrics?.opsApplied.inc({ result: 'cold' }, items.length);
-        for (const { msg } of items) msg.ack();
+        this.o.metrics?.opsApplied.inc({ result: 'cold' }, msgs.length);
+        for (const msg of msgs) msg.ack();
       }
     } catch (err) {
       // a store-level failure (disk, embedder mismatch, invalid tenant id): redeliver later, bounded by max_deliver
-      this.o.metrics?.applyErrors.inc({ reason: 'store_error' }, items.length);
+      this.o.metrics?.applyErrors.inc({ reason: 'store_error' }, msgs.length);
       this.o.log?.error({ tenant, err: String(err) }, 'replicated ops failed to apply; will be redelivered');
-      for (const { msg } of items) msg.nak(NAK_DELAY_MS);
+      for (const msg of msgs) msg.nak(NAK_DELAY_MS);
     }
   }
 

@@ -8,7 +8,7 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nat
 import { SYNC_STREAM, syncSubject } from '../bus/names.js';
 import { RemError } from '../rem/errors.js';
 import type { Op } from '../rem/ops.js';
-import { OpRejected, validateOp } from '../rem/validate-op.js';
+import { OpRejected, validateOp, type OpRejectReason } from '../rem/validate-op.js';
 import { storeOpRules } from '../store/op-rules.js';
 import type { TenantStore } from '../store/tenant-store.js';
 import { decodeOpMessage } from './op-message.js';
@@ -26,6 +26,11 @@ export interface ReplayOptions {
   jsonDepthMax: number;
   /** The replay fails (and the restore with it) when it has not reached the last op by then. */
   timeoutMs: number;
+  /**
+   * Called for every op the replay refuses, with the reason the applier would count it under: the applier drops the
+   * replayed ops unread when its consumer delivers them, so this is where they are counted.
+   */
+  onRefused?: (reason: OpRejectReason) => void;
 }
 
 export interface ReplayResult {
@@ -85,12 +90,14 @@ export async function replayTenant(access: StreamAccess, store: TenantStore, aft
         const decoded = decodeOpMessage(m.string(), o.jsonDepthMax);
         if ('refused' in decoded || decoded.raw.tenant !== tenant) {
           result.refused++;
+          o.onRefused?.('malformed');
         } else {
           try {
             batch.push(validateOp(decoded.raw, rules));
           } catch (err) {
             if (!(err instanceof OpRejected)) throw err;
             result.refused++;
+            o.onRefused?.(err.reason);
           }
         }
         if (m.seq >= lastSeq || pending === 0) break;

@@ -53,8 +53,11 @@ export interface ColdStorage {
   fetchLatest(tenant: string, dir: string): Promise<SnapshotRef | undefined>;
   /** Whether the sync stream holds an op of the tenant after `afterSeq` (a tenant with no snapshot may still exist). */
   hasOps(tenant: string, afterSeq: number): Promise<boolean>;
-  /** Applies every op of the tenant in the sync stream after `afterSeq` to the open store; the ops applied. */
-  catchUp(store: TenantStore, afterSeq: number): Promise<number>;
+  /**
+   * Applies every op of the tenant in the sync stream after `afterSeq` to the open store: the ops applied, and the
+   * stream sequence the replay reached (0: none).
+   */
+  catchUp(store: TenantStore, afterSeq: number): Promise<{ applied: number; throughSeq: number }>;
   /** Resolves once the store's outbox is published (before its files are removed); throws when it cannot be. */
   drainOutbox(store: TenantStore): Promise<void>;
 }
@@ -428,7 +431,9 @@ export class TenantManager {
         throw notFound(tenant);
       }
       store = await TenantStore.open({ ...this.storeOptions(tenant), create: true });
-      const applied = await cold.catchUp(store, fromSeq);
+      const { applied, throughSeq } = await cold.catchUp(store, fromSeq);
+      // this node's consumer delivers those ops again (it may not have reached them yet): the applier drops them unread
+      if (throughSeq > 0) store.replayedThroughSeq = throughSeq;
       const ms = performance.now() - t0;
       this.unknown.delete(tenant);
       await this.catalog.put(tenant, { state: 'warm', rebuild_ms: Math.round(ms), ...(ref ? { snapshot: ref } : {}) });

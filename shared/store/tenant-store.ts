@@ -119,6 +119,11 @@ export class TenantStore {
   private checkpointing: Promise<void> | undefined;
   /** serveVectors() in progress or done. */
   private serving: Promise<void> | undefined;
+  /**
+   * Set when this store was restored from the sync stream: every op of the tenant up to this stream sequence is in it.
+   * The node's consumer delivers those ops again, and the applier acknowledges them without decoding them.
+   */
+  replayedThroughSeq: number | undefined;
   private diskUsage: { bytes: number; atMs: number } | undefined;
   /** The directory walk in progress: concurrent callers share it instead of each starting one of their own. */
   private diskWalk: Promise<number> | undefined;
