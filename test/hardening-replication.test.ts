@@ -55,20 +55,23 @@ describe('the hybrid logical clock', () => {
   });
 });
 
+/** A tenant store opened in process over `dataDir` (the replication options added by the caller). */
+const storeOptions = (dataDir: string, tenant: string) => ({
+  dataDir,
+  tenant,
+  embedder: new HashEmbedder(384),
+  hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
+  vectorCheckpointOps: 100_000,
+  syncWrites: false,
+  limits: DEFAULT_LIMITS,
+  create: true,
+});
+
 describe('a persisted high-water mark beyond the drift bound', () => {
   it('is reported at open and not adopted by the node clock', async () => {
     const tmp = await tempDir();
     try {
-      const opts = {
-        dataDir: tmp.dir,
-        tenant: 'poisoned',
-        embedder: new HashEmbedder(384),
-        hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
-        vectorCheckpointOps: 100_000,
-        syncWrites: false,
-        limits: DEFAULT_LIMITS,
-        create: true,
-      };
+      const opts = storeOptions(tmp.dir, 'poisoned');
       const first = await TenantStore.open(opts);
       await first.close();
       // what a poisoned op left behind before the bound existed
@@ -101,14 +104,7 @@ describe('the origin of an op message', () => {
   it('is read off the start of every op a store writes (records and schemas), and not guessed from any other form', async () => {
     const tmp = await tempDir();
     const store = await TenantStore.open({
-      dataDir: tmp.dir,
-      tenant: 'origin',
-      embedder: new HashEmbedder(384),
-      hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
-      vectorCheckpointOps: 100_000,
-      syncWrites: false,
-      limits: DEFAULT_LIMITS,
-      create: true,
+      ...storeOptions(tmp.dir, 'origin'),
       replication: { clock: new HybridLogicalClock('node-1'), outbox: true, opBytesMax: 512 * 1024, markerDir: path.join(tmp.dir, 'markers') },
     });
     try {
