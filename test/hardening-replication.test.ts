@@ -8,12 +8,11 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HashEmbedder } from '../shared/embed/hash-embedder.js';
 import { SYNC_STREAM, syncConsumer, syncSubject } from '../shared/bus/names.js';
 import { entityId, resourceId } from '../shared/rem/ids.js';
 import { ClockDriftError, encodeHlc, hlcWallMs, HybridLogicalClock } from '../shared/rem/hlc.js';
 import { tenantDir } from '../shared/rem/tenant-id.js';
-import { DEFAULT_LIMITS, TenantStore } from '../shared/store/tenant-store.js';
+import { TenantStore } from '../shared/store/tenant-store.js';
 import { TenantManager } from '../shared/store/tenant-manager.js';
 import { ensureSyncConsumer, ensureSyncStream } from '../shared/bus/sync-stream.js';
 import { SyncApplier } from '../shared/replication/applier.js';
@@ -23,7 +22,7 @@ import { putResources } from '../shared/store/resources.js';
 import { startNode, type TestNode } from './support/api.js';
 import { startNats, type NatsServer } from './support/nats.js';
 import { hlcAt, resourceOp } from './support/ops.js';
-import { managerOptions } from './support/store.js';
+import { managerOptions, storeOptions } from './support/store.js';
 import { tempDir } from './support/tmp.js';
 import { waitFor } from './support/wait.js';
 
@@ -53,18 +52,6 @@ describe('the hybrid logical clock', () => {
       for (let i = 0; i < 1_000_001; i++) clock.now();
     }).toThrow(/out of its format/);
   });
-});
-
-/** A tenant store opened in process over `dataDir` (the replication options added by the caller). */
-const storeOptions = (dataDir: string, tenant: string) => ({
-  dataDir,
-  tenant,
-  embedder: new HashEmbedder(384),
-  hnsw: { m: 16, efConstruction: 100, efSearch: 64 },
-  vectorCheckpointOps: 100_000,
-  syncWrites: false,
-  limits: DEFAULT_LIMITS,
-  create: true,
 });
 
 describe('a persisted high-water mark beyond the drift bound', () => {

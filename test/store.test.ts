@@ -209,7 +209,6 @@ describe('group commit', () => {
   });
 });
 
-
 describe('disk quota', () => {
   it('refuses every write of a burst once the tenant holds more bytes than its quota, measuring the disk once for all of them', async () => {
     await putResources(store, [{ uri: 'doc://first', content: 'some words to put bytes on disk' }]);

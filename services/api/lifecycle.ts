@@ -52,7 +52,7 @@ export class NodeLifecycle {
             keep: cfg.lifecycle.snapshotsKeep,
             stream: replicated ? () => this.stream() : undefined,
             publishOutbox: replicated ? (store) => this.replicator().publisher.publishFrom(store) : undefined,
-            replay: { batchMax: 512, jsonDepthMax: cfg.jsonDepthMax, timeoutMs: cfg.lifecycle.replayTimeoutMs, onRefused: (reason) => deps.replayRefused?.(reason) },
+            replay: { batchMax: 512, jsonDepthMax: cfg.jsonDepthMax, timeoutMs: cfg.lifecycle.replayTimeoutMs, onRefused: deps.replayRefused },
             metrics: () => deps.metrics(),
             log: { warn: (o, m) => deps.log().warn(o, m) },
           })

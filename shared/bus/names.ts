@@ -3,8 +3,8 @@
 /** Replication: one subject per tenant, one stream for all of them (limits retention: every node reads every op). */
 export const SYNC_STREAM = 'PERCOLATE_SYNC';
 export const SYNC_SUBJECT_ALL = 'percolate.sync.>';
-export const syncSubject = (tenant: string) => `percolate.sync.${tenant}`;
 const SYNC_PREFIX = 'percolate.sync.';
+export const syncSubject = (tenant: string) => `${SYNC_PREFIX}${tenant}`;
 /** The tenant a sync subject names (unchecked); undefined for another subject. */
 export const tenantOfSyncSubject = (subject: string): string | undefined => (subject.startsWith(SYNC_PREFIX) ? subject.slice(SYNC_PREFIX.length) : undefined);
 export const syncConsumer = (nodeId: string) => `node-${nodeId.replace(/[^A-Za-z0-9_-]/g, '_')}`;

@@ -17,12 +17,15 @@ export function managerOptions(dataDir: string, over: Partial<ConstructorParamet
   };
 }
 
-export function openStore(
-  dataDir: string,
-  tenant = 't1',
-  over: { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number; keywordOnDemand?: boolean } = {},
-) {
-  return TenantStore.open({
+type StoreOver = { embedder?: Embedder; vectorCheckpointOps?: number; pendingMax?: number; onDemand?: boolean; idleMs?: number; drainCpuPercent?: number; keywordOnDemand?: boolean };
+
+export function openStore(dataDir: string, tenant = 't1', over: StoreOver = {}) {
+  return TenantStore.open(storeOptions(dataDir, tenant, over));
+}
+
+/** The options openStore opens with, for a test that adds its own (replication) or opens the same store twice. */
+export function storeOptions(dataDir: string, tenant = 't1', over: StoreOver = {}) {
+  return {
     dataDir,
     tenant,
     embedder: over.embedder ?? new HashEmbedder(384),
@@ -40,5 +43,5 @@ export function openStore(
     syncWrites: false,
     limits: DEFAULT_LIMITS,
     create: true,
-  });
+  };
 }
