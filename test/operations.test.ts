@@ -471,6 +471,8 @@ describe.each([kvBackend, localBackend])('durable operations over $name', (backe
     await expect(first).rejects.toThrow('storage unavailable');
     await until(store, second.id, 'the next operation to complete', (o) => o.status === 'completed');
     expect(runs).toBe(1);
+    // the record reads completed a few microtasks before the runner lets go of the operation, so wait for that too
+    await waitFor('the runner to hold no operation', async () => r.stats().pending + r.stats().running === 0, 5_000, 10);
     expect(r.stats()).toEqual({ pending: 0, running: 0 });
   });
 
