@@ -22,8 +22,11 @@ export function tolerantSerialization(report: (m: SchemaMismatch) => void): Tole
   const defaults = SerializerSelector();
   return {
     compilersFactory: {
-      buildSerializer(...args: Parameters<SerializerFactory>) {
-        const compile = defaults(...args);
+      buildSerializer(externalSchemas?: unknown, options?: Parameters<SerializerFactory>[1]) {
+        // the ajv validators that pick a union's branch are compiled with the route, at start: lazily, the first
+        // answer through each union route compiled them on the event loop (a 100 ms stall of a fresh node's first
+        // query, which its health probes saw)
+        const compile = defaults(externalSchemas, { compileValidators: true, ...options });
         return (route: RouteDefinition): Serializer => {
           const serialize = compile(route);
           return (data) => {
