@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HashEmbedder } from '../shared/embed/hash-embedder.js';
+import { countTurns } from './support/wait.js';
 
 const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
@@ -22,5 +23,13 @@ describe('offline hash embedder', () => {
   it('records its id and dimension', () => {
     expect(e.id).toBe('hash-ngram-v1');
     expect(e.dimension).toBe(384);
+  });
+
+  it('embeds a text of a million characters in time slices, into the vector of the one-piece embedding', async () => {
+    const text = Array.from({ length: 60_000 }, (_, i) => `word${i % 5000} text`).join(' ').slice(0, 1_000_000);
+    const turns = countTurns();
+    const [v] = await e.embed([text]);
+    expect(turns.stop()).toBeGreaterThan(10);
+    expect(v).toEqual(e.embedOne(text));
   });
 });

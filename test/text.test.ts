@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeKey, stem, terms, words } from '../shared/rem/text.js';
+import { normalizeKey, stem, terms, termsSliced, words, wordsSliced } from '../shared/rem/text.js';
+import { TimeSlice } from '../shared/rem/time-slice.js';
+import { countTurns } from './support/wait.js';
 
 describe('tokenizer', () => {
   it('lowercases, splits on non-word characters and keeps unicode letters and digits', () => {
@@ -23,5 +25,27 @@ describe('tokenizer', () => {
 
   it('ignores tokens longer than 64 characters', () => {
     expect(words('a'.repeat(65) + ' ok')).toEqual(['ok']);
+  });
+
+  it('splits a long text in time slices into exactly the words and terms of the one-piece split', async () => {
+    // fragments where a cut would change the answer: combining marks, Greek sigma (lowercased by context), NFKC
+    // ligatures, apostrophes and hyphens inside and at the end of words, words over 64 characters, surrogate pairs
+    const pieces = ['ab', 'ΑΣ', 'Σ', 'σ.Β', 'e\u0301', '\u0301', "'", '-', ' ', '.', ',', '\n', 'İ', 'ﬁne', '42', 'x'.repeat(70), 'running', 'the', '😀', '_', "don't", 'co-op-'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 5; round++) {
+      let text = '';
+      while (text.length < 60_000) text += pieces[Math.floor(next() * pieces.length)];
+      expect(await wordsSliced(text, new TimeSlice(0))).toEqual(words(text));
+      expect(await termsSliced(text, new TimeSlice(0))).toEqual(terms(text));
+    }
+  });
+
+  it('gives the event loop turns while it splits a text of a million characters', async () => {
+    const text = 'large record text '.repeat(55_000);
+    const turns = countTurns();
+    const got = await termsSliced(text, new TimeSlice(1));
+    expect(turns.stop()).toBeGreaterThan(10);
+    expect(got).toEqual(terms(text));
   });
 });

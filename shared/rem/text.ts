@@ -1,4 +1,5 @@
 // Text normalisation and tokenisation shared by the keyword index, the offline embedder and key lookup.
+import type { TimeSlice } from './time-slice.js';
 
 const STOPWORDS = new Set(
   ('a an and are as at be but by for from has have he her his i if in into is it its of on or our she so than that the their ' +
@@ -12,22 +13,68 @@ export function normalizeKey(key: string): string {
 
 const WORD = /[\p{L}\p{N}][\p{L}\p{N}_'-]*/gu;
 
+/** The word a match of WORD yields (trailing apostrophes and hyphens dropped), or undefined when it yields none. */
+function wordOf(match: string): string | undefined {
+  const w = match.replace(/['-]+$/, '');
+  return w.length > 0 && w.length <= 64 ? w : undefined;
+}
+
 /** Lowercased word tokens (letters and digits, inner apostrophes/hyphens kept), NFKC-normalised. */
 export function words(text: string): string[] {
   const out: string[] = [];
   for (const m of text.normalize('NFKC').toLowerCase().matchAll(WORD)) {
-    const w = m[0].replace(/['-]+$/, '');
-    if (w.length > 0 && w.length <= 64) out.push(w);
+    const w = wordOf(m[0]);
+    if (w !== undefined) out.push(w);
+  }
+  return out;
+}
+
+/** Texts longer than this are worth splitting in time slices (wordsSliced): shorter ones take under 2 ms. */
+export const SLICED_TEXT_CHARS = 16_384;
+
+/** Words between two looks at the clock in the sliced tokenisers (a few hundred microseconds of matching). */
+const WORDS_PER_CHECK = 1024;
+
+/**
+ * words() of a text of any length, giving the event loop a turn whenever `slice` is used up. A text of a million
+ * characters (PERCOLATE_CONTENT_CHARS_MAX) takes 70-100 ms to split, and the terms or features made of its words as
+ * much again: one record must not stall every tenant's requests that long. The same matches in the same order as
+ * words(): the text is normalised and lowercased whole (a few milliseconds), only the matching pauses, so no cut can
+ * fall inside a word, a combining sequence or a lowercasing context.
+ */
+export async function wordsSliced(text: string, slice: TimeSlice): Promise<string[]> {
+  const out: string[] = [];
+  let n = 0;
+  for (const m of text.normalize('NFKC').toLowerCase().matchAll(WORD)) {
+    const w = wordOf(m[0]);
+    if (w !== undefined) out.push(w);
+    if (++n % WORDS_PER_CHECK === 0 && slice.due()) await slice.pause();
   }
   return out;
 }
 
 /** Keyword-index terms: words without stopwords, with a light English suffix stemmer. */
 export function terms(text: string): string[] {
+  return termsOf(words(text));
+}
+
+function termsOf(ws: readonly string[]): string[] {
   const out: string[] = [];
-  for (const w of words(text)) {
+  for (const w of ws) {
     if (STOPWORDS.has(w)) continue;
     out.push(stem(w));
+  }
+  return out;
+}
+
+/** terms() of a text of any length, giving the event loop a turn whenever `slice` is used up (see wordsSliced). */
+export async function termsSliced(text: string, slice: TimeSlice): Promise<string[]> {
+  const ws = await wordsSliced(text, slice);
+  if (ws.length <= WORDS_PER_CHECK) return termsOf(ws);
+  const out: string[] = [];
+  for (let i = 0; i < ws.length; i += WORDS_PER_CHECK) {
+    for (const t of termsOf(ws.slice(i, i + WORDS_PER_CHECK))) out.push(t);
+    if (slice.due()) await slice.pause();
   }
   return out;
 }

@@ -37,3 +37,20 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
  * happen is `waitFor`.
  */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Counts event-loop turns (one setImmediate after another) until stop() is called. */
+export function countTurns(): { stop(): number } {
+  let turns = 0;
+  let on = true;
+  const tick = () => {
+    turns++;
+    if (on) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      on = false;
+      return turns;
+    },
+  };
+}
