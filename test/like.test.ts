@@ -130,6 +130,20 @@ describe('LIKE matcher', () => {
     expect(budget.hit).toBe('time_ms_max');
   });
 
+  it("stops a step that cannot pause at the step bound, long before the time bound; outside a step that bound does not apply", () => {
+    const budget = new Budget({ ...DEFAULT_BOUNDS, timeMsMax: 600_000, stepMsMax: 5 });
+    const text = 'a'.repeat(2_000_000);
+    const matcher = likeMatcher(`%${`${'a'.repeat(60)}_`.repeat(30)}c%`);
+    expect(budget.step(() => matcher.test(text, budget))).toBe(false);
+    expect(budget.outOfTime).toBe(true);
+    expect(budget.hit).toBe('step_ms_max');
+    // work between steps (the scan gives the event loop its turns there) is bound by the time bound only
+    const between = new Budget({ ...DEFAULT_BOUNDS, timeMsMax: 600_000, stepMsMax: 1 });
+    for (const until = performance.now() + 5; performance.now() < until; ) between.tick(1);
+    expect(between.inTime()).toBe(true);
+    expect(between.hit).toBeUndefined();
+  });
+
   it('keeps the literal prefix for index ranges', () => {
     expect(likePrefix('docs://a%')).toBe('docs://a');
     expect(likePrefix('a\\%b%')).toBe('a%b');

@@ -8,6 +8,8 @@ export interface QueryConfig {
   rowsScannedMax: number;
   /** Wall time after which a query stops scanning (bound `time_ms_max`). */
   timeMsMax: number;
+  /** Wall time one row's filter may take without a pause for the event loop (bound `step_ms_max`). */
+  stepMsMax: number;
 }
 
 export interface LlmConfig {
@@ -32,6 +34,7 @@ export function loadQueryConfig(env: NodeJS.ProcessEnv): QueryConfig {
   return {
     rowsScannedMax: intFrom(env, 'PERCOLATE_QUERY_ROWS_SCANNED_MAX', 200_000, 1, 100_000_000),
     timeMsMax: intFrom(env, 'PERCOLATE_QUERY_TIME_MS_MAX', 5000, 1, 600_000),
+    stepMsMax: intFrom(env, 'PERCOLATE_QUERY_STEP_MS_MAX', 100, 1, 600_000),
   };
 }
 

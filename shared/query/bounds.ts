@@ -10,6 +10,12 @@ export interface QueryBounds {
   rowsReturnedMax: number;
   /** Wall time after which a scan stops. */
   timeMsMax: number;
+  /**
+   * Wall time one step of a query may take that cannot give the event loop a turn midway: a row's filter (a LIKE
+   * over a huge text). The scan pauses between rows, but not inside one, and every tenant's requests on the node
+   * wait while it runs; past this the query stops (bound `step_ms_max`) instead of at `timeMsMax`.
+   */
+  stepMsMax: number;
   /** Bytes of the answer (rows, results, edges, plan): rows stop being added once the next would not fit. */
   responseBytesMax: number;
 }
@@ -19,6 +25,7 @@ export const DEFAULT_BOUNDS: QueryBounds = {
   traversalNodesMax: 10_000,
   rowsReturnedMax: 1000,
   timeMsMax: 5000,
+  stepMsMax: 100,
   responseBytesMax: 16 * 1024 * 1024,
 };
 
@@ -28,6 +35,7 @@ export type BoundName =
   | 'traversal_edges_max'
   | 'rows_returned_max'
   | 'time_ms_max'
+  | 'step_ms_max'
   | 'response_bytes_max'
   | 'limit';
 
@@ -79,12 +87,29 @@ export class Budget implements Clock {
     return Math.max(0, this.bounds.rowsScannedMax - this.stats.rows_scanned);
   }
 
+  /** Start of the step running now (see step()), undefined between steps. */
+  private stepStartMs: number | undefined;
+
+  /**
+   * Runs one step that cannot pause (a row's filter): the clock's checks inside it also stop the query once the step
+   * took longer than stepMsMax. Outside a step, the caller gives the event loop its turns (time slices).
+   */
+  step<T>(fn: () => T): T {
+    this.stepStartMs = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.stepStartMs = undefined;
+    }
+  }
+
   /** Checks the clock; false and records the bound when time is up (and from then on). */
   inTime(): boolean {
     if (this.late) return false;
-    if (performance.now() <= this.deadline) return true;
+    const now = performance.now();
+    if (now <= this.deadline && (this.stepStartMs === undefined || now - this.stepStartMs <= this.bounds.stepMsMax)) return true;
     this.late = true;
-    this.stop('time_ms_max');
+    this.stop(now > this.deadline ? 'time_ms_max' : 'step_ms_max');
     return false;
   }
 

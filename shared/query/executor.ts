@@ -199,7 +199,8 @@ async function executeSelect(store: TenantStore, plan: SelectPlan, budget: Budge
   /** The record if it passes the filter, null if not, undefined when time ran out while testing it. */
   const test = (json: string): RemRecord | null | undefined => {
     const r = JSON.parse(json) as RemRecord;
-    const pass = plan.filter!(r, budget);
+    // one row's filter cannot pause midway (the scan pauses between rows): it runs as a step, bounded by stepMsMax
+    const pass = budget.step(() => plan.filter!(r, budget));
     if (budget.outOfTime) return undefined;
     return pass ? r : null;
   };
@@ -281,6 +282,7 @@ async function executeSelect(store: TenantStore, plan: SelectPlan, budget: Budge
     const ids = sorted.slice(plan.offset, pageEnd).map((e) => e.id);
     page: for (let i = 0; i < ids.length; i += BATCH) {
       for (const json of await store.getManyJson(plan.kind, ids.slice(i, i + BATCH))) {
+        if (slice.due()) await slice.pause();
         // gone or changed since it was sorted: a record that no longer passes the filter is left out (once out of
         // time, records are not tested again: they passed when they were scanned)
         if (json === undefined) continue;
@@ -351,9 +353,11 @@ async function executeSearch(store: TenantStore, plan: SearchPlan, budget: Budge
     if (truncated) budget.stop(RESPONSE_BYTES_BOUND);
     stats.records_read = stats.rows_scanned = hits.length;
     const passing: typeof hits = [];
+    const slice = new TimeSlice();
     for (const h of hits) {
+      if (slice.due()) await slice.pause();
       if (!budget.tick(ROW_UNITS)) break;
-      const pass = !plan.filter || plan.filter(h.record, budget);
+      const pass = !plan.filter || budget.step(() => plan.filter!(h.record, budget));
       if (budget.outOfTime) break;
       if (pass) passing.push(h);
     }

@@ -12,6 +12,7 @@ export function queryBounds(ctx: ApiContext): QueryBounds {
     traversalNodesMax: ctx.cfg.traversalNodesMax,
     rowsReturnedMax: ctx.cfg.searchLimitMax,
     timeMsMax: ctx.cfg.query.timeMsMax,
+    stepMsMax: ctx.cfg.query.stepMsMax,
     responseBytesMax: ctx.cfg.responseBytesMax,
   };
 }
