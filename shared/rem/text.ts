@@ -58,9 +58,10 @@ export function terms(text: string): string[] {
   return termsOf(words(text));
 }
 
-function termsOf(ws: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const w of ws) {
+/** The terms of ws[from..to), appended to `out`. */
+function termsOf(ws: readonly string[], out: string[] = [], from = 0, to = ws.length): string[] {
+  for (let i = from; i < to; i++) {
+    const w = ws[i]!;
     if (STOPWORDS.has(w)) continue;
     out.push(stem(w));
   }
@@ -70,10 +71,9 @@ function termsOf(ws: readonly string[]): string[] {
 /** terms() of a text of any length, giving the event loop a turn whenever `slice` is used up (see wordsSliced). */
 export async function termsSliced(text: string, slice: TimeSlice): Promise<string[]> {
   const ws = await wordsSliced(text, slice);
-  if (ws.length <= WORDS_PER_CHECK) return termsOf(ws);
   const out: string[] = [];
   for (let i = 0; i < ws.length; i += WORDS_PER_CHECK) {
-    for (const t of termsOf(ws.slice(i, i + WORDS_PER_CHECK))) out.push(t);
+    termsOf(ws, out, i, Math.min(ws.length, i + WORDS_PER_CHECK));
     if (slice.due()) await slice.pause();
   }
   return out;
